@@ -1,0 +1,256 @@
+/**
+ * The seed's echo protocols: {@linkcode EchoServer} and
+ * {@linkcode EchoClient}, logging the seed's lines.
+ *
+ * @module
+ */
+
+import { getLogger, type Logger } from "@logtape/logtape";
+import { bytesRepr } from "./bytes_repr.ts";
+import { namedLogger } from "./logging.ts";
+import type { Protocol } from "./protocol.ts";
+import type { Transport } from "./transport.ts";
+
+/** The client's messages when none are given: the seed's three. */
+export const SEED_MESSAGES: readonly string[] = [
+  "This is the message. ",
+  "It will be sent ",
+  "in parts.",
+];
+
+/** `host_port` (or the socket path) of an address, for logger names. */
+function addrLabel(addr: Deno.Addr | undefined): string {
+  if (!addr) return "unknown";
+  if ("hostname" in addr) return `${addr.hostname}_${addr.port}`;
+  return "path" in addr && addr.path ? addr.path : addr.transport;
+}
+
+/** `host port N` of an address, for log lines. */
+function addrText(addr: Deno.Addr | undefined): string {
+  if (!addr) return "unknown";
+  if ("hostname" in addr) return `${addr.hostname} port ${addr.port}`;
+  return "path" in addr && addr.path ? addr.path : addr.transport;
+}
+
+/**
+ * The seed's echo server protocol: writes back every chunk it receives,
+ * answers the peer's EOF with its own, and logs each step under the name
+ * `EchoServer_HOST_PORT`. It applies flow control: while its write buffer is
+ * over the high-water mark it stops reading, so a peer that sends without
+ * reading cannot make it buffer without bound.
+ *
+ * @example
+ * ```ts ignore
+ * import { createServer, EchoServer } from "./mod.ts";
+ *
+ * const server = await createServer(() => new EchoServer(), { port: 10000 });
+ * ```
+ */
+export class EchoServer implements Protocol {
+  #transport!: Transport;
+  #log!: Logger;
+  #debug = false;
+
+  /** Logs `connection accepted`. */
+  connectionMade(transport: Transport): void {
+    this.#transport = transport;
+    const peer = transport.getExtraInfo<Deno.Addr>("peername");
+    this.#log = namedLogger("EchoServer", `EchoServer_${addrLabel(peer)}`);
+    this.#debug = this.#log.isEnabledFor("debug");
+    if (this.#debug) this.#log.debug("connection accepted");
+  }
+
+  /** Writes `data` back; logs `received b'…'` and `sent b'…'`. */
+  dataReceived(data: Uint8Array): void {
+    if (!this.#debug) {
+      this.#transport.write(data);
+      return;
+    }
+    const repr = bytesRepr(data);
+    this.#log.debug("received {data}", { data: repr });
+    this.#transport.write(data);
+    this.#log.debug("sent {data}", { data: repr });
+  }
+
+  /** Logs `received EOF` and half-closes; the transport then closes. */
+  eofReceived(): void {
+    if (this.#debug) this.#log.debug("received EOF");
+    if (this.#transport.canWriteEof()) this.#transport.writeEof();
+  }
+
+  /** Logs `closing`, or `ERROR: …` when the connection failed. */
+  connectionLost(error: Error | null): void {
+    if (error) this.#log.error("ERROR: {error}", { error });
+    else if (this.#debug) this.#log.debug("closing");
+  }
+
+  /** Stops reading until the write buffer drains. */
+  pauseWriting(): void {
+    this.#transport.pauseReading();
+  }
+
+  /** Reads again. */
+  resumeWriting(): void {
+    this.#transport.resumeReading();
+  }
+}
+
+/** Options of {@linkcode EchoClient}. */
+export interface EchoClientOptions {
+  /**
+   * Called with each chunk that comes back. When it returns a promise,
+   * reading pauses until the promise settles, and {@linkcode EchoClient.done}
+   * waits for the last one.
+   */
+  onData?: (data: Uint8Array) => void | Promise<void>;
+}
+
+/** What an {@linkcode EchoClient} sends. */
+export type EchoSource =
+  | Iterable<Uint8Array | string>
+  | AsyncIterable<Uint8Array>;
+
+/**
+ * The seed's echo client protocol: sends its messages one write each,
+ * half-closes, logs what comes back, and settles {@linkcode EchoClient.done}
+ * on the server's EOF or when the connection is lost, whichever comes first.
+ *
+ * The messages may also be an async iterable (standard input, say): it is
+ * sent as it arrives, pausing while the transport's write buffer is full.
+ *
+ * @example
+ * ```ts ignore
+ * import { createConnection, EchoClient } from "./mod.ts";
+ *
+ * const { protocol } = await createConnection(
+ *   () => new EchoClient(["This is the message. "]),
+ *   { port: 10000 },
+ * );
+ * const error = await protocol.done; // null when all went well
+ * ```
+ */
+export class EchoClient implements Protocol {
+  /**
+   * Resolves when the exchange is over: to `null` after a clean end, or to
+   * the error the connection was lost to. Never rejects.
+   */
+  readonly done: Promise<Error | null>;
+  /** How many bytes were sent. */
+  sentBytes = 0;
+  /** How many bytes came back. */
+  receivedBytes = 0;
+
+  #source: EchoSource;
+  #transport!: Transport;
+  #log: Logger = getLogger(["EchoClient"]);
+  #settle: (error: Error | null) => void;
+  #onData?: (data: Uint8Array) => void | Promise<void>;
+  #output: Promise<void> = Promise.resolve();
+  #drained: PromiseWithResolvers<void> | null = null;
+
+  /**
+   * @param messages what to send, one write each (default: the seed's).
+   * @param options where the echoed data goes.
+   */
+  constructor(
+    messages: EchoSource = SEED_MESSAGES,
+    options: EchoClientOptions = {},
+  ) {
+    this.#source = messages;
+    this.#onData = options.onData;
+    const { promise, resolve } = Promise.withResolvers<Error | null>();
+    this.done = promise;
+    this.#settle = resolve;
+  }
+
+  /** Logs `connecting to …`, sends every message, then half-closes. */
+  connectionMade(transport: Transport): void {
+    this.#transport = transport;
+    const peer = transport.getExtraInfo<Deno.Addr>("peername");
+    this.#log.debug("connecting to {peer}", { peer: addrText(peer) });
+    const source = this.#source;
+    if (Symbol.asyncIterator in source) {
+      this.#pump(source);
+      return;
+    }
+    const encoder = new TextEncoder();
+    for (const message of source) {
+      this.#send(
+        typeof message === "string" ? encoder.encode(message) : message,
+      );
+    }
+    if (transport.canWriteEof()) transport.writeEof();
+  }
+
+  #send(bytes: Uint8Array): void {
+    this.#transport.write(bytes);
+    this.sentBytes += bytes.byteLength;
+    this.#log.debug("sending {data}", () => ({ data: bytesRepr(bytes) }));
+  }
+
+  /** Sends an async source as it arrives, minding flow control. */
+  async #pump(source: AsyncIterable<Uint8Array>): Promise<void> {
+    const transport = this.#transport;
+    try {
+      for await (const chunk of source) {
+        if (transport.isClosing()) return;
+        this.#send(chunk);
+        if (this.#drained) await this.#drained.promise;
+      }
+      if (!transport.isClosing() && transport.canWriteEof()) {
+        transport.writeEof();
+      }
+    } catch (error) {
+      this.#log.error("ERROR: reading input failed: {error}", { error });
+      transport.abort();
+      this.#settle(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Logs `received b'…'` and hands the data on. */
+  dataReceived(data: Uint8Array): void {
+    this.receivedBytes += data.byteLength;
+    this.#log.debug("received {data}", () => ({ data: bytesRepr(data) }));
+    const pending = this.#onData?.(data);
+    if (pending) {
+      const transport = this.#transport;
+      transport.pauseReading();
+      this.#output = pending.then(
+        () => transport.resumeReading(),
+        (error) => {
+          this.#log.error("ERROR: writing output failed: {error}", { error });
+          transport.abort();
+          this.#settle(
+            error instanceof Error ? error : new Error(String(error)),
+          );
+        },
+      );
+    }
+  }
+
+  /** Logs `received EOF`, closes, and settles {@linkcode EchoClient.done}. */
+  eofReceived(): void {
+    this.#log.debug("received EOF");
+    this.#transport.close();
+    this.#output.then(() => this.#settle(null));
+  }
+
+  /** Logs `server closed connection` and settles {@linkcode EchoClient.done}. */
+  connectionLost(error: Error | null): void {
+    if (error) this.#log.error("ERROR: {error}", { error });
+    this.#log.debug("server closed connection");
+    this.#drained?.resolve();
+    this.#output.then(() => this.#settle(error));
+  }
+
+  /** Holds the source back until the write buffer drains. */
+  pauseWriting(): void {
+    this.#drained ??= Promise.withResolvers<void>();
+  }
+
+  /** Lets the source go on. */
+  resumeWriting(): void {
+    this.#drained?.resolve();
+    this.#drained = null;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * asyncio's protocol model on Deno: write a network protocol as a class
+ * whose methods are called as the connection makes progress
+ * (`connectionMade`, `dataReceived`, `eofReceived`, `connectionLost`), over a
+ * transport that buffers writes, half-closes and applies flow control.
+ *
+ * @example An echo server in six lines
+ * ```ts ignore
+ * import { createServer, type Protocol, type Transport } from "./mod.ts";
+ *
+ * class Echo implements Protocol {
+ *   #transport!: Transport;
+ *   connectionMade(transport: Transport) { this.#transport = transport; }
+ *   dataReceived(data: Uint8Array) { this.#transport.write(data); }
+ * }
+ * const server = await createServer(() => new Echo(), { port: 10000 });
+ * await server.serveForever();
+ * ```
+ *
+ * @module
+ */
+
+export type {
+  BaseProtocol,
+  BufferedProtocol,
+  Protocol,
+  ProtocolFactory,
+} from "./protocol.ts";
+export { isBufferedProtocol } from "./protocol.ts";
+export type { Transport, WriteBufferLimits } from "./transport.ts";
+export { DEFAULT_HIGH_WATER, resolveWriteBufferLimits } from "./transport.ts";
+export {
+  READ_SIZE,
+  SocketTransport,
+  type SocketTransportOptions,
+} from "./socket_transport.ts";
+export { createServer, Server, type ServerOptions } from "./server.ts";
+export {
+  type Connection,
+  type ConnectionOptions,
+  createConnection,
+} from "./connection.ts";
+export { resolveHost } from "./resolve.ts";
+export { EchoClient, EchoServer, SEED_MESSAGES } from "./echo.ts";
+export { bytesRepr } from "./bytes_repr.ts";

@@ -1,0 +1,172 @@
+/**
+ * The echo server program behind main_server.ts: listen, log the seed's
+ * lines, shut down gracefully on SIGINT or SIGTERM.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import {
+  type CommonConfig,
+  describeError,
+  EXIT_OK,
+  type FlagValues,
+  parseCount,
+  parseSeconds,
+  type Program,
+  ProgramError,
+} from "./cli.ts";
+import { EchoServer } from "./echo.ts";
+import { createServer, type Server } from "./server.ts";
+
+/** The echo server's settings. */
+export interface ServerConfig extends CommonConfig {
+  /** Seconds open connections get to finish at shutdown. */
+  grace: number;
+  /** The most connections served at once. */
+  maxConnections: number;
+}
+
+const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT", "SIGBREAK"]
+  : ["SIGINT", "SIGTERM"];
+
+/**
+ * Resolves on the first SIGINT/SIGTERM; `onRepeat` is called on each later
+ * one. Returns the promise and a function that removes the listeners.
+ */
+function onSignals(onRepeat: () => void): {
+  first: Promise<Deno.Signal>;
+  remove: () => void;
+} {
+  const { promise, resolve } = Promise.withResolvers<Deno.Signal>();
+  let seen = false;
+  const handlers = SIGNALS.map((signal) => {
+    const handler = () => {
+      if (seen) onRepeat();
+      seen = true;
+      resolve(signal);
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  const remove = () => {
+    for (const [signal, handler] of handlers) {
+      Deno.removeSignalListener(signal, handler);
+    }
+  };
+  return { first: promise, remove };
+}
+
+/**
+ * Closes the server, gives open connections `grace` seconds to finish, then
+ * aborts the rest (at once on `hurry`). Resolves to how many were aborted.
+ */
+async function shutDown(
+  server: Server,
+  grace: number,
+  hurry: Promise<void>,
+): Promise<number> {
+  server.close();
+  const finished = server.waitClosed().then(() => "finished" as const);
+  if (server.connectionCount === 0) {
+    await finished;
+    return 0;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"expired">((resolve) => {
+    timer = setTimeout(() => resolve("expired"), grace * 1000);
+  });
+  const outcome = await Promise.race([
+    finished,
+    expired,
+    hurry.then(() => "expired" as const),
+  ]);
+  clearTimeout(timer);
+  if (outcome === "finished") return 0;
+  const aborted = server.abortClients();
+  await finished;
+  return aborted;
+}
+
+/**
+ * The echo server program.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./cli.ts";
+ * import { serverProgram } from "./server_program.ts";
+ *
+ * Deno.exit(await main(serverProgram, ["--port", "0"]));
+ * ```
+ */
+export const serverProgram: Program<ServerConfig> = {
+  name: "echo-server",
+  summary:
+    "Echo every byte back to each client, logging each step as the asyncio seed does.",
+  flags: {
+    grace: {
+      type: "string",
+      value: "SECONDS",
+      help:
+        "at SIGINT/SIGTERM, time open connections get to finish (default: 5)",
+    },
+    "max-connections": {
+      type: "string",
+      value: "N",
+      help: "most connections served at once; more are closed (default: 10000)",
+    },
+  },
+  configure(values: FlagValues, common: CommonConfig): ServerConfig {
+    return {
+      ...common,
+      grace: values.grace === undefined
+        ? 5
+        : parseSeconds("--grace", String(values.grace)),
+      maxConnections: values["max-connections"] === undefined
+        ? 10000
+        : parseCount("--max-connections", String(values["max-connections"]), 1),
+    };
+  },
+  async run(config: ServerConfig): Promise<number> {
+    const log = getLogger(["main"]);
+    let server: Server;
+    try {
+      server = await createServer(() => new EchoServer(), {
+        hostname: config.host,
+        port: config.port,
+        maxConnections: config.maxConnections,
+      });
+    } catch (error) {
+      throw new ProgramError(
+        `cannot listen on ${config.host} port ${config.port}: ${
+          describeError(error)
+        }`,
+      );
+    }
+    const hurry = Promise.withResolvers<void>();
+    const signals = onSignals(() => hurry.resolve());
+    try {
+      log.debug("starting up on {host} port {port}", {
+        host: config.host,
+        port: server.addrs[0].port,
+      });
+      const signal = await signals.first;
+      log.debug("closing server");
+      log.info("received {signal}: no longer accepting; {count} open", {
+        signal,
+        count: server.connectionCount,
+      });
+      const aborted = await shutDown(server, config.grace, hurry.promise);
+      if (aborted > 0) {
+        log.warning("aborted {count} connection(s) still open at shutdown", {
+          count: aborted,
+        });
+      }
+      log.debug("closing event loop");
+      return EXIT_OK;
+    } finally {
+      signals.remove();
+    }
+  },
+};

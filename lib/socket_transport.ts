@@ -1,0 +1,460 @@
+/**
+ * {@linkcode SocketTransport}: the {@linkcode Transport} over one
+ * {@linkcode Deno.Conn}.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import {
+  type BufferedProtocol,
+  isBufferedProtocol,
+  type Protocol,
+} from "./protocol.ts";
+import {
+  resolveWriteBufferLimits,
+  type Transport,
+  type WriteBufferLimits,
+} from "./transport.ts";
+
+/** How many bytes one read asks for. */
+export const READ_SIZE = 64 * 1024;
+
+/** Queued chunks are joined into one socket write up to this many bytes. */
+const COALESCE_LIMIT = 256 * 1024;
+
+const encoder = new TextEncoder();
+const log = getLogger(["protocols"]);
+
+/** Options of {@linkcode SocketTransport.start}. */
+export interface SocketTransportOptions {
+  /**
+   * Turn Nagle's algorithm off on TCP connections (default `true`, as
+   * asyncio does): small writes go out at once instead of waiting for the
+   * peer's acknowledgement.
+   */
+  noDelay?: boolean;
+  /** Initial write buffer limits. */
+  writeBufferLimits?: Partial<WriteBufferLimits>;
+  /** More names for {@linkcode Transport.getExtraInfo}. */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * Formats an address for log lines: `host port`, `[::1]:80` style is avoided
+ * to match asyncio's `peername` tuples.
+ */
+function describeAddr(addr: Deno.Addr): string {
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    return `${addr.hostname} port ${addr.port}`;
+  }
+  return "path" in addr ? addr.path || "(unnamed)" : String(addr.transport);
+}
+
+/** An error thrown by a protocol callback, with the callback's name. */
+class CallbackError {
+  constructor(readonly callback: string, readonly error: Error) {}
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/**
+ * The transport over one {@linkcode Deno.Conn}: it reads with
+ * `conn.read()` into its own buffer (or the protocol's, for a
+ * {@linkcode BufferedProtocol}), calls the protocol's callbacks, and buffers
+ * writes, coalescing queued chunks into one socket write.
+ *
+ * `connectionMade` is called by {@linkcode SocketTransport.start}, then the
+ * read loop runs until EOF, close, abort or error; `connectionLost` is always
+ * called once, last, and {@linkcode SocketTransport.closed} then resolves.
+ * No promise of the transport ever rejects unhandled.
+ *
+ * @example Running a protocol over a connection made by hand
+ * ```ts ignore
+ * import { SocketTransport } from "./socket_transport.ts";
+ *
+ * const conn = await Deno.connect({ hostname: "localhost", port: 10000 });
+ * const transport = SocketTransport.start(conn, {
+ *   connectionMade(t) { t.write("ping"); t.writeEof(); },
+ *   dataReceived(data) { console.log(data); },
+ * });
+ * await transport.closed;
+ * ```
+ */
+export class SocketTransport implements Transport {
+  #conn: Deno.Conn;
+  #protocol: Protocol | BufferedProtocol;
+  #extra: Record<string, unknown>;
+  #peer: string;
+
+  // Writing.
+  #queue: Uint8Array[] = [];
+  #queued = 0; // bytes written but not yet accepted by the socket
+  #flushing = false;
+  #eofRequested = false;
+  #limits: WriteBufferLimits;
+  #writePaused = false;
+
+  // Reading.
+  #reading = true;
+  #wake: (() => void) | null = null;
+
+  // Ending.
+  #closing = false; // close() or abort() called, or the connection lost
+  #endedBy: "close()" | "abort()" | null = null;
+  #closeRequested = false; // close() waits for the flush
+  #lost = false;
+  #closed = Promise.withResolvers<void>();
+
+  private constructor(
+    conn: Deno.Conn,
+    protocol: Protocol | BufferedProtocol,
+    options: SocketTransportOptions,
+  ) {
+    this.#conn = conn;
+    this.#protocol = protocol;
+    this.#limits = resolveWriteBufferLimits(options.writeBufferLimits);
+    this.#extra = {
+      peername: conn.remoteAddr,
+      sockname: conn.localAddr,
+      conn,
+      ...options.extra,
+    };
+    this.#peer = describeAddr(conn.remoteAddr);
+  }
+
+  /**
+   * Wraps `conn`, calls `protocol.connectionMade`, and starts reading.
+   *
+   * @example
+   * ```ts ignore
+   * const transport = SocketTransport.start(conn, new EchoServer());
+   * ```
+   */
+  static start(
+    conn: Deno.Conn,
+    protocol: Protocol | BufferedProtocol,
+    options: SocketTransportOptions = {},
+  ): SocketTransport {
+    const transport = new SocketTransport(conn, protocol, options);
+    if (options.noDelay !== false && conn.remoteAddr.transport === "tcp") {
+      try {
+        (conn as Deno.TcpConn).setNoDelay(true);
+      } catch {
+        // A connection reset before we got here: the first read reports it.
+      }
+    }
+    transport.#run();
+    return transport;
+  }
+
+  /** Resolves once `connectionLost` has been called. Never rejects. */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  async #run(): Promise<void> {
+    const protocol = this.#protocol;
+    try {
+      try {
+        protocol.connectionMade?.(this);
+      } catch (error) {
+        throw new CallbackError("connectionMade", asError(error));
+      }
+      if (isBufferedProtocol(protocol)) {
+        await this.#readInto(protocol);
+      } else {
+        await this.#readCopies(protocol);
+      }
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** The read loop for a plain Protocol: one buffer, one copy per read. */
+  async #readCopies(protocol: Protocol): Promise<void> {
+    const buffer = new Uint8Array(READ_SIZE);
+    const conn = this.#conn;
+    while (true) {
+      if (!this.#reading && !(await this.#waitForReading())) return;
+      const n = await this.#read(conn, buffer);
+      if (n === undefined) return;
+      if (!this.#reading && !(await this.#waitForReading())) return;
+      if (n === null) return this.#eof();
+      try {
+        protocol.dataReceived?.(buffer.slice(0, n));
+      } catch (error) {
+        throw new CallbackError("dataReceived", asError(error));
+      }
+    }
+  }
+
+  /** The read loop for a BufferedProtocol: reads go into its memory. */
+  async #readInto(protocol: BufferedProtocol): Promise<void> {
+    const conn = this.#conn;
+    while (true) {
+      if (!this.#reading && !(await this.#waitForReading())) return;
+      let buffer: Uint8Array;
+      try {
+        buffer = protocol.getBuffer(READ_SIZE);
+      } catch (error) {
+        throw new CallbackError("getBuffer", asError(error));
+      }
+      if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
+        throw new CallbackError(
+          "getBuffer",
+          new TypeError("getBuffer() must return a non-empty Uint8Array"),
+        );
+      }
+      const n = await this.#read(conn, buffer);
+      if (n === undefined) return;
+      if (!this.#reading && !(await this.#waitForReading())) return;
+      if (n === null) return this.#eof();
+      try {
+        protocol.bufferUpdated(n);
+      } catch (error) {
+        throw new CallbackError("bufferUpdated", asError(error));
+      }
+    }
+  }
+
+  /**
+   * One read. Returns `undefined` when the transport is closing (the read was
+   * interrupted by our own close, or its data is no longer wanted).
+   */
+  async #read(
+    conn: Deno.Conn,
+    buffer: Uint8Array,
+  ): Promise<number | null | undefined> {
+    let n: number | null;
+    try {
+      n = await conn.read(buffer);
+    } catch (error) {
+      if (this.#closing) return undefined;
+      throw error;
+    }
+    return this.#closing ? undefined : n;
+  }
+
+  /** Waits while reading is paused; false when the transport is closing. */
+  async #waitForReading(): Promise<boolean> {
+    while (!this.#reading && !this.#closing) {
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    return !this.#closing;
+  }
+
+  #eof(): void {
+    let keepOpen: boolean | void;
+    try {
+      keepOpen = this.#protocol.eofReceived?.();
+    } catch (error) {
+      throw new CallbackError("eofReceived", asError(error));
+    }
+    if (!keepOpen) this.close();
+  }
+
+  /** Ends the connection because of `error`: abort, then connectionLost. */
+  #fail(error: unknown): void {
+    if (this.#lost) return;
+    if (error instanceof CallbackError) {
+      log.error(
+        "Fatal error: protocol.{callback}() call failed for {peer}: {error}",
+        { callback: error.callback, peer: this.#peer, error: error.error },
+      );
+      this.#finish(error.error);
+    } else {
+      const cause = asError(error);
+      log.debug("Connection with {peer} lost: {error}", {
+        peer: this.#peer,
+        error: cause,
+      });
+      this.#finish(cause);
+    }
+  }
+
+  /** Closes the socket and calls connectionLost once, soon after. */
+  #finish(error: Error | null): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    this.#closing = true;
+    this.#queue = [];
+    this.#queued = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+    this.#wake?.();
+    queueMicrotask(() => {
+      try {
+        this.#protocol.connectionLost?.(error);
+      } catch (thrown) {
+        log.error(
+          "Error in protocol.connectionLost() for {peer}: {error}",
+          { peer: this.#peer, error: thrown },
+        );
+      } finally {
+        this.#closed.resolve();
+      }
+    });
+  }
+
+  write(data: Uint8Array | string): void {
+    if (this.#closing || this.#eofRequested) {
+      if (this.#endedBy) throw new Error(`write() after ${this.#endedBy}`);
+      if (this.#eofRequested) throw new Error("write() after writeEof()");
+      return; // Lost to an error: connectionLost tells the protocol.
+    }
+    if (typeof data === "string") data = encoder.encode(data);
+    if (data.byteLength === 0) return;
+    this.#queue.push(data);
+    this.#queued += data.byteLength;
+    if (!this.#flushing) this.#flush();
+    if (!this.#writePaused && this.#queued > this.#limits.high) {
+      this.#writePaused = true;
+      this.#callFlowControl("pauseWriting");
+    }
+  }
+
+  writelines(chunks: Iterable<Uint8Array | string>): void {
+    for (const chunk of chunks) this.write(chunk);
+  }
+
+  /** Calls pauseWriting/resumeWriting; an exception there is fatal. */
+  #callFlowControl(name: "pauseWriting" | "resumeWriting"): void {
+    try {
+      this.#protocol[name]?.();
+    } catch (error) {
+      this.#fail(new CallbackError(name, asError(error)));
+    }
+  }
+
+  /** Sends the queue, oldest first, until it is empty. */
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    const conn = this.#conn;
+    try {
+      while (this.#queue.length > 0) {
+        const chunk = this.#takeChunk();
+        let offset = await conn.write(chunk);
+        while (offset < chunk.byteLength) {
+          offset += await conn.write(chunk.subarray(offset));
+        }
+        if (this.#lost) return;
+        this.#queued -= chunk.byteLength;
+        if (this.#writePaused && this.#queued <= this.#limits.low) {
+          this.#writePaused = false;
+          this.#callFlowControl("resumeWriting");
+        }
+      }
+      if (this.#eofRequested && !this.#closing) {
+        await conn.closeWrite();
+      }
+    } catch (error) {
+      if (!this.#lost) this.#fail(error);
+      return;
+    } finally {
+      this.#flushing = false;
+    }
+    if (this.#closeRequested) this.#finish(null);
+  }
+
+  /** Takes the next chunk off the queue, joining small ones. */
+  #takeChunk(): Uint8Array {
+    const queue = this.#queue;
+    const first = queue[0];
+    if (queue.length === 1 || first.byteLength >= COALESCE_LIMIT) {
+      queue.shift();
+      return first;
+    }
+    let count = 0;
+    let size = 0;
+    while (
+      count < queue.length && size + queue[count].byteLength <= COALESCE_LIMIT
+    ) {
+      size += queue[count].byteLength;
+      count++;
+    }
+    if (count <= 1) {
+      queue.shift();
+      return first;
+    }
+    const joined = new Uint8Array(size);
+    let offset = 0;
+    for (const part of queue.splice(0, count)) {
+      joined.set(part, offset);
+      offset += part.byteLength;
+    }
+    return joined;
+  }
+
+  writeEof(): void {
+    if (this.#eofRequested) return;
+    if (this.#endedBy) throw new Error(`writeEof() after ${this.#endedBy}`);
+    if (this.#closing) return;
+    this.#eofRequested = true;
+    if (!this.#flushing) this.#flush();
+  }
+
+  canWriteEof(): boolean {
+    return true;
+  }
+
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#closeRequested = true;
+    this.#endedBy = "close()";
+    this.#wake?.();
+    if (!this.#flushing) this.#finish(null);
+  }
+
+  abort(): void {
+    if (this.#lost) return;
+    this.#endedBy ??= "abort()";
+    this.#finish(null);
+  }
+
+  isClosing(): boolean {
+    return this.#closing;
+  }
+
+  getExtraInfo<T = unknown>(name: string, fallback?: T): T | undefined {
+    return name in this.#extra ? this.#extra[name] as T : fallback;
+  }
+
+  pauseReading(): void {
+    this.#reading = false;
+  }
+
+  resumeReading(): void {
+    if (this.#reading) return;
+    this.#reading = true;
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  isReading(): boolean {
+    return this.#reading && !this.#closing;
+  }
+
+  setWriteBufferLimits(limits?: Partial<WriteBufferLimits>): void {
+    this.#limits = resolveWriteBufferLimits(limits);
+    if (!this.#writePaused && this.#queued > this.#limits.high) {
+      this.#writePaused = true;
+      this.#callFlowControl("pauseWriting");
+    }
+  }
+
+  getWriteBufferLimits(): WriteBufferLimits {
+    return { ...this.#limits };
+  }
+
+  getWriteBufferSize(): number {
+    return this.#queued;
+  }
+}

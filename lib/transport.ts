@@ -1,0 +1,154 @@
+/**
+ * The transport interface: what a protocol can do with its connection.
+ * asyncio's `Transport`, with camelCase names.
+ *
+ * @module
+ */
+
+/** High- and low-water marks of a transport's write buffer, in bytes. */
+export interface WriteBufferLimits {
+  /** Past this many buffered bytes the protocol's `pauseWriting` is called. */
+  high: number;
+  /** At or below this many, after a pause, `resumeWriting` is called. */
+  low: number;
+}
+
+/** The default high-water mark of a write buffer: 64 KiB. */
+export const DEFAULT_HIGH_WATER = 64 * 1024;
+
+/**
+ * Works out both water marks from what the caller gave, as asyncio does: a
+ * missing low mark is a quarter of the high one, a missing high mark is four
+ * times the low one (or {@linkcode DEFAULT_HIGH_WATER}).
+ *
+ * @example
+ * ```ts
+ * import { resolveWriteBufferLimits } from "./transport.ts";
+ *
+ * resolveWriteBufferLimits({ high: 1024 }); // { high: 1024, low: 256 }
+ * ```
+ *
+ * @throws {RangeError} when a mark is negative or not an integer, or low > high.
+ */
+export function resolveWriteBufferLimits(
+  limits: Partial<WriteBufferLimits> = {},
+): WriteBufferLimits {
+  let { high, low } = limits;
+  if (high === undefined) {
+    high = low === undefined ? DEFAULT_HIGH_WATER : 4 * low;
+  }
+  if (low === undefined) low = Math.floor(high / 4);
+  for (const [name, value] of [["high", high], ["low", low]] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(
+        `${name} water mark must be a whole number of bytes >= 0, got ${value}`,
+      );
+    }
+  }
+  if (low > high) {
+    throw new RangeError(
+      `low water mark (${low}) must not exceed high water mark (${high})`,
+    );
+  }
+  return { high, low };
+}
+
+/**
+ * A protocol's handle on its connection.
+ *
+ * Writes never block: they are buffered and sent in order. Reads are not
+ * asked for: the transport calls the protocol's `dataReceived` (or
+ * `bufferUpdated`) as data arrives.
+ *
+ * @example Answering a greeting and closing
+ * ```ts
+ * import type { Protocol } from "./protocol.ts";
+ * import type { Transport } from "./transport.ts";
+ *
+ * class Hello implements Protocol {
+ *   connectionMade(transport: Transport) {
+ *     transport.write("hello\n");
+ *     transport.close(); // sends "hello\n" first, then closes
+ *   }
+ * }
+ * ```
+ */
+export interface Transport {
+  /**
+   * Queues `data` to be sent, in order after everything written before.
+   * Strings are sent as UTF-8. An empty write does nothing.
+   *
+   * The bytes are sent as they are when they reach the socket, without a
+   * copy: do not change the array after handing it over.
+   *
+   * @throws {Error} after `writeEof()`, `close()` or `abort()`. After the
+   * connection was lost to an error the data is dropped silently, as
+   * asyncio does: `connectionLost` tells the protocol.
+   */
+  write(data: Uint8Array | string): void;
+
+  /** Writes each chunk in turn, as {@linkcode Transport.write} would. */
+  writelines(chunks: Iterable<Uint8Array | string>): void;
+
+  /**
+   * Half-closes the connection: once everything buffered has been sent, the
+   * peer sees end-of-file. Data still arrives until the peer's own EOF.
+   * A second call does nothing.
+   *
+   * @throws {Error} when the transport cannot half-close (see
+   * {@linkcode Transport.canWriteEof}) or is closing.
+   */
+  writeEof(): void;
+
+  /** Whether {@linkcode Transport.writeEof} is supported (true for TCP). */
+  canWriteEof(): boolean;
+
+  /**
+   * Closes the connection gracefully: no more data is delivered, buffered
+   * writes are flushed, then the connection closes and the protocol's
+   * `connectionLost(null)` is called. A second call does nothing.
+   */
+  close(): void;
+
+  /**
+   * Closes the connection at once, dropping buffered writes; the protocol's
+   * `connectionLost(null)` is called.
+   */
+  abort(): void;
+
+  /** Whether the transport is closing or closed. */
+  isClosing(): boolean;
+
+  /**
+   * Returns information about the connection, or `fallback` when the
+   * transport has none by that name. Socket transports know `"peername"`
+   * and `"sockname"` (the {@linkcode Deno.Addr} of each end) and `"conn"`
+   * (the {@linkcode Deno.Conn}).
+   */
+  getExtraInfo<T = unknown>(name: string, fallback?: T): T | undefined;
+
+  /**
+   * Stops delivering data to the protocol until
+   * {@linkcode Transport.resumeReading}; the socket is not read meanwhile,
+   * so the peer is slowed down by TCP's own flow control.
+   */
+  pauseReading(): void;
+
+  /** Starts delivering data again after {@linkcode Transport.pauseReading}. */
+  resumeReading(): void;
+
+  /** Whether data is being delivered (not paused, not closing). */
+  isReading(): boolean;
+
+  /**
+   * Sets the write buffer's water marks (see
+   * {@linkcode resolveWriteBufferLimits} for the defaults).
+   */
+  setWriteBufferLimits(limits?: Partial<WriteBufferLimits>): void;
+
+  /** The write buffer's current water marks. */
+  getWriteBufferLimits(): WriteBufferLimits;
+
+  /** How many written bytes have not yet been handed to the socket. */
+  getWriteBufferSize(): number;
+}

@@ -1,0 +1,180 @@
+// Helpers shared by the tests: a recording protocol, random data, hashing,
+// raw peers, and bounded waits on observable events.
+
+import { createHash } from "node:crypto";
+import type { Protocol } from "../lib/protocol.ts";
+import type { Transport } from "../lib/transport.ts";
+
+/** A protocol that records every callback, in order, as short strings. */
+export class Recorder implements Protocol {
+  events: string[] = [];
+  chunks: Uint8Array[] = [];
+  transport!: Transport;
+  lostError: Error | null | undefined = undefined;
+  readonly lost = Promise.withResolvers<Error | null>();
+  readonly made = Promise.withResolvers<void>();
+  readonly eof = Promise.withResolvers<void>();
+  keepOpenOnEof = false;
+  onData?: (data: Uint8Array, self: Recorder) => void;
+  onMade?: (self: Recorder) => void;
+
+  connectionMade(transport: Transport): void {
+    this.transport = transport;
+    this.events.push("made");
+    this.onMade?.(this);
+    this.made.resolve();
+  }
+  dataReceived(data: Uint8Array): void {
+    this.events.push("data");
+    this.chunks.push(data);
+    this.onData?.(data, this);
+  }
+  eofReceived(): boolean {
+    this.events.push("eof");
+    this.eof.resolve();
+    return this.keepOpenOnEof;
+  }
+  connectionLost(error: Error | null): void {
+    this.events.push("lost");
+    this.lostError = error;
+    this.lost.resolve(error);
+  }
+  pauseWriting(): void {
+    this.events.push("pause");
+  }
+  resumeWriting(): void {
+    this.events.push("resume");
+  }
+  /** The received bytes as text. */
+  text(): string {
+    return new TextDecoder().decode(concat(this.chunks));
+  }
+  /** The events with runs of "data" folded into one. */
+  folded(): string[] {
+    return this.events.filter((event, i, all) =>
+      !(event === "data" && all[i - 1] === "data")
+    );
+  }
+}
+
+/** Joins byte arrays. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+/** `size` random bytes. */
+export function randomBytes(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) {
+    crypto.getRandomValues(out.subarray(i, Math.min(size, i + 65536)));
+  }
+  return out;
+}
+
+/** Splits `data` into chunks of random sizes from 1 to `max` bytes. */
+export function randomChunks(data: Uint8Array, max: number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < data.byteLength;) {
+    const size = 1 + Math.floor(Math.random() * max);
+    chunks.push(data.subarray(i, i + size));
+    i += size;
+  }
+  return chunks;
+}
+
+/** An incremental SHA-256, hex. */
+export function sha256(): { update(data: Uint8Array): void; hex(): string } {
+  const hash = createHash("sha256");
+  return {
+    update: (data) => void hash.update(data),
+    hex: () => hash.digest("hex"),
+  };
+}
+
+/** Writes all of `data` to `conn`. */
+export async function writeAll(conn: Deno.Conn, data: Uint8Array) {
+  let offset = 0;
+  while (offset < data.byteLength) {
+    offset += await conn.write(data.subarray(offset));
+  }
+}
+
+/** Reads `conn` to EOF (or an error) and returns everything read. */
+export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  const buffer = new Uint8Array(65536);
+  while (true) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    parts.push(buffer.slice(0, n));
+  }
+  return concat(parts);
+}
+
+/**
+ * Waits until `check()` is true, looking every 5 ms, for at most
+ * `timeoutMs`; throws naming `what` if it never is.
+ */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * Bytes waiting in the kernel's receive queue of the loopback TCP socket
+ * bound to `localPort` and connected to `remotePort` (from /proc/net/tcp*).
+ */
+export async function receiveQueue(
+  localPort: number,
+  remotePort: number,
+): Promise<number> {
+  const hex = (port: number) =>
+    port.toString(16).toUpperCase().padStart(4, "0");
+  // Deno asks for --allow-all to read /proc/net directly: ask cat.
+  const { stdout } = await new Deno.Command("cat", {
+    args: ["/proc/net/tcp", "/proc/net/tcp6"],
+    stderr: "null",
+  }).output();
+  {
+    for (const line of new TextDecoder().decode(stdout).split("\n")) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 5) continue;
+      if (
+        fields[1].endsWith(`:${hex(localPort)}`) &&
+        fields[2].endsWith(`:${hex(remotePort)}`)
+      ) {
+        return parseInt(fields[4].split(":")[1], 16);
+      }
+    }
+  }
+  return 0;
+}
+
+/** Lets every pending timer, I/O callback and microtask run a few times. */
+export async function settle(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+/** A raw listener on 127.0.0.1 and a way to take its next connection. */
+export function rawListener(hostname = "127.0.0.1"): {
+  listener: Deno.TcpListener;
+  port: number;
+} {
+  const listener = Deno.listen({ hostname, port: 0 });
+  return { listener, port: listener.addr.port };
+}

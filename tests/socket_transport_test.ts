@@ -1,0 +1,338 @@
+import assert from "node:assert/strict";
+import { SocketTransport } from "../lib/socket_transport.ts";
+import type { BufferedProtocol, Protocol } from "../lib/protocol.ts";
+import type { Transport } from "../lib/transport.ts";
+import {
+  concat,
+  randomBytes,
+  randomChunks,
+  readAll,
+  receiveQueue,
+  Recorder,
+  settle,
+  sha256,
+  writeAll,
+} from "./_helpers.ts";
+
+/** A transport running `protocol` over one end of a loopback connection. */
+async function connected(protocol: Protocol | BufferedProtocol) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peer = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+  });
+  const conn = await listener.accept();
+  listener.close();
+  const transport = SocketTransport.start(conn, protocol);
+  return { transport, peer, conn };
+}
+
+Deno.test("callbacks come in order: made, data, eof, lost — once each", async () => {
+  const recorder = new Recorder();
+  const { transport, peer } = await connected(recorder);
+  await writeAll(peer, new TextEncoder().encode("hello"));
+  await peer.closeWrite();
+  assert.equal(await recorder.lost.promise, null);
+  await transport.closed;
+  assert.deepEqual(recorder.folded(), ["made", "data", "eof", "lost"]);
+  assert.equal(recorder.text(), "hello");
+  assert.equal((await readAll(peer)).byteLength, 0);
+  peer.close();
+});
+
+Deno.test("data handed to dataReceived stays valid after the callback", async () => {
+  const recorder = new Recorder();
+  const { peer } = await connected(recorder);
+  const data = randomBytes(300_000);
+  await writeAll(peer, data);
+  await peer.closeWrite();
+  await recorder.lost.promise;
+  assert.ok(recorder.chunks.length > 1, "several reads were needed");
+  assert.deepEqual(concat(recorder.chunks), data);
+  peer.close();
+});
+
+Deno.test("eofReceived returning true keeps the connection open for writing", async () => {
+  const recorder = new Recorder();
+  recorder.keepOpenOnEof = true;
+  const { transport, peer } = await connected(recorder);
+  await peer.closeWrite();
+  await recorder.eof.promise;
+  assert.equal(transport.isClosing(), false);
+  transport.write("after your EOF");
+  transport.close();
+  assert.equal(new TextDecoder().decode(await readAll(peer)), "after your EOF");
+  await recorder.lost.promise;
+  assert.deepEqual(recorder.events, ["made", "eof", "lost"]);
+  peer.close();
+});
+
+Deno.test("writeEof sends EOF after the buffered data; reading goes on", async () => {
+  const recorder = new Recorder();
+  const big = randomBytes(4 << 20);
+  recorder.onMade = (self) => {
+    self.transport.write(big);
+    self.transport.writeEof();
+  };
+  const { peer } = await connected(recorder);
+  const received = await readAll(peer); // ends at our EOF
+  assert.deepEqual(received, big);
+  await writeAll(peer, new TextEncoder().encode("still reading"));
+  await peer.closeWrite();
+  await recorder.lost.promise;
+  assert.equal(recorder.text(), "still reading");
+  peer.close();
+});
+
+Deno.test("64 MiB in random chunk sizes comes back byte-exact", async () => {
+  let transport!: Transport;
+  const echo: Protocol = {
+    connectionMade: (t) => transport = t,
+    dataReceived: (data) => transport.write(data),
+    pauseWriting: () => transport.pauseReading(),
+    resumeWriting: () => transport.resumeReading(),
+  };
+  const { peer } = await connected(echo);
+  const total = 64 << 20;
+  const sent = sha256();
+  const received = sha256();
+  let receivedBytes = 0;
+  const reader = (async () => {
+    const buffer = new Uint8Array(65536);
+    while (true) {
+      const n = await peer.read(buffer);
+      if (n === null) break;
+      received.update(buffer.subarray(0, n));
+      receivedBytes += n;
+    }
+  })();
+  const block = randomBytes(1 << 20);
+  for (let i = 0; i < 64; i++) {
+    for (const chunk of randomChunks(block, 100_000)) {
+      sent.update(chunk);
+      await writeAll(peer, chunk);
+    }
+  }
+  await peer.closeWrite();
+  await reader;
+  assert.equal(receivedBytes, total);
+  assert.equal(received.hex(), sent.hex());
+  peer.close();
+});
+
+Deno.test("pauseWriting past the high-water mark, resumeWriting at the low one", async () => {
+  const recorder = new Recorder();
+  const data = randomBytes(8 << 20);
+  let sizeAtPause = -1;
+  let sizeAtResume = -1;
+  recorder.pauseWriting = function () {
+    this.events.push("pause");
+    sizeAtPause = this.transport.getWriteBufferSize();
+  };
+  recorder.resumeWriting = function () {
+    this.events.push("resume");
+    sizeAtResume = this.transport.getWriteBufferSize();
+  };
+  recorder.onMade = (self) => {
+    self.transport.setWriteBufferLimits({ high: 1 << 20 });
+    assert.deepEqual(self.transport.getWriteBufferLimits(), {
+      high: 1 << 20,
+      low: 1 << 18,
+    });
+    for (const chunk of randomChunks(data, 65536)) self.transport.write(chunk);
+    self.transport.writeEof();
+  };
+  const { peer } = await connected(recorder);
+  // The peer has not read yet: the protocol must have been paused.
+  assert.deepEqual(recorder.events, ["made", "pause"]);
+  assert.ok(sizeAtPause > 1 << 20, `paused at ${sizeAtPause}`);
+  assert.deepEqual(await readAll(peer), data);
+  assert.deepEqual(recorder.events, ["made", "pause", "resume"]);
+  assert.ok(sizeAtResume <= 1 << 18, `resumed at ${sizeAtResume}`);
+  peer.close();
+});
+
+Deno.test("pauseReading stops delivery until resumeReading", async () => {
+  const recorder = new Recorder();
+  recorder.onMade = (self) => self.transport.pauseReading();
+  const { transport, peer, conn } = await connected(recorder);
+  assert.equal(transport.isReading(), false);
+  await writeAll(peer, new TextEncoder().encode("held back"));
+  await peer.closeWrite();
+  // The bytes are in our socket's receive queue, unread.
+  const local = (conn.localAddr as Deno.NetAddr).port;
+  const remote = (conn.remoteAddr as Deno.NetAddr).port;
+  const deadline = Date.now() + 5000;
+  while ((await receiveQueue(local, remote)) === 0 && Date.now() < deadline) {
+    await settle(1);
+  }
+  assert.ok((await receiveQueue(local, remote)) > 0, "data reached the kernel");
+  await settle();
+  assert.deepEqual(recorder.events, ["made"]);
+  transport.resumeReading();
+  assert.equal(transport.isReading(), true);
+  await recorder.lost.promise;
+  assert.deepEqual(recorder.folded(), ["made", "data", "eof", "lost"]);
+  assert.equal(recorder.text(), "held back");
+  peer.close();
+});
+
+Deno.test("close() flushes buffered writes first; abort() drops them", async () => {
+  const data = randomBytes(16 << 20);
+  const closing = new Recorder();
+  closing.onMade = (self) => {
+    self.transport.write(data);
+    self.transport.close();
+    assert.equal(self.transport.isClosing(), true);
+  };
+  const first = await connected(closing);
+  assert.deepEqual(await readAll(first.peer), data);
+  assert.equal(await closing.lost.promise, null);
+  first.peer.close();
+
+  const aborting = new Recorder();
+  aborting.onMade = (self) => {
+    self.transport.write(data);
+    self.transport.abort();
+    assert.equal(self.transport.getWriteBufferSize(), 0);
+  };
+  const second = await connected(aborting);
+  let received = 0;
+  try {
+    received = (await readAll(second.peer)).byteLength;
+  } catch (error) {
+    assert.ok(error instanceof Deno.errors.ConnectionReset, String(error));
+  }
+  assert.ok(received < data.byteLength, `abort sent ${received} bytes`);
+  assert.equal(await aborting.lost.promise, null);
+  assert.deepEqual(aborting.events.filter((e) => e !== "pause"), [
+    "made",
+    "lost",
+  ]);
+  second.peer.close();
+});
+
+Deno.test("write() after writeEof, close or abort throws; an empty write does nothing", async () => {
+  const recorder = new Recorder();
+  const { transport, peer } = await connected(recorder);
+  transport.write(new Uint8Array(0));
+  transport.write("");
+  assert.equal(transport.getWriteBufferSize(), 0);
+  transport.writeEof();
+  assert.throws(() => transport.write("x"), /write\(\) after writeEof\(\)/);
+  transport.close();
+  assert.throws(() => transport.write("x"), /write\(\) after close\(\)/);
+  await recorder.lost.promise;
+  peer.close();
+
+  const other = new Recorder();
+  const second = await connected(other);
+  second.transport.abort();
+  assert.throws(() => second.transport.write("x"), /write\(\) after abort\(\)/);
+  assert.throws(() => second.transport.writeEof(), /writeEof\(\) after abort/);
+  await other.lost.promise;
+  second.peer.close();
+});
+
+Deno.test("a peer reset ends in connectionLost(error)", async () => {
+  const recorder = new Recorder();
+  const { transport, peer } = await connected(recorder);
+  // Closing with unread data in its receive queue makes the peer's kernel
+  // answer with a reset.
+  transport.write(randomBytes(1 << 20));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  peer.close();
+  const deadline = Date.now() + 5000;
+  while (!transport.isClosing() && Date.now() < deadline) {
+    try {
+      transport.write(randomBytes(65536));
+    } catch {
+      break;
+    }
+    await settle(1);
+  }
+  const error = await recorder.lost.promise;
+  assert.ok(error instanceof Error, "an error is reported");
+  assert.ok(
+    error instanceof Deno.errors.ConnectionReset ||
+      error instanceof Deno.errors.BrokenPipe,
+    `${error?.name}: ${error?.message}`,
+  );
+  assert.equal(recorder.events.filter((e) => e === "lost").length, 1);
+});
+
+Deno.test("an exception in a callback aborts that connection with the error", async () => {
+  const recorder = new Recorder();
+  const boom = new Error("boom");
+  recorder.onData = () => {
+    throw boom;
+  };
+  const { peer } = await connected(recorder);
+  await writeAll(peer, new TextEncoder().encode("x"));
+  assert.equal(await recorder.lost.promise, boom);
+  assert.deepEqual(recorder.events, ["made", "data", "lost"]);
+  // Aborted: the peer sees the end, and nothing more arrives.
+  assert.equal((await readAll(peer)).byteLength, 0);
+  peer.close();
+});
+
+Deno.test("BufferedProtocol reads go into the protocol's own buffer", async () => {
+  const buffer = new Uint8Array(1000);
+  const parts: Uint8Array[] = [];
+  const hints: number[] = [];
+  const lost = Promise.withResolvers<Error | null>();
+  const protocol: BufferedProtocol = {
+    getBuffer(hint) {
+      hints.push(hint);
+      return buffer;
+    },
+    bufferUpdated(n) {
+      assert.ok(n >= 1 && n <= buffer.byteLength);
+      parts.push(buffer.slice(0, n));
+    },
+    connectionLost: (error) => lost.resolve(error),
+  };
+  const { peer } = await connected(protocol);
+  const data = randomBytes(50_000);
+  await writeAll(peer, data);
+  await peer.closeWrite();
+  assert.equal(await lost.promise, null);
+  assert.deepEqual(concat(parts), data);
+  assert.ok(parts.length >= 50, "each read was at most the lent 1000 bytes");
+  assert.ok(hints.every((hint) => hint > 0));
+  peer.close();
+});
+
+Deno.test("getExtraInfo knows peername, sockname and conn", async () => {
+  const recorder = new Recorder();
+  const { transport, peer, conn } = await connected(recorder);
+  const peername = transport.getExtraInfo<Deno.NetAddr>("peername")!;
+  assert.equal(peername.hostname, "127.0.0.1");
+  assert.equal(peername.port, (peer.localAddr as Deno.NetAddr).port);
+  assert.deepEqual(transport.getExtraInfo("sockname"), conn.localAddr);
+  assert.equal(transport.getExtraInfo("conn"), conn);
+  assert.equal(transport.getExtraInfo("nothing", 42), 42);
+  assert.equal(transport.canWriteEof(), true);
+  transport.close();
+  await recorder.lost.promise;
+  peer.close();
+});
+
+Deno.test("setWriteBufferLimits rejects bad marks", async () => {
+  const recorder = new Recorder();
+  const { transport, peer } = await connected(recorder);
+  assert.deepEqual(transport.getWriteBufferLimits(), {
+    high: 65536,
+    low: 16384,
+  });
+  assert.throws(
+    () => transport.setWriteBufferLimits({ high: 10, low: 20 }),
+    RangeError,
+  );
+  assert.throws(() => transport.setWriteBufferLimits({ high: -1 }), RangeError);
+  transport.setWriteBufferLimits({ low: 100 });
+  assert.deepEqual(transport.getWriteBufferLimits(), { high: 400, low: 100 });
+  transport.abort();
+  await recorder.lost.promise;
+  peer.close();
+});
