@@ -287,13 +287,18 @@ export function parseCommandLine<C extends CommonConfig>(
   return { kind: "run", config: program.configure(values, common) };
 }
 
-/** parseArgs' messages, shortened to their first sentence. */
+/** parseArgs' messages, shortened to one line. */
 function cleanParseError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const first = message.split(". ")[0].replace(/\.$/, "");
-  return first.replace(/^Unknown option/, "unknown option")
+  let line = message.split("\n")[0].split(". ")[0].replace(/\.$/, "");
+  line = line.replace(/^Unknown option/, "unknown option")
     .replace(/^Unexpected argument/, "unexpected argument")
     .replace(/^Option/, "option");
+  const ambiguous = line.match(/^option '(--[\w-]+)' argument is ambiguous/);
+  if (ambiguous) {
+    line += `: write ${ambiguous[1]}=VALUE for a value that starts with '-'`;
+  }
+  return line;
 }
 
 /**

@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import {
   type CommonConfig,
+  describeError,
   EXIT_FAILURE,
   EXIT_OK,
   type FlagValues,
@@ -112,8 +113,14 @@ export const clientProgram: Program<ClientConfig> = {
       );
       const connection = await connecting.catch((error) => {
         if (signal?.aborted) return "timeout" as const;
+        // createConnection's error names the target; say it the CLI way.
+        const cause = error instanceof Error && error.cause !== undefined
+          ? error.cause
+          : error;
         throw new ProgramError(
-          error instanceof Error ? error.message : String(error),
+          `cannot connect to ${config.host} port ${config.port}: ${
+            describeError(cause)
+          }`,
         );
       });
       if (connection === "timeout") {

@@ -149,6 +149,8 @@ export class EchoClient implements Protocol {
   #drained: PromiseWithResolvers<void> | null = null;
 
   /**
+   * Makes a client that will send `messages` once connected.
+   *
    * @param messages what to send, one write each (default: the seed's).
    * @param options where the echoed data goes.
    */

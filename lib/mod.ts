@@ -41,5 +41,24 @@ export {
   createConnection,
 } from "./connection.ts";
 export { resolveHost } from "./resolve.ts";
-export { EchoClient, EchoServer, SEED_MESSAGES } from "./echo.ts";
+export {
+  EchoClient,
+  type EchoClientOptions,
+  EchoServer,
+  type EchoSource,
+  SEED_MESSAGES,
+} from "./echo.ts";
+export {
+  connectPair,
+  MemoryTransport,
+  type MemoryTransportOptions,
+} from "./testing.ts";
+export {
+  configureLogging,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LoggingOptions,
+  type LogLevel,
+} from "./logging.ts";
 export { bytesRepr } from "./bytes_repr.ts";

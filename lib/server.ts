@@ -208,21 +208,26 @@ export class Server implements AsyncDisposable {
    * Stops accepting: every listener closes at once. Open connections go on
    * until they end; see {@linkcode Server.closeClients} and
    * {@linkcode Server.abortClients}. A second call does nothing.
+   *
+   * The returned promise resolves once the listening sockets are gone (a
+   * connection attempt is then refused); awaiting it is optional.
    */
-  close(): void {
-    if (!this.#listening) return;
-    this.#listening = false;
-    for (const listener of this.#listeners) {
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
+  close(): Promise<void> {
+    if (this.#listening) {
+      this.#listening = false;
+      for (const listener of this.#listeners) {
+        try {
+          listener.close();
+        } catch {
+          // Already closed.
+        }
       }
+      Promise.all(this.#accepting).then(() => {
+        this.#stopped.resolve();
+        this.#checkDone();
+      });
     }
-    Promise.all(this.#accepting).then(() => {
-      this.#stopped.resolve();
-      this.#checkDone();
-    });
+    return this.#stopped.promise;
   }
 
   /** Closes every open connection gracefully (flushing its writes). */

@@ -151,17 +151,20 @@ export const serverProgram: Program<ServerConfig> = {
         host: config.host,
         port: server.addrs[0].port,
       });
-      const signal = await signals.first;
+      await signals.first;
       log.debug("closing server");
-      log.info("received {signal}: no longer accepting; {count} open", {
-        signal,
-        count: server.connectionCount,
-      });
+      if (server.connectionCount > 0) {
+        log.info(
+          "waiting up to {grace} s for {count} open connection(s) to finish",
+          { grace: config.grace, count: server.connectionCount },
+        );
+      }
       const aborted = await shutDown(server, config.grace, hurry.promise);
       if (aborted > 0) {
-        log.warning("aborted {count} connection(s) still open at shutdown", {
-          count: aborted,
-        });
+        log.warning(
+          "aborted {count} connection(s) still open after {grace} s",
+          { count: aborted, grace: config.grace },
+        );
       }
       log.debug("closing event loop");
       return EXIT_OK;

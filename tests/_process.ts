@@ -1,0 +1,152 @@
+// Running the two programs as real processes.
+
+const ROOT = new URL("../", import.meta.url);
+
+/** The path of a top-level file of the project. */
+export function projectFile(name: string): string {
+  return new URL(name, ROOT).pathname;
+}
+
+/** A program's outcome. */
+export interface Outcome {
+  code: number;
+  stdout: Uint8Array;
+  stderr: string;
+  lines: string[];
+}
+
+/** Runs `deno run <permissions> <script> <args>` to the end. */
+export async function runProgram(
+  script: string,
+  args: string[],
+  options: { permissions?: string[]; stdin?: Uint8Array } = {},
+): Promise<Outcome> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...(options.permissions ?? ["--allow-net"]),
+      projectFile(script),
+      ...args,
+    ],
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  if (options.stdin) {
+    const writer = child.stdin.getWriter();
+    await writer.write(options.stdin);
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const text = new TextDecoder().decode(stderr);
+  return {
+    code,
+    stdout,
+    stderr: text,
+    lines: text.split("\n").filter((line) => line !== ""),
+  };
+}
+
+/** The echo server running as a child process. */
+export class ServerProcess {
+  readonly lines: string[] = [];
+  #child: Deno.ChildProcess;
+  #waiters: {
+    test: (line: string) => boolean;
+    resolve: (l: string) => void;
+  }[] = [];
+  #reading: Promise<void>;
+  port = 0;
+
+  private constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#reading = this.#read();
+  }
+
+  /** Starts main_server.ts on a free port and waits for its start-up line. */
+  static async start(
+    args: string[] = [],
+    permissions = ["--allow-net"],
+  ): Promise<ServerProcess> {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...permissions,
+        projectFile("main_server.ts"),
+        "--port",
+        "0",
+        ...args,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const server = new ServerProcess(child);
+    const line = await server.waitForLine((l) =>
+      /starting up on .* port \d+/.test(l)
+    );
+    server.port = Number(line.match(/port (\d+)/)![1]);
+    return server;
+  }
+
+  async #read(): Promise<void> {
+    let pending = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of this.#child.stderr) {
+      pending += decoder.decode(chunk, { stream: true });
+      const parts = pending.split("\n");
+      pending = parts.pop()!;
+      for (const line of parts) this.#add(line);
+    }
+    if (pending) this.#add(pending);
+    for (const waiter of this.#waiters) waiter.resolve("");
+  }
+
+  #add(line: string): void {
+    this.lines.push(line);
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!waiter.test(line)) return true;
+      waiter.resolve(line);
+      return false;
+    });
+  }
+
+  /**
+   * Resolves with the first line (already seen or still to come) that
+   * passes `test`; with "" if the process ends first.
+   */
+  waitForLine(test: (line: string) => boolean): Promise<string> {
+    const seen = this.lines.find(test);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => this.#waiters.push({ test, resolve }));
+  }
+
+  /** The process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Sends a signal. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    this.#child.kill(signal);
+  }
+
+  /** Waits for the exit status (and the last log line). */
+  async status(): Promise<Deno.CommandStatus> {
+    const status = await this.#child.status;
+    await this.#reading;
+    return status;
+  }
+
+  /** Kills (if still running) and waits: for `finally` blocks. */
+  async stop(): Promise<void> {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await this.status();
+  }
+}

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import {
+  describeError,
+  helpText,
+  parseCommandLine,
+  parseCount,
+  parsePort,
+  parseSeconds,
+  UsageError,
+  VERSION,
+} from "../lib/cli.ts";
+import { serverProgram } from "../lib/server_program.ts";
+import { clientProgram } from "../lib/client_program.ts";
+import denoConfig from "../deno.json" with { type: "json" };
+
+Deno.test("defaults are the seed's: localhost, port 10000, debug, text", () => {
+  const parsed = parseCommandLine(serverProgram, []);
+  assert.equal(parsed.kind, "run");
+  if (parsed.kind !== "run") return;
+  assert.deepEqual(parsed.config, {
+    host: "localhost",
+    port: 10000,
+    logLevel: "debug",
+    logFormat: "text",
+    grace: 5,
+    maxConnections: 10000,
+  });
+  const client = parseCommandLine(clientProgram, []);
+  assert.ok(client.kind === "run");
+  assert.deepEqual(client.config.messages, [
+    "This is the message. ",
+    "It will be sent ",
+    "in parts.",
+  ]);
+  assert.equal(client.config.timeout, 0);
+  assert.equal(client.config.stdin, false);
+});
+
+Deno.test("flags are read, --flag=value too", () => {
+  const parsed = parseCommandLine(clientProgram, [
+    "--host=::1",
+    "--port",
+    "0",
+    "--log-level",
+    "warning",
+    "--log-format=json",
+    "--message",
+    "a",
+    "--message=b",
+    "--timeout",
+    "1.5",
+  ]);
+  assert.ok(parsed.kind === "run");
+  assert.equal(parsed.config.host, "::1");
+  assert.equal(parsed.config.port, 0);
+  assert.equal(parsed.config.logLevel, "warning");
+  assert.equal(parsed.config.logFormat, "json");
+  assert.deepEqual(parsed.config.messages, ["a", "b"]);
+  assert.equal(parsed.config.timeout, 1.5);
+});
+
+Deno.test("--help and --version win over other flags", () => {
+  assert.deepEqual(parseCommandLine(serverProgram, ["--port", "1", "--help"]), {
+    kind: "help",
+  });
+  assert.deepEqual(parseCommandLine(serverProgram, ["--version"]), {
+    kind: "version",
+  });
+  assert.equal(VERSION, denoConfig.version);
+  assert.match(helpText(serverProgram), /--grace SECONDS/);
+});
+
+Deno.test("number parsers accept their range and reject the rest", () => {
+  assert.equal(parsePort("0"), 0);
+  assert.equal(parsePort("65535"), 65535);
+  for (const bad of ["65536", "-1", "1.5", "", " 80", "0x50", "1e3"]) {
+    assert.throws(() => parsePort(bad), UsageError, bad);
+  }
+  assert.equal(parseSeconds("--t", "0"), 0);
+  assert.equal(parseSeconds("--t", "2.5"), 2.5);
+  for (const bad of ["-1", "", "abc", "Infinity", "NaN"]) {
+    assert.throws(() => parseSeconds("--t", bad), UsageError, bad);
+  }
+  assert.equal(parseCount("--n", "3", 1), 3);
+  for (const bad of ["0", "-2", "1.5", "x"]) {
+    assert.throws(() => parseCount("--n", bad, 1), UsageError, bad);
+  }
+});
+
+Deno.test("describeError gives one short line per expected error", () => {
+  assert.equal(
+    describeError(new Deno.errors.AddrInUse("Address in use (os error 98)")),
+    "address already in use",
+  );
+  assert.equal(
+    describeError(new Deno.errors.ConnectionRefused("x")),
+    "connection refused",
+  );
+  assert.equal(describeError(new Deno.errors.NotFound("x")), "host not found");
+  assert.match(
+    describeError(new Deno.errors.NotCapable("Requires net access.")),
+    /^permission denied \(Requires net access\)$/,
+  );
+  assert.equal(describeError(new Error("first\nsecond")), "first");
+});
