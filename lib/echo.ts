@@ -8,7 +8,9 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { bytesRepr } from "./bytes_repr.ts";
 import { namedLogger } from "./logging.ts";
-import type { Protocol } from "./protocol.ts";
+import { BufferPool } from "./buffer_pool.ts";
+import type { BufferedProtocol, Protocol } from "./protocol.ts";
+import { READ_SIZE } from "./socket_transport.ts";
 import type { Transport } from "./transport.ts";
 
 /** The client's messages when none are given: the seed's three. */
@@ -32,12 +34,19 @@ function addrText(addr: Deno.Addr | undefined): string {
   return "path" in addr && addr.path ? addr.path : addr.transport;
 }
 
+/** Read buffers shared by every EchoServer connection of the process. */
+const pool = new BufferPool(READ_SIZE, 256);
+
 /**
  * The seed's echo server protocol: writes back every chunk it receives,
  * answers the peer's EOF with its own, and logs each step under the name
- * `EchoServer_HOST_PORT`. It applies flow control: while its write buffer is
- * over the high-water mark it stops reading, so a peer that sends without
- * reading cannot make it buffer without bound.
+ * `EchoServer_HOST_PORT`.
+ *
+ * It applies flow control: while its write buffer is over the high-water
+ * mark it stops reading, so a peer that sends without reading cannot make it
+ * buffer without bound. And it makes no garbage: it is a
+ * {@linkcode BufferedProtocol} whose reads go into buffers from a shared
+ * pool, each given back once the transport has sent its bytes.
  *
  * @example
  * ```ts ignore
@@ -46,10 +55,16 @@ function addrText(addr: Deno.Addr | undefined): string {
  * const server = await createServer(() => new EchoServer(), { port: 10000 });
  * ```
  */
-export class EchoServer implements Protocol {
+export class EchoServer implements BufferedProtocol {
   #transport!: Transport;
   #log!: Logger;
   #debug = false;
+  #lent: Uint8Array | null = null;
+  // Buffers handed to write(), oldest first, with the position in the
+  // output stream where each one's bytes end.
+  #busy: Uint8Array[] = [];
+  #busyEnds: number[] = [];
+  #written = 0;
 
   /** Logs `connection accepted`. */
   connectionMade(transport: Transport): void {
@@ -60,8 +75,27 @@ export class EchoServer implements Protocol {
     if (this.#debug) this.#log.debug("connection accepted");
   }
 
-  /** Writes `data` back; logs `received b'…'` and `sent b'…'`. */
-  dataReceived(data: Uint8Array): void {
+  /** Lends a pooled buffer, after taking back those already sent. */
+  getBuffer(_sizeHint: number): Uint8Array {
+    const busy = this.#busy;
+    if (busy.length > 0) {
+      const sent = this.#written - this.#transport.getWriteBufferSize();
+      while (busy.length > 0 && this.#busyEnds[0] <= sent) {
+        pool.give(busy.shift()!);
+        this.#busyEnds.shift();
+      }
+    }
+    return this.#lent = pool.take();
+  }
+
+  /** Writes the bytes just read back; logs `received …` and `sent …`. */
+  bufferUpdated(nbytes: number): void {
+    const buffer = this.#lent!;
+    this.#lent = null;
+    const data = buffer.subarray(0, nbytes);
+    this.#written += nbytes;
+    this.#busy.push(buffer);
+    this.#busyEnds.push(this.#written);
     if (!this.#debug) {
       this.#transport.write(data);
       return;
@@ -80,6 +114,11 @@ export class EchoServer implements Protocol {
 
   /** Logs `closing`, or `ERROR: …` when the connection failed. */
   connectionLost(error: Error | null): void {
+    // Buffers still lent or in flight are left to the garbage collector: a
+    // cancelled socket operation may still hold them.
+    this.#busy = [];
+    this.#busyEnds = [];
+    this.#lent = null;
     if (error) this.#log.error("ERROR: {error}", { error });
     else if (this.#debug) this.#log.debug("closing");
   }

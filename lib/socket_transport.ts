@@ -20,6 +20,9 @@ import {
 /** How many bytes one read asks for. */
 export const READ_SIZE = 64 * 1024;
 
+/** A slab with less room than this left is replaced by a new one. */
+const MIN_READ = 16 * 1024;
+
 /** Queued chunks are joined into one socket write up to this many bytes. */
 const COALESCE_LIMIT = 256 * 1024;
 
@@ -90,10 +93,11 @@ export class SocketTransport implements Transport {
   #peer: string;
 
   // Writing.
-  #queue: Uint8Array[] = [];
+  #queue: Uint8Array[] = []; // waiting behind the write in flight
   #queued = 0; // bytes written but not yet accepted by the socket
-  #flushing = false;
+  #inFlight: Uint8Array | null = null; // handed to conn.write, not yet done
   #eofRequested = false;
+  #eofSent = false;
   #limits: WriteBufferLimits;
   #writePaused = false;
 
@@ -173,18 +177,36 @@ export class SocketTransport implements Transport {
     }
   }
 
-  /** The read loop for a plain Protocol: one buffer, one copy per read. */
+  /**
+   * The read loop for a plain Protocol. Reads go into a slab, one after
+   * another, and the protocol is handed a view of each read's bytes: no
+   * copy, and one allocation per slab rather than per read. A slab is never
+   * written again once a view of it has been handed out.
+   */
   async #readCopies(protocol: Protocol): Promise<void> {
-    const buffer = new Uint8Array(READ_SIZE);
     const conn = this.#conn;
+    let slab = new Uint8Array(READ_SIZE);
+    let offset = 0;
     while (true) {
       if (!this.#reading && !(await this.#waitForReading())) return;
-      const n = await this.#read(conn, buffer);
-      if (n === undefined) return;
+      if (READ_SIZE - offset < MIN_READ) {
+        slab = new Uint8Array(READ_SIZE);
+        offset = 0;
+      }
+      let n: number | null;
+      try {
+        n = await conn.read(slab.subarray(offset));
+      } catch (error) {
+        if (this.#closing) return;
+        throw error;
+      }
+      if (this.#closing) return;
       if (!this.#reading && !(await this.#waitForReading())) return;
       if (n === null) return this.#eof();
+      const data = slab.subarray(offset, offset + n);
+      offset += n;
       try {
-        protocol.dataReceived?.(buffer.slice(0, n));
+        protocol.dataReceived?.(data);
       } catch (error) {
         throw new CallbackError("dataReceived", asError(error));
       }
@@ -208,8 +230,14 @@ export class SocketTransport implements Transport {
           new TypeError("getBuffer() must return a non-empty Uint8Array"),
         );
       }
-      const n = await this.#read(conn, buffer);
-      if (n === undefined) return;
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch (error) {
+        if (this.#closing) return;
+        throw error;
+      }
+      if (this.#closing) return;
       if (!this.#reading && !(await this.#waitForReading())) return;
       if (n === null) return this.#eof();
       try {
@@ -218,24 +246,6 @@ export class SocketTransport implements Transport {
         throw new CallbackError("bufferUpdated", asError(error));
       }
     }
-  }
-
-  /**
-   * One read. Returns `undefined` when the transport is closing (the read was
-   * interrupted by our own close, or its data is no longer wanted).
-   */
-  async #read(
-    conn: Deno.Conn,
-    buffer: Uint8Array,
-  ): Promise<number | null | undefined> {
-    let n: number | null;
-    try {
-      n = await conn.read(buffer);
-    } catch (error) {
-      if (this.#closing) return undefined;
-      throw error;
-    }
-    return this.#closing ? undefined : n;
   }
 
   /** Waits while reading is paused; false when the transport is closing. */
@@ -310,9 +320,9 @@ export class SocketTransport implements Transport {
     }
     if (typeof data === "string") data = encoder.encode(data);
     if (data.byteLength === 0) return;
-    this.#queue.push(data);
     this.#queued += data.byteLength;
-    if (!this.#flushing) this.#flush();
+    if (this.#inFlight) this.#queue.push(data);
+    else this.#send(data);
     if (!this.#writePaused && this.#queued > this.#limits.high) {
       this.#writePaused = true;
       this.#callFlowControl("pauseWriting");
@@ -332,34 +342,50 @@ export class SocketTransport implements Transport {
     }
   }
 
-  /** Sends the queue, oldest first, until it is empty. */
-  async #flush(): Promise<void> {
-    this.#flushing = true;
-    const conn = this.#conn;
-    try {
-      while (this.#queue.length > 0) {
-        const chunk = this.#takeChunk();
-        let offset = await conn.write(chunk);
-        while (offset < chunk.byteLength) {
-          offset += await conn.write(chunk.subarray(offset));
-        }
-        if (this.#lost) return;
-        this.#queued -= chunk.byteLength;
-        if (this.#writePaused && this.#queued <= this.#limits.low) {
-          this.#writePaused = false;
-          this.#callFlowControl("resumeWriting");
-        }
-      }
-      if (this.#eofRequested && !this.#closing) {
-        await conn.closeWrite();
-      }
-    } catch (error) {
-      if (!this.#lost) this.#fail(error);
+  /**
+   * Hands one chunk to the socket. One write is in flight at a time; its
+   * completion sends the next (see {@linkcode SocketTransport.#written}),
+   * so there is no promise chain that grows with the number of writes.
+   */
+  #send(chunk: Uint8Array): void {
+    this.#inFlight = chunk;
+    this.#conn.write(chunk).then(this.#written, this.#writeFailed);
+  }
+
+  /** A socket write finished: go on with the rest of the buffer. */
+  #written = (n: number): void => {
+    if (this.#lost) return;
+    const chunk = this.#inFlight!;
+    this.#queued -= n;
+    if (n < chunk.byteLength) {
+      this.#send(chunk.subarray(n)); // a partial write: send the rest
       return;
-    } finally {
-      this.#flushing = false;
     }
-    if (this.#closeRequested) this.#finish(null);
+    if (this.#writePaused && this.#queued <= this.#limits.low) {
+      this.#writePaused = false;
+      this.#callFlowControl("resumeWriting");
+      if (this.#lost) return;
+    }
+    if (this.#queue.length > 0) {
+      this.#send(this.#takeChunk());
+      return;
+    }
+    this.#inFlight = null;
+    this.#drained();
+  };
+
+  #writeFailed = (error: unknown): void => {
+    if (!this.#lost) this.#fail(error);
+  };
+
+  /** The buffer is empty: send a requested EOF, finish a requested close. */
+  #drained(): void {
+    if (this.#closeRequested) {
+      this.#finish(null);
+    } else if (this.#eofRequested && !this.#eofSent) {
+      this.#eofSent = true;
+      this.#conn.closeWrite().then(undefined, this.#writeFailed);
+    }
   }
 
   /** Takes the next chunk off the queue, joining small ones. */
@@ -396,7 +422,7 @@ export class SocketTransport implements Transport {
     if (this.#endedBy) throw new Error(`writeEof() after ${this.#endedBy}`);
     if (this.#closing) return;
     this.#eofRequested = true;
-    if (!this.#flushing) this.#flush();
+    if (!this.#inFlight) this.#drained();
   }
 
   canWriteEof(): boolean {
@@ -409,7 +435,7 @@ export class SocketTransport implements Transport {
     this.#closeRequested = true;
     this.#endedBy = "close()";
     this.#wake?.();
-    if (!this.#flushing) this.#finish(null);
+    if (!this.#inFlight) this.#finish(null);
   }
 
   abort(): void {

@@ -250,7 +250,9 @@ export class MemoryTransport implements Transport {
   /** Sends the write buffer to the peer, then any half-close or close. */
   #drain(): void {
     while (this.#pending.length > 0 && !this.#lost) {
-      const chunk = this.#pending.shift()!;
+      // Copied, as a socket copies into the kernel: the protocol may reuse
+      // the array once it has been sent.
+      const chunk = this.#pending.shift()!.slice();
       this.#pendingSize -= chunk.byteLength;
       this.#written.push(chunk);
       this.#options.onWrite?.(chunk);
