@@ -7,6 +7,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { BaseProtocol, ProtocolFactory } from "./protocol.ts";
+import { IdleSweeper } from "./idle_sweeper.ts";
 import { resolveHost } from "./resolve.ts";
 import { SocketTransport } from "./socket_transport.ts";
 import type { WriteBufferLimits } from "./transport.ts";
@@ -41,6 +42,12 @@ export interface ServerOptions {
    * the log; the server goes on accepting.
    */
   maxConnections?: number;
+  /**
+   * Seconds a connection may go without a completed read or write before it
+   * is closed (default 0: never). A connection with unsent data is aborted,
+   * since its peer is not reading. Logged at info level.
+   */
+  idleTimeout?: number;
 }
 
 /** Picks the listen addresses: one per resolved address. */
@@ -116,6 +123,7 @@ export class Server implements AsyncDisposable {
   #listening = true;
   #done = Promise.withResolvers<void>();
   #stopped = Promise.withResolvers<void>();
+  #sweeper: IdleSweeper<SocketTransport> | null = null;
 
   /** Use {@linkcode createServer}. */
   constructor(
@@ -127,6 +135,18 @@ export class Server implements AsyncDisposable {
     this.#factory = factory;
     this.#options = options;
     this.addrs = listeners.map((listener) => listener.addr);
+    const idle = options.idleTimeout ?? 0;
+    if (idle > 0) {
+      this.#sweeper = new IdleSweeper(idle * 1000, (transport) => {
+        const peer = transport.getExtraInfo<Deno.NetAddr>("peername");
+        log.info(
+          "Closing idle connection from {host} port {port}: no traffic for {seconds} s",
+          { host: peer?.hostname, port: peer?.port, seconds: idle },
+        );
+        if (transport.getWriteBufferSize() > 0) transport.abort();
+        else transport.close();
+      });
+    }
     this.#accepting = listeners.map((listener) => this.#acceptLoop(listener));
   }
 
@@ -192,8 +212,10 @@ export class Server implements AsyncDisposable {
       writeBufferLimits: this.#options.writeBufferLimits,
     });
     this.#connections.add(transport);
+    this.#sweeper?.add(transport);
     transport.closed.then(() => {
       this.#connections.delete(transport);
+      this.#sweeper?.delete(transport);
       this.#checkDone();
     });
   }
@@ -287,6 +309,7 @@ export class Server implements AsyncDisposable {
  * console.log(`listening on port ${server.addrs[0].port}`);
  * ```
  *
+ * @throws {RangeError} for a bad port, `maxConnections` or `idleTimeout`.
  * @throws {Deno.errors.AddrInUse} when the port is taken.
  * @throws {Deno.errors.NotFound} when the host name does not resolve.
  */
@@ -295,6 +318,27 @@ export async function createServer(
   options: ServerOptions = {},
 ): Promise<Server> {
   const { hostname = "localhost", port = 0, reusePort = false } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(
+      `port must be a whole number from 0 to 65535, got ${port}`,
+    );
+  }
+  const { maxConnections, idleTimeout } = options;
+  if (
+    maxConnections !== undefined &&
+    (!Number.isInteger(maxConnections) || maxConnections < 1)
+  ) {
+    throw new RangeError(
+      `maxConnections must be a whole number >= 1, got ${maxConnections}`,
+    );
+  }
+  if (
+    idleTimeout !== undefined && !(idleTimeout >= 0 && isFinite(idleTimeout))
+  ) {
+    throw new RangeError(
+      `idleTimeout must be a number of seconds >= 0, got ${idleTimeout}`,
+    );
+  }
   const addresses = await listenAddresses(hostname);
   const listeners = listenAll(addresses, port, reusePort);
   return new Server(listeners, factory, options);

@@ -25,6 +25,8 @@ export interface ServerConfig extends CommonConfig {
   grace: number;
   /** The most connections served at once. */
   maxConnections: number;
+  /** Seconds without traffic before a connection is closed (0: never). */
+  idleTimeout: number;
 }
 
 const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
@@ -67,7 +69,7 @@ async function shutDown(
   grace: number,
   hurry: Promise<void>,
 ): Promise<number> {
-  server.close();
+  await server.close();
   const finished = server.waitClosed().then(() => "finished" as const);
   if (server.connectionCount === 0) {
     await finished;
@@ -116,6 +118,12 @@ export const serverProgram: Program<ServerConfig> = {
       value: "N",
       help: "most connections served at once; more are closed (default: 10000)",
     },
+    "idle-timeout": {
+      type: "string",
+      value: "SECONDS",
+      help:
+        "close a connection with no traffic either way for this long; 0 = never (default: 300)",
+    },
   },
   configure(values: FlagValues, common: CommonConfig): ServerConfig {
     return {
@@ -126,6 +134,9 @@ export const serverProgram: Program<ServerConfig> = {
       maxConnections: values["max-connections"] === undefined
         ? 10000
         : parseCount("--max-connections", String(values["max-connections"]), 1),
+      idleTimeout: values["idle-timeout"] === undefined
+        ? 300
+        : parseSeconds("--idle-timeout", String(values["idle-timeout"])),
     };
   },
   async run(config: ServerConfig): Promise<number> {
@@ -136,6 +147,7 @@ export const serverProgram: Program<ServerConfig> = {
         hostname: config.host,
         port: config.port,
         maxConnections: config.maxConnections,
+        idleTimeout: config.idleTimeout,
       });
     } catch (error) {
       throw new ProgramError(
@@ -147,12 +159,13 @@ export const serverProgram: Program<ServerConfig> = {
     const hurry = Promise.withResolvers<void>();
     const signals = onSignals(() => hurry.resolve());
     try {
-      log.debug("starting up on {host} port {port}", {
+      log.info("starting up on {host} port {port}", {
         host: config.host,
         port: server.addrs[0].port,
       });
       await signals.first;
-      log.debug("closing server");
+      log.info("closing server");
+      await server.close();
       if (server.connectionCount > 0) {
         log.info(
           "waiting up to {grace} s for {count} open connection(s) to finish",
@@ -166,7 +179,7 @@ export const serverProgram: Program<ServerConfig> = {
           { count: aborted, grace: config.grace },
         );
       }
-      log.debug("closing event loop");
+      log.info("closing event loop");
       return EXIT_OK;
     } finally {
       signals.remove();

@@ -105,6 +105,8 @@ export class SocketTransport implements Transport {
   #reading = true;
   #wake: (() => void) | null = null;
 
+  #ioCount = 0; // completed reads and writes, for idle timeouts
+
   // Ending.
   #closing = false; // close() or abort() called, or the connection lost
   #endedBy: "close()" | "abort()" | null = null;
@@ -154,6 +156,15 @@ export class SocketTransport implements Transport {
     return transport;
   }
 
+  /**
+   * How many reads and writes have completed so far: a counter that moves
+   * while the connection has traffic either way (see
+   * `idleTimeout` of `createServer`).
+   */
+  get ioCount(): number {
+    return this.#ioCount;
+  }
+
   /** Resolves once `connectionLost` has been called. Never rejects. */
   get closed(): Promise<void> {
     return this.#closed.promise;
@@ -201,6 +212,7 @@ export class SocketTransport implements Transport {
         throw error;
       }
       if (this.#closing) return;
+      this.#ioCount++;
       if (!this.#reading && !(await this.#waitForReading())) return;
       if (n === null) return this.#eof();
       const data = slab.subarray(offset, offset + n);
@@ -238,6 +250,7 @@ export class SocketTransport implements Transport {
         throw error;
       }
       if (this.#closing) return;
+      this.#ioCount++;
       if (!this.#reading && !(await this.#waitForReading())) return;
       if (n === null) return this.#eof();
       try {
@@ -357,6 +370,7 @@ export class SocketTransport implements Transport {
     if (this.#lost) return;
     const chunk = this.#inFlight!;
     this.#queued -= n;
+    this.#ioCount++;
     if (n < chunk.byteLength) {
       this.#send(chunk.subarray(n)); // a partial write: send the rest
       return;

@@ -117,10 +117,29 @@ export class ServerProcess {
    * Resolves with the first line (already seen or still to come) that
    * passes `test`; with "" if the process ends first.
    */
-  waitForLine(test: (line: string) => boolean): Promise<string> {
+  waitForLine(
+    test: (line: string) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<string> {
     const seen = this.lines.find(test);
     if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => this.#waiters.push({ test, resolve }));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w.test !== test);
+        reject(
+          new Error(
+            `no such line within ${timeoutMs} ms:\n${this.lines.join("\n")}`,
+          ),
+        );
+      }, timeoutMs);
+      this.#waiters.push({
+        test,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+    });
   }
 
   /** The process id. */

@@ -24,6 +24,7 @@ Deno.test("defaults are the seed's: localhost, port 10000, debug, text", () => {
     logFormat: "text",
     grace: 5,
     maxConnections: 10000,
+    idleTimeout: 300,
   });
   const client = parseCommandLine(clientProgram, []);
   assert.ok(client.kind === "run");

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { runProgram, ServerProcess } from "./_process.ts";
+import { randomBytes, readAll, waitFor, writeAll } from "./_helpers.ts";
 
 /** The seed's server lines for one connection, with the given chunks. */
 function checkConnectionLines(lines: string[], message: string): void {
@@ -190,6 +191,202 @@ Deno.test("server: --log-format json writes one JSON object per line", async () 
     const received = records.find((r) => r.message.startsWith("received b'"));
     assert.match(received.logger, /^EchoServer_127\.0\.0\.1_\d+$/);
     assert.equal(received.data, received.message.slice("received ".length));
+  } finally {
+    await server.stop();
+  }
+});
+
+/** Opens a connection to the server process. */
+function connect(port: number): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: "127.0.0.1", port });
+}
+
+/** Sends `data` and reads exactly as many bytes back. */
+async function roundTrip(
+  conn: Deno.Conn,
+  data: Uint8Array,
+): Promise<Uint8Array> {
+  const [, back] = await Promise.all([
+    writeAll(conn, data),
+    readExactly(conn, data.byteLength),
+  ]);
+  return back;
+}
+
+async function readExactly(conn: Deno.Conn, size: number): Promise<Uint8Array> {
+  const out = new Uint8Array(size);
+  let offset = 0;
+  while (offset < size) {
+    const n = await conn.read(out.subarray(offset));
+    if (n === null) throw new Error(`EOF after ${offset} of ${size} bytes`);
+    offset += n;
+  }
+  return out;
+}
+
+Deno.test("server: SIGTERM lets 100 in-flight exchanges finish byte-exact, then exits 0", async () => {
+  const server = await ServerProcess.start([
+    "--host",
+    "127.0.0.1",
+    "--log-level",
+    "info",
+  ]);
+  try {
+    const conns = await Promise.all(
+      Array.from({ length: 100 }, () => connect(server.port)),
+    );
+    const payloads = conns.map(() => randomBytes(64 * 1024));
+    // First halves go through before the signal: every exchange is in flight.
+    await Promise.all(conns.map(async (conn, i) => {
+      const back = await roundTrip(conn, payloads[i].subarray(0, 32 * 1024));
+      assert.deepEqual(back, payloads[i].subarray(0, 32 * 1024));
+    }));
+    server.kill("SIGTERM");
+    await server.waitForLine((l) => /waiting up to 5 s for 100 open/.test(l));
+    await assert.rejects(connect(server.port), "no longer accepting");
+    await Promise.all(conns.map(async (conn, i) => {
+      await writeAll(conn, payloads[i].subarray(32 * 1024));
+      await conn.closeWrite();
+      assert.deepEqual(await readAll(conn), payloads[i].subarray(32 * 1024));
+      conn.close();
+    }));
+    const status = await server.status();
+    assert.equal(status.code, 0);
+    assert.ok(
+      server.lines.some((l) =>
+        /waiting up to 5 s for 100 open connection/.test(l)
+      ),
+    );
+    assert.ok(
+      !server.lines.some((l) => l.includes("aborted")),
+      server.lines.join("\n"),
+    );
+    assert.equal(server.lines.at(-1), "main: closing event loop");
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("server: a peer that never finishes is aborted after --grace", async () => {
+  const server = await ServerProcess.start(["--grace", "0.5"]);
+  try {
+    const conn = await Deno.connect({
+      hostname: "localhost",
+      port: server.port,
+    });
+    await roundTrip(conn, new Uint8Array([1, 2, 3]));
+    const signalled = Date.now();
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+    const elapsed = Date.now() - signalled;
+    assert.ok(elapsed >= 450, `exited after ${elapsed} ms`);
+    assert.ok(
+      server.lines.includes(
+        "main: aborted 1 connection(s) still open after 0.5 s",
+      ),
+      server.lines.join("\n"),
+    );
+    assert.equal((await readAll(conn)).byteLength, 0);
+    conn.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("server: a second signal aborts at once", async () => {
+  const server = await ServerProcess.start(["--grace", "60"]);
+  try {
+    const conn = await Deno.connect({
+      hostname: "localhost",
+      port: server.port,
+    });
+    await roundTrip(conn, new Uint8Array([7]));
+    server.kill("SIGTERM");
+    await server.waitForLine((l) => l.startsWith("main: waiting up to 60 s"));
+    server.kill("SIGINT");
+    assert.equal((await server.status()).code, 0);
+    assert.ok(
+      server.lines.includes(
+        "main: aborted 1 connection(s) still open after 60 s",
+      ),
+    );
+    conn.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("server: --max-connections 10 with 20 clients", async () => {
+  const server = await ServerProcess.start([
+    "--host",
+    "127.0.0.1",
+    "--max-connections",
+    "10",
+    "--log-level",
+    "info",
+  ]);
+  try {
+    const conns: Deno.TcpConn[] = [];
+    const served: boolean[] = [];
+    for (let i = 0; i < 20; i++) {
+      const conn = await connect(server.port);
+      conns.push(conn);
+      // Served connections echo; refused ones are closed at once.
+      await writeAll(conn, new Uint8Array([i])).catch(() => {});
+      const byte = new Uint8Array(1);
+      const n = await conn.read(byte).catch(() => null);
+      served.push(n === 1 && byte[0] === i);
+    }
+    assert.equal(served.filter(Boolean).length, 10);
+    assert.deepEqual(served.slice(0, 10), Array(10).fill(true));
+    const refusals = server.lines.filter((l) =>
+      /Refusing connection from 127\.0\.0\.1 port \d+: 10 connections open/
+        .test(l)
+    );
+    assert.equal(refusals.length, 10);
+    // Closing one of the ten makes room again.
+    conns[0].close();
+    await waitFor(async () => {
+      const conn = await connect(server.port);
+      try {
+        await writeAll(conn, new Uint8Array([42]));
+        const byte = new Uint8Array(1);
+        return (await conn.read(byte).catch(() => null)) === 1;
+      } finally {
+        conn.close();
+      }
+    }, "a slot frees up");
+    for (const conn of conns.slice(1)) conn.close();
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("server: --idle-timeout 1 closes an idle client", async () => {
+  const server = await ServerProcess.start([
+    "--host",
+    "127.0.0.1",
+    "--idle-timeout",
+    "1",
+  ]);
+  try {
+    const conn = await connect(server.port);
+    const started = Date.now();
+    assert.equal((await readAll(conn)).byteLength, 0, "the server closed it");
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 900, `closed after ${elapsed} ms`);
+    await server.waitForLine((l) => l.endsWith(": closing"));
+    assert.ok(
+      server.lines.some((l) =>
+        /^protocols: Closing idle connection from 127\.0\.0\.1 port \d+: no traffic for 1 s$/
+          .test(l)
+      ),
+    );
+    conn.close();
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
   } finally {
     await server.stop();
   }

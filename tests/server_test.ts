@@ -248,3 +248,43 @@ Deno.test("serveForever returns once its signal aborts and connections end", asy
   await serving;
   assert.equal(server.isServing(), false);
 });
+
+Deno.test("idleTimeout closes a silent connection and spares a busy one", async () => {
+  const recorders: Recorder[] = [];
+  await using server = await createServer(() => {
+    const recorder = new Recorder();
+    recorder.onData = (data, self) => self.transport.write(data);
+    recorders.push(recorder);
+    return recorder;
+  }, { hostname: "127.0.0.1", idleTimeout: 0.5 });
+  const port = server.addrs[0].port;
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+  const busy = await Deno.connect({ hostname: "127.0.0.1", port });
+  await waitFor(() => recorders.length === 2, "both accepted");
+  const started = Date.now();
+  // The busy client talks every 50 ms until the silent one is closed.
+  let talking = true;
+  const talker = (async () => {
+    const byte = new Uint8Array(1);
+    while (talking) {
+      await writeAll(busy, byte);
+      await busy.read(byte);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  assert.equal((await readAll(silent)).byteLength, 0, "closed by the server");
+  const elapsed = Date.now() - started;
+  talking = false;
+  await talker;
+  assert.ok(elapsed >= 450, `closed after ${elapsed} ms`);
+  assert.equal(await recorders[0].lost.promise, null);
+  assert.equal(recorders[1].transport.isClosing(), false, "busy one kept");
+  silent.close();
+  busy.close();
+});
+
+Deno.test("createServer rejects bad limits with a RangeError", async () => {
+  await assert.rejects(createServer(echo, { port: 70000 }), RangeError);
+  await assert.rejects(createServer(echo, { maxConnections: 0 }), RangeError);
+  await assert.rejects(createServer(echo, { idleTimeout: -1 }), RangeError);
+});

@@ -1,0 +1,268 @@
+// The soak suite (`deno task soak`): the echo server as a real process under
+// load, faults and hostile peers, with its figures printed. Loopback only;
+// every loop is bounded in count and time.
+
+import assert from "node:assert/strict";
+import { ServerProcess } from "../tests/_process.ts";
+import {
+  randomBytes,
+  randomChunks,
+  readAll,
+  sha256,
+  waitFor,
+  writeAll,
+} from "../tests/_helpers.ts";
+
+const HOST = "127.0.0.1";
+
+/** Open file descriptors of a process (via ls: Deno guards /proc). */
+async function openFds(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ls", {
+    args: [`/proc/${pid}/fd`],
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter(Boolean).length;
+}
+
+/** Resident set size of a process, in bytes (VmRSS). */
+async function rss(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/status`],
+  }).output();
+  const kib = new TextDecoder().decode(stdout).match(/VmRSS:\s+(\d+) kB/);
+  return Number(kib![1]) * 1024;
+}
+
+const MiB = 1024 * 1024;
+const mib = (bytes: number) => (bytes / MiB).toFixed(1);
+
+async function startServer(args: string[] = []): Promise<ServerProcess> {
+  return await ServerProcess.start([
+    "--host",
+    HOST,
+    "--log-level",
+    "info",
+    ...args,
+  ]);
+}
+
+/** Sends `data` in random chunks while reading the echo; checks it. */
+async function echoExact(port: number, data: Uint8Array): Promise<void> {
+  const conn = await Deno.connect({ hostname: HOST, port });
+  try {
+    const sent = sha256();
+    sent.update(data);
+    const reading = readAll(conn);
+    for (const chunk of randomChunks(data, 32 * 1024)) {
+      await writeAll(conn, chunk);
+    }
+    await conn.closeWrite();
+    const back = await reading;
+    assert.equal(back.byteLength, data.byteLength, "no byte lost");
+    const got = sha256();
+    got.update(back);
+    assert.equal(got.hex(), sent.hex(), "no byte corrupted");
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("soak: 1,000 concurrent connections × 256 KiB, byte-exact", async () => {
+  const server = await startServer();
+  try {
+    const before = await rss(server.pid);
+    const started = Date.now();
+    const data = randomBytes(256 * 1024);
+    const results = await Promise.allSettled(
+      Array.from({ length: 1000 }, () => echoExact(server.port, data)),
+    );
+    const failed = results.filter((r) => r.status === "rejected");
+    const seconds = (Date.now() - started) / 1000;
+    const peak = await rss(server.pid);
+    console.log(
+      `  1000 connections, ${mib(1000 * data.byteLength)} MiB each way in ${
+        seconds.toFixed(1)
+      } s: ${1000 - failed.length} byte-exact, ${failed.length} failed; ` +
+        `server RSS ${mib(before)} → ${mib(peak)} MiB`,
+    );
+    assert.deepEqual(
+      failed.map((r) => String((r as PromiseRejectedResult).reason)),
+      [],
+    );
+  } finally {
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+  }
+});
+
+Deno.test("soak: 5,000 connect/close cycles, a fifth aborted mid-stream; no descriptor leaks", async () => {
+  const server = await startServer();
+  try {
+    // Warm up (logging, buffers) before taking the baseline.
+    await echoExact(server.port, randomBytes(1024));
+    await waitFor(
+      () => server.lines.some((l) => l.endsWith(": closing")),
+      "warm-up done",
+    ).catch(() => {});
+    const baseline = await openFds(server.pid);
+    const payload = randomBytes(128 * 1024);
+    let aborted = 0;
+    let clean = 0;
+    for (let round = 0; round < 50; round++) {
+      await Promise.all(Array.from({ length: 100 }, async (_, i) => {
+        const conn = await Deno.connect({ hostname: HOST, port: server.port });
+        if (i % 5 === 0) {
+          // Send a lot, read nothing, close: the server sees a reset.
+          await writeAll(conn, payload).catch(() => {});
+          conn.close();
+          aborted++;
+        } else if (i % 5 === 1) {
+          conn.close(); // connect and go
+          clean++;
+        } else {
+          await writeAll(conn, payload.subarray(0, 100));
+          await conn.closeWrite();
+          assert.equal((await readAll(conn)).byteLength, 100);
+          conn.close();
+          clean++;
+        }
+      }));
+    }
+    let now = 0;
+    await waitFor(
+      async () => (now = await openFds(server.pid)) <= baseline,
+      `descriptors back to ${baseline}`,
+      20_000,
+    );
+    console.log(
+      `  5000 cycles (${aborted} aborted mid-stream, ${clean} clean): server descriptors ${baseline} before, ${now} after`,
+    );
+    await echoExact(server.port, randomBytes(64 * 1024)); // still serving
+  } finally {
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+  }
+});
+
+Deno.test("soak: a slow reader cannot grow the server's memory", async () => {
+  const server = await startServer();
+  const conn = await Deno.connect({ hostname: HOST, port: server.port });
+  try {
+    await echoExact(server.port, randomBytes(1024)); // warm up
+    const before = await rss(server.pid);
+    const total = 256 * MiB;
+    const block = randomBytes(MiB);
+    const sent = sha256();
+    let written = 0;
+    const writer = (async () => {
+      for (let i = 0; i < 256; i++) {
+        sent.update(block);
+        await writeAll(conn, block);
+        written += block.byteLength;
+      }
+      await conn.closeWrite();
+    })();
+    // The peer reads nothing: wait until its writes stall (TCP pushes back).
+    let last = -1;
+    let still = 0;
+    const deadline = Date.now() + 20_000;
+    while (still < 5 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      still = written === last ? still + 1 : 0;
+      last = written;
+    }
+    const heldAt = written;
+    assert.ok(heldAt < total, "the writer was held back");
+    const stalled = await rss(server.pid);
+    // Now read everything back.
+    let peak = stalled;
+    const sampler = setInterval(async () => {
+      peak = Math.max(peak, await rss(server.pid).catch(() => 0));
+    }, 50);
+    const got = sha256();
+    let received = 0;
+    const buffer = new Uint8Array(256 * 1024);
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      got.update(buffer.subarray(0, n));
+      received += n;
+    }
+    clearInterval(sampler);
+    await writer;
+    const growth = peak - before;
+    console.log(
+      `  slow reader: writer held at ${mib(heldAt)} MiB; server RSS ${
+        mib(before)
+      } MiB before, ` +
+        `${mib(stalled)} while stalled, ${mib(peak)} peak (+${mib(growth)}); ${
+          mib(received)
+        } MiB back byte-exact`,
+    );
+    assert.equal(received, total);
+    assert.equal(got.hex(), sent.hex());
+    assert.ok(growth < 32 * MiB, `RSS grew by ${mib(growth)} MiB`);
+  } finally {
+    conn.close();
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+  }
+});
+
+Deno.test("soak: hostile and odd peers end only their own connection", async () => {
+  const server = await startServer(["--idle-timeout", "1"]);
+  try {
+    const port = server.port;
+    // One byte at a time.
+    const slow = await Deno.connect({ hostname: HOST, port });
+    const text = new TextEncoder().encode("one byte at a time");
+    for (const byte of text) {
+      await writeAll(slow, new Uint8Array([byte]));
+      const back = new Uint8Array(1);
+      assert.equal(await slow.read(back), 1);
+      assert.equal(back[0], byte);
+    }
+    slow.close();
+    // A huge single write: 64 MiB in one call.
+    const huge = randomBytes(64 * MiB);
+    await echoExact(port, huge);
+    // Half-open (never sends EOF) and silent peers: closed by the idle timer.
+    const halfOpen = await Deno.connect({ hostname: HOST, port });
+    await writeAll(halfOpen, new Uint8Array([1, 2, 3]));
+    const silent = await Deno.connect({ hostname: HOST, port });
+    const [a, b] = await Promise.all([readAll(halfOpen), readAll(silent)]);
+    assert.deepEqual(a, new Uint8Array([1, 2, 3]));
+    assert.equal(b.byteLength, 0);
+    halfOpen.close();
+    silent.close();
+    // Terminal control bytes (their escaping in logs: tests/echo_test.ts).
+    await echoExact(port, new TextEncoder().encode("\x1b[2J\x07"));
+    // Reset right after connecting (SO_LINGER 0, from Python).
+    const reset = await new Deno.Command("python3", {
+      args: [
+        "-c",
+        `import socket, struct
+for _ in range(100):
+    s = socket.create_connection(("${HOST}", ${port}))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()`,
+      ],
+    }).output();
+    assert.equal(reset.code, 0);
+    // Reset mid-stream.
+    const midway = await Deno.connect({ hostname: HOST, port });
+    await writeAll(midway, randomBytes(4 * MiB)).catch(() => {});
+    midway.close();
+    // After all that, the seed's exchange still works.
+    await echoExact(port, new TextEncoder().encode("still here"));
+    const idle = server.lines.filter((l) =>
+      l.includes("Closing idle connection")
+    );
+    console.log(
+      `  hostile peers: ${idle.length} idle connections closed; server log has ${server.lines.length} lines`,
+    );
+    assert.ok(idle.length >= 2);
+  } finally {
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+  }
+});
