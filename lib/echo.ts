@@ -10,7 +10,7 @@ import { bytesRepr } from "./bytes_repr.ts";
 import { namedLogger } from "./logging.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import type { BufferedProtocol, Protocol } from "./protocol.ts";
-import { READ_SIZE } from "./socket_transport.ts";
+import { MIN_READ_SIZE, READ_SIZE } from "./socket_transport.ts";
 import type { Transport } from "./transport.ts";
 
 /** The client's messages when none are given: the seed's three. */
@@ -34,8 +34,23 @@ function addrText(addr: Deno.Addr | undefined): string {
   return "path" in addr && addr.path ? addr.path : addr.transport;
 }
 
-/** Read buffers shared by every EchoServer connection of the process. */
-const pool = new BufferPool(READ_SIZE, 256);
+/**
+ * Read buffers shared by every EchoServer connection of the process, one pool
+ * per size the transport asks for (powers of two, 4 to 64 KiB), each keeping
+ * at most 4 MiB of spare buffers.
+ */
+const pools = new Map<number, BufferPool>();
+
+function poolFor(sizeHint: number): BufferPool {
+  let size = MIN_READ_SIZE;
+  while (size < sizeHint && size < READ_SIZE) size *= 2;
+  let pool = pools.get(size);
+  if (!pool) {
+    pool = new BufferPool(size, (4 * 1024 * 1024) / size);
+    pools.set(size, pool);
+  }
+  return pool;
+}
 
 /**
  * The seed's echo server protocol: writes back every chunk it receives,
@@ -76,16 +91,17 @@ export class EchoServer implements BufferedProtocol {
   }
 
   /** Lends a pooled buffer, after taking back those already sent. */
-  getBuffer(_sizeHint: number): Uint8Array {
+  getBuffer(sizeHint: number): Uint8Array {
     const busy = this.#busy;
     if (busy.length > 0) {
       const sent = this.#written - this.#transport.getWriteBufferSize();
       while (busy.length > 0 && this.#busyEnds[0] <= sent) {
-        pool.give(busy.shift()!);
+        const buffer = busy.shift()!;
+        poolFor(buffer.byteLength).give(buffer);
         this.#busyEnds.shift();
       }
     }
-    return this.#lent = pool.take();
+    return this.#lent = poolFor(sizeHint).take();
   }
 
   /** Writes the bytes just read back; logs `received …` and `sent …`. */

@@ -17,11 +17,17 @@ import {
   type WriteBufferLimits,
 } from "./transport.ts";
 
-/** How many bytes one read asks for. */
+/** The most bytes one read asks for. */
 export const READ_SIZE = 64 * 1024;
 
-/** A slab with less room than this left is replaced by a new one. */
-const MIN_READ = 16 * 1024;
+/**
+ * The fewest bytes one read asks for, and the size a new connection starts
+ * with: an idle connection holds one read buffer this small.
+ */
+export const MIN_READ_SIZE = 4 * 1024;
+
+/** Reads this many times smaller than the read size in a row shrink it. */
+const SHRINK_AFTER = 16;
 
 /** Queued chunks are joined into one socket write up to this many bytes. */
 const COALESCE_LIMIT = 256 * 1024;
@@ -102,6 +108,8 @@ export class SocketTransport implements Transport {
   #writePaused = false;
 
   // Reading.
+  #readSize = MIN_READ_SIZE; // adapts: doubles on full reads, halves on small
+  #smallReads = 0;
   #reading = true;
   #wake: (() => void) | null = null;
 
@@ -196,17 +204,18 @@ export class SocketTransport implements Transport {
    */
   async #readCopies(protocol: Protocol): Promise<void> {
     const conn = this.#conn;
-    let slab = new Uint8Array(READ_SIZE);
+    let slab = new Uint8Array(2 * this.#readSize);
     let offset = 0;
     while (true) {
       if (!this.#reading && !(await this.#waitForReading())) return;
-      if (READ_SIZE - offset < MIN_READ) {
-        slab = new Uint8Array(READ_SIZE);
+      const size = this.#readSize;
+      if (slab.byteLength - offset < size) {
+        slab = new Uint8Array(2 * size);
         offset = 0;
       }
       let n: number | null;
       try {
-        n = await conn.read(slab.subarray(offset));
+        n = await conn.read(slab.subarray(offset, offset + size));
       } catch (error) {
         if (this.#closing) return;
         throw error;
@@ -215,6 +224,7 @@ export class SocketTransport implements Transport {
       this.#ioCount++;
       if (!this.#reading && !(await this.#waitForReading())) return;
       if (n === null) return this.#eof();
+      this.#adapt(n, size);
       const data = slab.subarray(offset, offset + n);
       offset += n;
       try {
@@ -232,7 +242,7 @@ export class SocketTransport implements Transport {
       if (!this.#reading && !(await this.#waitForReading())) return;
       let buffer: Uint8Array;
       try {
-        buffer = protocol.getBuffer(READ_SIZE);
+        buffer = protocol.getBuffer(this.#readSize);
       } catch (error) {
         throw new CallbackError("getBuffer", asError(error));
       }
@@ -253,11 +263,31 @@ export class SocketTransport implements Transport {
       this.#ioCount++;
       if (!this.#reading && !(await this.#waitForReading())) return;
       if (n === null) return this.#eof();
+      this.#adapt(n, buffer.byteLength);
       try {
         protocol.bufferUpdated(n);
       } catch (error) {
         throw new CallbackError("bufferUpdated", asError(error));
       }
+    }
+  }
+
+  /**
+   * Adapts the read size: a read that filled its buffer doubles it (up to
+   * {@linkcode READ_SIZE}); a run of reads far smaller than it halves it
+   * (down to {@linkcode MIN_READ_SIZE}).
+   */
+  #adapt(n: number, size: number): void {
+    if (n >= size) {
+      if (this.#readSize < READ_SIZE) this.#readSize *= 2;
+      this.#smallReads = 0;
+    } else if (n <= this.#readSize >> 3 && this.#readSize > MIN_READ_SIZE) {
+      if (++this.#smallReads >= SHRINK_AFTER) {
+        this.#readSize >>= 1;
+        this.#smallReads = 0;
+      }
+    } else {
+      this.#smallReads = 0;
     }
   }
 

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { SocketTransport } from "../lib/socket_transport.ts";
+import {
+  MIN_READ_SIZE,
+  READ_SIZE,
+  SocketTransport,
+} from "../lib/socket_transport.ts";
 import type { BufferedProtocol, Protocol } from "../lib/protocol.ts";
 import type { Transport } from "../lib/transport.ts";
 import {
@@ -11,6 +15,7 @@ import {
   Recorder,
   settle,
   sha256,
+  waitFor,
   writeAll,
 } from "./_helpers.ts";
 
@@ -334,5 +339,48 @@ Deno.test("setWriteBufferLimits rejects bad marks", async () => {
   assert.deepEqual(transport.getWriteBufferLimits(), { high: 400, low: 100 });
   transport.abort();
   await recorder.lost.promise;
+  peer.close();
+});
+
+Deno.test("the read size starts small, grows while reads fill it, and shrinks again", async () => {
+  const hints: number[] = [];
+  let buffer = new Uint8Array(0);
+  const lost = Promise.withResolvers<void>();
+  let received = 0;
+  const protocol: BufferedProtocol = {
+    getBuffer(hint) {
+      hints.push(hint);
+      return buffer = new Uint8Array(hint);
+    },
+    bufferUpdated(n) {
+      received += n;
+    },
+    connectionLost: () => lost.resolve(),
+  };
+  const { peer } = await connected(protocol);
+  assert.equal(
+    hints[0],
+    MIN_READ_SIZE,
+    "an idle connection lends a small buffer",
+  );
+  const streamed = 8 << 20;
+  await writeAll(peer, randomBytes(streamed));
+  // Then one byte at a time, each read before the next is sent.
+  for (let i = 1; i <= 40; i++) {
+    await writeAll(peer, new Uint8Array([i]));
+    await waitFor(() => received === streamed + i, `byte ${i} read`);
+  }
+  await peer.closeWrite();
+  await lost.promise;
+  assert.equal(
+    Math.max(...hints),
+    READ_SIZE,
+    "streaming reads grow to the maximum",
+  );
+  assert.ok(
+    hints.at(-1)! < READ_SIZE,
+    `small reads shrank it to ${hints.at(-1)}`,
+  );
+  assert.ok(buffer.byteLength > 0);
   peer.close();
 });

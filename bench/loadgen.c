@@ -1,0 +1,305 @@
+/*
+ * loadgen: the benchmark's load generator, small and single-threaded
+ * (epoll) so that it is never the bottleneck and can be pinned to one core.
+ *
+ *   loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS
+ *       each connection sends SIZE bytes, waits for all of them to come
+ *       back (checked byte for byte), and repeats, for SECONDS.
+ *   loadgen stream HOST PORT BYTES
+ *       one connection sends BYTES of pseudo-random data while reading the
+ *       echo, half-closes, reads to EOF; every byte is checked.
+ *   loadgen idle HOST PORT CONNECTIONS
+ *       opens CONNECTIONS connections, makes one 1-byte round trip on each,
+ *       prints "ready", and holds them until standard input closes.
+ *
+ * Prints one JSON object on standard output.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "loadgen: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static int connect_to(const char *host, const char *port, int nonblocking) {
+  struct addrinfo hints = {0}, *res;
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = getaddrinfo(host, port, &hints, &res);
+  if (rc != 0) {
+    fprintf(stderr, "loadgen: %s: %s\n", host, gai_strerror(rc));
+    exit(1);
+  }
+  int fd = socket(res->ai_family, SOCK_STREAM, 0);
+  if (fd < 0) die("socket");
+  if (connect(fd, res->ai_addr, res->ai_addrlen) < 0) die("connect");
+  freeaddrinfo(res);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (nonblocking) {
+    int flags = fcntl(fd, F_GETFL);
+    if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) die("O_NONBLOCK");
+  }
+  return fd;
+}
+
+/* Latency histogram: 1 µs buckets up to 1 s, then one overflow bucket. */
+#define BUCKETS 1000001
+static uint32_t *histogram;
+static uint64_t samples;
+static uint64_t max_us;
+
+static void record(double seconds) {
+  uint64_t us = (uint64_t)(seconds * 1e6);
+  if (us > max_us) max_us = us;
+  histogram[us < BUCKETS - 1 ? us : BUCKETS - 1]++;
+  samples++;
+}
+
+static double percentile(double p) {
+  uint64_t rank = (uint64_t)(p * samples), seen = 0;
+  for (uint64_t i = 0; i < BUCKETS; i++) {
+    seen += histogram[i];
+    if (seen > rank) return (double)i;
+  }
+  return (double)max_us;
+}
+
+static void cpu(double *user, double *sys) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  *user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+  *sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+struct conn {
+  int fd;
+  size_t sent, received;
+  uint32_t round;
+  double started;
+};
+
+/* A connection's message: a fixed pattern made once, with the round number
+ * stamped at both ends, so a stale or misrouted echo fails the check
+ * without costing a pass over the whole message per round. */
+static void fill(unsigned char *buf, size_t size, int id, uint32_t round) {
+  if (round == 0)
+    for (size_t i = 0; i < size; i++) buf[i] = (unsigned char)(i * 31 + id * 7);
+  unsigned char stamp[4] = {round, round >> 8, round >> 16, round >> 24};
+  for (size_t i = 0; i < 4 && i < size; i++) {
+    buf[i] = stamp[i] ^ (unsigned char)id;
+    buf[size - 1 - i] = stamp[i];
+  }
+}
+
+static int pingpong(const char *host, const char *port, int n, size_t size,
+                    double seconds) {
+  histogram = calloc(BUCKETS, sizeof *histogram);
+  struct conn *conns = calloc(n, sizeof *conns);
+  unsigned char **expect = calloc(n, sizeof *expect);
+  unsigned char *inbuf = malloc(size > 65536 ? size : 65536);
+  int ep = epoll_create1(0);
+  for (int i = 0; i < n; i++) {
+    conns[i].fd = connect_to(host, port, 1);
+    expect[i] = malloc(size);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = i};
+    epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+  }
+  uint64_t round_trips = 0, mismatches = 0, errors = 0;
+  double user0, sys0, user1, sys1;
+  cpu(&user0, &sys0);
+  double start = now(), deadline = start + seconds;
+  for (int i = 0; i < n; i++) {
+    fill(expect[i], size, i, 0);
+    conns[i].started = now();
+  }
+  struct epoll_event events[256];
+  int open = n;
+  int stopping = 0;
+  while (open > 0) {
+    int k = epoll_wait(ep, events, 256, 100);
+    if (k < 0 && errno != EINTR) die("epoll_wait");
+    double t = now();
+    if (t >= deadline) stopping = 1;
+    for (int e = 0; e < k; e++) {
+      struct conn *c = &conns[events[e].data.u32];
+      int id = events[e].data.u32;
+      if (c->fd < 0) continue;
+      if ((events[e].events & EPOLLOUT) && c->sent < size) {
+        ssize_t w = write(c->fd, expect[id] + c->sent, size - c->sent);
+        if (w > 0) c->sent += w;
+        else if (w < 0 && errno != EAGAIN) { errors++; close(c->fd); c->fd = -1; open--; continue; }
+        if (c->sent == size) {
+          struct epoll_event ev = {.events = EPOLLIN, .data.u32 = id};
+          epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+        }
+      }
+      if (events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        ssize_t r = read(c->fd, inbuf, size - c->received);
+        if (r <= 0) {
+          if (r < 0 && errno == EAGAIN) continue;
+          errors++; close(c->fd); c->fd = -1; open--; continue;
+        }
+        if (memcmp(inbuf, expect[id] + c->received, r) != 0) mismatches++;
+        c->received += r;
+        if (c->received == size) {
+          record(t - c->started);
+          round_trips++;
+          if (stopping) { close(c->fd); c->fd = -1; open--; continue; }
+          c->round++;
+          fill(expect[id], size, id, c->round);
+          c->sent = c->received = 0;
+          c->started = now();
+          ssize_t w = write(c->fd, expect[id], size);
+          if (w > 0) c->sent = w;
+          struct epoll_event ev = {.events = c->sent < size ? EPOLLIN | EPOLLOUT : EPOLLIN, .data.u32 = id};
+          epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+        }
+      }
+    }
+  }
+  double elapsed = now() - start;
+  cpu(&user1, &sys1);
+  printf("{\"mode\":\"pingpong\",\"connections\":%d,\"size\":%zu,\"seconds\":%.3f,"
+         "\"round_trips\":%lu,\"rate\":%.1f,\"p50_us\":%.0f,\"p90_us\":%.0f,"
+         "\"p99_us\":%.0f,\"max_us\":%lu,\"errors\":%lu,\"mismatches\":%lu,"
+         "\"cpu_s\":%.3f}\n",
+         n, size, elapsed, round_trips, round_trips / elapsed, percentile(0.5),
+         percentile(0.9), percentile(0.99), max_us, errors, mismatches,
+         (user1 - user0) + (sys1 - sys0));
+  return mismatches || errors ? 1 : 0;
+}
+
+static uint64_t xorshift(uint64_t *s) {
+  uint64_t x = *s;
+  x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+  return *s = x;
+}
+
+static void prng_fill(uint64_t *s, unsigned char *buf, size_t size) {
+  for (size_t i = 0; i < size; i += 8) {
+    uint64_t v = xorshift(s);
+    memcpy(buf + i, &v, size - i < 8 ? size - i : 8);
+  }
+}
+
+static int stream(const char *host, const char *port, uint64_t total) {
+  int fd = connect_to(host, port, 1);
+  enum { BLOCK = 65536 };
+  static unsigned char out[BLOCK], in[BLOCK], want[BLOCK];
+  uint64_t wseed = 88172645463325252ull, rseed = wseed;
+  uint64_t sent = 0, received = 0, mismatches = 0;
+  size_t out_len = 0, out_off = 0;
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT};
+  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  double user0, sys0, user1, sys1;
+  cpu(&user0, &sys0);
+  double start = now();
+  int half_closed = 0, done = 0, errors = 0;
+  /* The receive side checks against the same PRNG stream, in blocks that
+   * may be read in pieces. */
+  size_t want_len = 0, want_off = 0;
+  while (!done) {
+    struct epoll_event events[4];
+    int k = epoll_wait(ep, events, 4, 1000);
+    if (k < 0 && errno != EINTR) die("epoll_wait");
+    for (int e = 0; e < k; e++) {
+      if ((events[e].events & EPOLLOUT) && !half_closed) {
+        while (sent < total) {
+          if (out_off == out_len) {
+            out_len = total - sent < BLOCK ? total - sent : BLOCK;
+            prng_fill(&wseed, out, out_len);
+            out_off = 0;
+          }
+          ssize_t w = write(fd, out + out_off, out_len - out_off);
+          if (w < 0) { if (errno == EAGAIN) break; errors++; done = 1; break; }
+          out_off += w; sent += w;
+        }
+        if (sent == total && !half_closed) {
+          shutdown(fd, SHUT_WR);
+          half_closed = 1;
+          struct epoll_event ev2 = {.events = EPOLLIN};
+          epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev2);
+        }
+      }
+      if (events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        for (;;) {
+          ssize_t r = read(fd, in, BLOCK);
+          if (r < 0) { if (errno != EAGAIN) { errors++; done = 1; } break; }
+          if (r == 0) { done = 1; break; }
+          size_t off = 0;
+          while (off < (size_t)r) {
+            if (want_off == want_len) {
+              want_len = total - received < BLOCK ? total - received : BLOCK;
+              prng_fill(&rseed, want, want_len);
+              want_off = 0;
+            }
+            size_t take = r - off < want_len - want_off ? r - off : want_len - want_off;
+            if (memcmp(in + off, want + want_off, take) != 0) mismatches++;
+            off += take; want_off += take; received += take;
+          }
+        }
+      }
+    }
+  }
+  double elapsed = now() - start;
+  cpu(&user1, &sys1);
+  printf("{\"mode\":\"stream\",\"bytes\":%lu,\"received\":%lu,\"seconds\":%.3f,"
+         "\"mb_per_s\":%.1f,\"mismatches\":%lu,\"errors\":%d,\"cpu_s\":%.3f}\n",
+         total, received, elapsed, received / elapsed / 1e6, mismatches, errors,
+         (user1 - user0) + (sys1 - sys0));
+  return received == total && !mismatches && !errors ? 0 : 1;
+}
+
+static int idle(const char *host, const char *port, int n) {
+  int *fds = calloc(n, sizeof *fds);
+  for (int i = 0; i < n; i++) {
+    fds[i] = connect_to(host, port, 0);
+    char byte = 'x';
+    if (write(fds[i], &byte, 1) != 1) die("write");
+    if (read(fds[i], &byte, 1) != 1) die("read");
+  }
+  printf("ready\n");
+  fflush(stdout);
+  char buf[64];
+  while (read(0, buf, sizeof buf) > 0) {}
+  for (int i = 0; i < n; i++) close(fds[i]);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  struct rlimit rl = {65536, 65536};
+  setrlimit(RLIMIT_NOFILE, &rl);
+  if (argc == 7 && strcmp(argv[1], "pingpong") == 0)
+    return pingpong(argv[2], argv[3], atoi(argv[4]), strtoul(argv[5], 0, 10), atof(argv[6]));
+  if (argc == 5 && strcmp(argv[1], "stream") == 0)
+    return stream(argv[2], argv[3], strtoull(argv[4], 0, 10));
+  if (argc == 5 && strcmp(argv[1], "idle") == 0)
+    return idle(argv[2], argv[3], atoi(argv[4]));
+  fprintf(stderr,
+          "usage: loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS\n"
+          "       loadgen stream HOST PORT BYTES\n"
+          "       loadgen idle HOST PORT CONNECTIONS\n");
+  return 2;
+}

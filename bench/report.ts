@@ -1,0 +1,201 @@
+/**
+ * The benchmark's results: their shape, the printed table and the SVG bar
+ * chart. Every ratio is to the raw Deno loop, and higher is better for all of
+ * them (for CPU per round trip the ratio is raw ÷ this).
+ *
+ * @module
+ */
+
+/** One ping-pong figure set (medians). */
+export interface PingPong {
+  rate: number;
+  cpuUs: number;
+  p50: number;
+  p99: number;
+  loadgenCpu: number;
+}
+
+/** Everything one benchmark run measured. */
+export interface BenchResults {
+  machine: Record<string, unknown>;
+  servers: {
+    name: string;
+    pingpong: Record<string, PingPong>;
+    stream?: { mbPerS: number };
+    idle?: { rssBefore: number; rssIdle: number; perConnectionKiB: number };
+    peakRss?: number;
+  }[];
+}
+
+const BASELINE = "raw Deno loop";
+
+function pad(text: string, width: number, left = false): string {
+  return left ? text.padEnd(width) : text.padStart(width);
+}
+
+const num = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+
+/** The results as a plain-text table. */
+export function renderTable(results: BenchResults): string {
+  const base = results.servers.find((s) => s.name === BASELINE);
+  const ratio = (value: number | undefined, of: number | undefined) =>
+    value === undefined || !of ? "" : `×${(value / of).toFixed(2)}`;
+  const lines: string[] = [];
+  const keys = [
+    ...new Set(results.servers.flatMap((s) => Object.keys(s.pingpong))),
+  ];
+  const nameWidth = Math.max(24, ...results.servers.map((s) => s.name.length));
+  for (const key of keys) {
+    const [size, connections] = key.split(" x");
+    lines.push(
+      `ping-pong ${
+        size.toUpperCase().replace("K", " KiB")
+      } × ${connections} connections`,
+    );
+    lines.push(
+      pad("", nameWidth, true) +
+        pad("round trips/s", 15) + pad("", 7) +
+        pad("CPU µs/rt", 11) + pad("", 7) +
+        pad("p50 µs", 8) + pad("p99 µs", 8) + pad("loadgen CPU", 13),
+    );
+    const b = base?.pingpong[key];
+    for (const server of results.servers) {
+      const p = server.pingpong[key];
+      if (!p) continue;
+      lines.push(
+        pad(server.name, nameWidth, true) +
+          pad(num(p.rate), 15) + pad(ratio(p.rate, b?.rate), 7) +
+          pad(p.cpuUs.toFixed(2), 11) +
+          pad(b ? ratio(b.cpuUs, p.cpuUs) : "", 7) +
+          pad(num(p.p50), 8) + pad(num(p.p99), 8) +
+          pad(`${Math.round(p.loadgenCpu * 100)}%`, 13),
+      );
+    }
+    lines.push("");
+  }
+  lines.push(
+    pad("streaming and memory", nameWidth, true) +
+      pad("MB/s", 10) + pad("", 7) +
+      pad("idle KiB/conn", 15) + pad("", 7) +
+      pad("RSS MiB", 9) + pad("idle MiB", 10) + pad("peak MiB", 10),
+  );
+  const mib = (n: number | undefined) =>
+    n === undefined ? "" : (n / 1048576).toFixed(1);
+  for (const server of results.servers) {
+    if (!server.stream && !server.idle) continue;
+    lines.push(
+      pad(server.name, nameWidth, true) +
+        pad(server.stream ? num(server.stream.mbPerS) : "", 10) +
+        pad(ratio(server.stream?.mbPerS, base?.stream?.mbPerS), 7) +
+        pad(server.idle ? server.idle.perConnectionKiB.toFixed(1) : "", 15) +
+        pad(
+          server.idle && base?.idle
+            ? ratio(base.idle.perConnectionKiB, server.idle.perConnectionKiB)
+            : "",
+          7,
+        ) +
+        pad(mib(server.idle?.rssBefore), 9) +
+        pad(mib(server.idle?.rssIdle), 10) +
+        pad(mib(server.peakRss), 10),
+    );
+  }
+  lines.push("");
+  lines.push(
+    "Ratios are to the raw Deno loop; higher is better for all of them (CPU and memory: raw ÷ this).",
+  );
+  return lines.join("\n");
+}
+
+const COLORS = [
+  "#4e79a7",
+  "#e15759",
+  "#f28e2b",
+  "#76b7b2",
+  "#59a14f",
+  "#edc948",
+  "#b07aa1",
+];
+
+/** The ratios as an SVG bar chart, one group per figure. */
+export function renderSvg(results: BenchResults): string {
+  const base = results.servers.find((s) => s.name === BASELINE);
+  if (!base) return "<svg xmlns='http://www.w3.org/2000/svg'/>\n";
+  const groups: { label: string; values: (number | undefined)[] }[] = [];
+  for (const key of Object.keys(base.pingpong)) {
+    groups.push({
+      label: `round trips/s ${key}`,
+      values: results.servers.map((s) =>
+        s.pingpong[key]
+          ? s.pingpong[key].rate / base.pingpong[key].rate
+          : undefined
+      ),
+    });
+    groups.push({
+      label: `CPU efficiency ${key}`,
+      values: results.servers.map((s) =>
+        s.pingpong[key]
+          ? base.pingpong[key].cpuUs / s.pingpong[key].cpuUs
+          : undefined
+      ),
+    });
+  }
+  if (base.stream) {
+    groups.push({
+      label: "streaming MB/s",
+      values: results.servers.map((s) =>
+        s.stream ? s.stream.mbPerS / base.stream!.mbPerS : undefined
+      ),
+    });
+  }
+  const bar = 12;
+  const groupHeight = results.servers.length * bar + 18;
+  const left = 170;
+  const width = 760;
+  const scale = 300; // pixels per 1.0
+  const top = 40;
+  const height = top + groups.length * groupHeight + 20 +
+    results.servers.length * 16;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="20" font-size="14">Echo servers, ratio to the raw Deno loop (higher is better)</text>`,
+  ];
+  groups.forEach((group, g) => {
+    const y0 = top + g * groupHeight;
+    out.push(`<text x="10" y="${y0 + 12}">${group.label}</text>`);
+    group.values.forEach((value, i) => {
+      if (value === undefined) return;
+      const w = Math.min(value, 2) * scale;
+      out.push(
+        `<rect x="${left}" y="${y0 + i * bar}" width="${
+          w.toFixed(1)
+        }" height="${bar - 2}" fill="${COLORS[i % COLORS.length]}"/>`,
+        `<text x="${left + w + 4}" y="${y0 + i * bar + 9}">${
+          value.toFixed(2)
+        }</text>`,
+      );
+    });
+  });
+  const axisBottom = top + groups.length * groupHeight;
+  out.push(
+    `<line x1="${left + scale}" y1="${top - 5}" x2="${
+      left + scale
+    }" y2="${axisBottom}" stroke="#333" stroke-dasharray="4 3"/>`,
+    `<text x="${left + scale - 8}" y="${top - 8}">1.0</text>`,
+  );
+  results.servers.forEach((server, i) => {
+    const y = axisBottom + 14 + i * 16;
+    out.push(
+      `<rect x="10" y="${y - 9}" width="10" height="10" fill="${
+        COLORS[i % COLORS.length]
+      }"/>`,
+      `<text x="26" y="${y}">${server.name}</text>`,
+    );
+  });
+  out.push("</svg>");
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,311 @@
+/**
+ * `deno task bench`: the project's EchoServer against the raw Deno loop and
+ * the peers (Node `net`, asyncio, uvloop), all driven by the same C load
+ * generator, one after another on free loopback ports. Server and load
+ * generator are pinned to different cores where `taskset` exists.
+ *
+ * Prints one table (every figure also as a ratio to the raw Deno loop) and
+ * writes bench/results/latest.json and bench/results/latest.svg.
+ *
+ * `--quick` runs each measurement once, briefly: a smoke test of the bench
+ * itself, not a measurement.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { type BenchResults, renderSvg, renderTable } from "./report.ts";
+
+const HERE = new URL(".", import.meta.url).pathname;
+const ROOT = new URL("..", import.meta.url).pathname;
+const decoder = new TextDecoder();
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string", multiple: true },
+  },
+  strict: true,
+});
+const RUNS = flags.quick ? 1 : 3;
+const SECONDS = flags.quick ? 0.5 : 2;
+const WARMUP = flags.quick ? 0.2 : 0.5;
+const STREAM_BYTES = (flags.quick ? 16 : 256) * 1024 * 1024;
+const IDLE_CONNECTIONS = flags.quick ? 100 : 1000;
+
+/** Runs a command to the end; returns its standard output as text. */
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stderr: "inherit" })
+    .output();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")} exited ${out.code}`);
+  }
+  return decoder.decode(out.stdout);
+}
+
+/** Whether a command runs and exits 0. */
+async function works(cmd: string, args: string[]): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(cmd, {
+      args,
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+const hasTaskset = await works("taskset", ["-c", "0", "true"]);
+const cores = navigator.hardwareConcurrency;
+const pin = (core: number, cmd: string[]) =>
+  hasTaskset && cores >= 2 ? ["taskset", "-c", String(core), ...cmd] : cmd;
+
+// Build the load generator with the machine's C compiler.
+const loadgen = `${HERE}bin/loadgen`;
+await Deno.mkdir(`${HERE}bin`, { recursive: true });
+await run("cc", ["-O2", "-o", loadgen, `${HERE}loadgen.c`]);
+
+/** A server under test. */
+interface ServerSpec {
+  name: string;
+  cmd: string[];
+  /** Which measurements to take (default: all). */
+  only?: string[];
+}
+
+const python = (await works("/usr/bin/python3", ["-c", "import asyncio"]))
+  ? "/usr/bin/python3"
+  : "python3";
+const hasUvloop = await works(python, ["-c", "import uvloop"]);
+
+const deno = Deno.execPath();
+const SERVERS: ServerSpec[] = [
+  {
+    name: "raw Deno loop",
+    cmd: [deno, "run", "--allow-net", `${HERE}raw_echo.ts`],
+  },
+  {
+    name: "EchoServer (lib)",
+    cmd: [deno, "run", "--allow-net", `${HERE}lib_echo.ts`],
+  },
+  {
+    name: "EchoServer, debug log",
+    cmd: [deno, "run", "--allow-net", `${HERE}lib_echo.ts`, "debug"],
+    only: ["1k x10", "16k x10"],
+  },
+  { name: "Node net", cmd: ["node", `${HERE}node_echo.mjs`] },
+  { name: "asyncio", cmd: [python, `${HERE}asyncio_echo.py`] },
+];
+if (hasUvloop) {
+  SERVERS.push({
+    name: "uvloop",
+    cmd: [python, `${HERE}asyncio_echo.py`, "--uvloop"],
+  });
+} else {
+  console.log(
+    `uvloop: skipped (not importable by ${python}; apt-get install python3-uvloop)`,
+  );
+}
+
+const PINGPONG = [
+  { key: "1k x10", size: 1024, connections: 10 },
+  { key: "16k x10", size: 16384, connections: 10 },
+  { key: "1k x100", size: 1024, connections: 100 },
+];
+
+/** A running server: its pid and port. */
+interface Running {
+  child: Deno.ChildProcess;
+  port: number;
+}
+
+async function start(spec: ServerSpec): Promise<Running> {
+  const [cmd, ...args] = pin(0, spec.cmd);
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null", // the debug-log row writes its log to /dev/null
+    cwd: ROOT,
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/listening on (\d+)/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${spec.name} did not start: ${text}`);
+    text += value;
+  }
+  await reader.cancel();
+  return { child, port: Number(text.match(/listening on (\d+)/)![1]) };
+}
+
+/** The process's CPU time so far, in seconds (utime + stime). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await run("cat", [`/proc/${pid}/stat`]);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // CLK_TCK = 100
+}
+
+/** A field of /proc/PID/status in bytes (VmRSS, VmHWM). */
+async function memory(pid: number, field: string): Promise<number> {
+  const status = await run("cat", [`/proc/${pid}/status`]);
+  return Number(status.match(new RegExp(`${field}:\\s+(\\d+) kB`))![1]) *
+    1024;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+async function loadgenJson(args: string[]): Promise<Record<string, number>> {
+  const [cmd, ...rest] = pin(1, [loadgen, ...args]);
+  return JSON.parse(await run(cmd, rest));
+}
+
+/** Ping-pong: median of RUNS runs after a warm-up. */
+async function pingpong(
+  server: Running,
+  size: number,
+  connections: number,
+) {
+  const target = ["127.0.0.1", String(server.port), String(connections)];
+  await loadgenJson(["pingpong", ...target, String(size), String(WARMUP)]);
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const before = await cpuSeconds(server.child.pid);
+    const result = await loadgenJson([
+      "pingpong",
+      ...target,
+      String(size),
+      String(SECONDS),
+    ]);
+    const after = await cpuSeconds(server.child.pid);
+    if (result.mismatches || result.errors) {
+      throw new Error(`echo not byte-exact: ${JSON.stringify(result)}`);
+    }
+    runs.push({
+      rate: result.rate,
+      cpuUs: (after - before) * 1e6 / result.round_trips,
+      p50: result.p50_us,
+      p99: result.p99_us,
+      loadgenCpu: result.cpu_s / result.seconds,
+    });
+  }
+  return {
+    rate: median(runs.map((r) => r.rate)),
+    cpuUs: median(runs.map((r) => r.cpuUs)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    loadgenCpu: median(runs.map((r) => r.loadgenCpu)),
+  };
+}
+
+async function stream(server: Running) {
+  const speeds = [];
+  for (let i = 0; i < RUNS; i++) {
+    const result = await loadgenJson([
+      "stream",
+      "127.0.0.1",
+      String(server.port),
+      String(STREAM_BYTES),
+    ]);
+    if (result.mismatches || result.received !== STREAM_BYTES) {
+      throw new Error(`stream not byte-exact: ${JSON.stringify(result)}`);
+    }
+    speeds.push(result.mb_per_s);
+  }
+  return { mbPerS: median(speeds) };
+}
+
+/** RSS before and with IDLE_CONNECTIONS idle connections. */
+async function idle(server: Running) {
+  const before = await memory(server.child.pid, "VmRSS");
+  const [cmd, ...args] = pin(1, [
+    loadgen,
+    "idle",
+    "127.0.0.1",
+    String(server.port),
+    String(IDLE_CONNECTIONS),
+  ]);
+  const holder = new Deno.Command(cmd, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const reader = holder.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let text = "";
+  while (!text.includes("ready")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("idle load generator ended early");
+    text += value;
+  }
+  const during = await memory(server.child.pid, "VmRSS");
+  await holder.stdin.close();
+  await reader.cancel();
+  await holder.status;
+  return {
+    rssBefore: before,
+    rssIdle: during,
+    perConnectionKiB: (during - before) / IDLE_CONNECTIONS / 1024,
+  };
+}
+
+const machine = {
+  cpu: (await run("cat", ["/proc/cpuinfo"])).match(/model name\s*:\s*(.*)/)
+    ?.[1] ?? "unknown",
+  cores,
+  pinned: hasTaskset && cores >= 2,
+  deno: Deno.version.deno,
+  node: (await run("node", ["--version"])).trim(),
+  python: (await run(python, ["--version"])).trim(),
+  date: new Date().toISOString(),
+  quick: flags.quick,
+};
+console.log(
+  `machine: ${machine.cpu}, ${cores} cores; server on core 0, load generator on core 1${
+    machine.pinned ? "" : " (not pinned: no taskset or 1 core)"
+  }; ${RUNS} run(s) of ${SECONDS} s per figure, median`,
+);
+
+const results: BenchResults = { machine, servers: [] };
+for (const spec of SERVERS) {
+  if (flags.only && !flags.only.includes(spec.name)) continue;
+  const wanted = (key: string) => !spec.only || spec.only.includes(key);
+  console.log(`measuring ${spec.name} ...`);
+  const server = await start(spec);
+  try {
+    const row: BenchResults["servers"][number] = {
+      name: spec.name,
+      pingpong: {},
+    };
+    if (wanted("idle")) row.idle = await idle(server);
+    if (wanted("stream")) row.stream = await stream(server);
+    for (const { key, size, connections } of PINGPONG) {
+      if (wanted(key)) {
+        row.pingpong[key] = await pingpong(server, size, connections);
+      }
+    }
+    row.peakRss = await memory(server.child.pid, "VmHWM");
+    results.servers.push(row);
+  } finally {
+    server.child.kill("SIGKILL");
+    await server.child.status;
+  }
+}
+
+console.log();
+console.log(renderTable(results));
+await Deno.mkdir(`${HERE}results`, { recursive: true });
+const name = flags.quick ? "quick" : "latest";
+await Deno.writeTextFile(
+  `${HERE}results/${name}.json`,
+  JSON.stringify(results, null, 2) + "\n",
+);
+await Deno.writeTextFile(`${HERE}results/${name}.svg`, renderSvg(results));
+console.log(`\nwrote bench/results/${name}.json and bench/results/${name}.svg`);
