@@ -12,6 +12,7 @@ import {
   EXIT_FAILURE,
   EXIT_OK,
   type FlagValues,
+  parseCount,
   parseSeconds,
   type Program,
   ProgramError,
@@ -19,6 +20,7 @@ import {
 } from "./cli.ts";
 import { createConnection } from "./connection.ts";
 import { EchoClient, type EchoSource, SEED_MESSAGES } from "./echo.ts";
+import { formatProgress, formatSummary, runLoad } from "./load.ts";
 import type { Transport } from "./transport.ts";
 
 /** The echo client's settings. */
@@ -29,7 +31,17 @@ export interface ClientConfig extends CommonConfig {
   stdin: boolean;
   /** Seconds the whole exchange may take (0: no limit). */
   timeout: number;
+  /** Load mode's settings, when it was asked for. */
+  load?: {
+    connections: number;
+    size: number;
+    duration: number;
+    requests: number;
+    json: boolean;
+  };
 }
+
+const LOAD_FLAGS = ["connections", "duration", "requests", "size"];
 
 /** Writes all of `data` to standard output. */
 async function writeStdout(data: Uint8Array): Promise<void> {
@@ -46,6 +58,69 @@ function aborted(signal: AbortSignal | undefined): Promise<"timeout"> {
       once: true,
     });
   });
+}
+
+/** Reads the load-mode flags. */
+function loadSettings(values: FlagValues): NonNullable<ClientConfig["load"]> {
+  const connections = values.connections === undefined
+    ? 1
+    : parseCount("--connections", String(values.connections), 1);
+  const size = values.size === undefined
+    ? 1024
+    : parseCount("--size", String(values.size), 1);
+  if (size > 64 * 1024 * 1024) {
+    throw new UsageError(`--size must be at most 67108864 bytes, got ${size}`);
+  }
+  const requests = values.requests === undefined
+    ? 0
+    : parseCount("--requests", String(values.requests), 1);
+  let duration = values.duration === undefined
+    ? (requests > 0 ? 0 : 10)
+    : parseSeconds("--duration", String(values.duration));
+  if (values.duration !== undefined && duration === 0) {
+    throw new UsageError("--duration must be more than 0 seconds");
+  }
+  if (connections > 10000) {
+    throw new UsageError(
+      `--connections must be at most 10000, got ${connections}`,
+    );
+  }
+  duration = Math.min(duration, 24 * 3600);
+  return { connections, size, duration, requests, json: Boolean(values.json) };
+}
+
+/** Load mode: ping-pong, live progress on a terminal, then the summary. */
+async function runLoadMode(
+  config: ClientConfig,
+  load: NonNullable<ClientConfig["load"]>,
+): Promise<number> {
+  const live = Deno.stderr.isTerminal();
+  const encoder = new TextEncoder();
+  const status = (text: string) =>
+    Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${text}`));
+  let summary;
+  try {
+    summary = await runLoad({
+      hostname: config.host,
+      port: config.port,
+      ...load,
+      onProgress: live
+        ? (progress) => status(formatProgress(progress, load.duration))
+        : undefined,
+    });
+  } catch (error) {
+    throw new ProgramError(
+      `cannot connect to ${config.host} port ${config.port}: ${
+        describeError(error instanceof Error ? error.cause ?? error : error)
+      }`,
+    );
+  } finally {
+    if (live) status("");
+  }
+  console.log(
+    load.json ? JSON.stringify(summary) : formatSummary(summary),
+  );
+  return summary.errors === 0 && summary.byteExact ? EXIT_OK : EXIT_FAILURE;
 }
 
 /**
@@ -80,11 +155,48 @@ export const clientProgram: Program<ClientConfig> = {
       value: "SECONDS",
       help: "give up when the whole exchange takes longer (default: 0, none)",
     },
+    connections: {
+      type: "string",
+      value: "N",
+      help: "load mode: N connections ping-ponging at once (default: 1)",
+    },
+    duration: {
+      type: "string",
+      value: "SECONDS",
+      help: "load mode: run this long (default: 10, or until --requests)",
+    },
+    requests: {
+      type: "string",
+      value: "N",
+      help: "load mode: stop after N round trips in all",
+    },
+    size: {
+      type: "string",
+      value: "BYTES",
+      help: "load mode: bytes per message (default: 1024)",
+    },
+    json: {
+      type: "boolean",
+      help: "load mode: print the summary as JSON",
+    },
   },
   configure(values: FlagValues, common: CommonConfig): ClientConfig {
     const messages = values.message as string[] | undefined;
     if (values.stdin && messages) {
       throw new UsageError("--stdin and --message cannot be used together");
+    }
+    const load = LOAD_FLAGS.some((flag) => values[flag] !== undefined);
+    if (values.json && !load) {
+      throw new UsageError(
+        "--json is for load mode (--connections, --duration, --requests, --size)",
+      );
+    }
+    if (load && (values.stdin || messages)) {
+      throw new UsageError(
+        `load mode (--${
+          LOAD_FLAGS.find((flag) => values[flag] !== undefined)
+        }) cannot be used with ${values.stdin ? "--stdin" : "--message"}`,
+      );
     }
     return {
       ...common,
@@ -93,9 +205,11 @@ export const clientProgram: Program<ClientConfig> = {
       timeout: values.timeout === undefined
         ? 0
         : parseSeconds("--timeout", String(values.timeout)),
+      ...(load ? { load: loadSettings(values) } : {}),
     };
   },
   async run(config: ClientConfig): Promise<number> {
+    if (config.load) return await runLoadMode(config, config.load);
     const log = getLogger(["main"]);
     const signal = config.timeout > 0
       ? AbortSignal.timeout(config.timeout * 1000)

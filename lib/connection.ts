@@ -5,7 +5,11 @@
  * @module
  */
 
-import type { BaseProtocol, ProtocolFactory } from "./protocol.ts";
+import type {
+  BufferedProtocol,
+  Protocol,
+  ProtocolFactory,
+} from "./protocol.ts";
 import { resolveHost, unbracket } from "./resolve.ts";
 import { SocketTransport } from "./socket_transport.ts";
 import type { WriteBufferLimits } from "./transport.ts";
@@ -25,7 +29,7 @@ export interface ConnectionOptions {
 }
 
 /** What {@linkcode createConnection} resolves to. */
-export interface Connection<P extends BaseProtocol> {
+export interface Connection<P extends Protocol | BufferedProtocol> {
   /** The connection's transport. */
   transport: SocketTransport;
   /** The protocol the factory made, already told `connectionMade`. */
@@ -65,7 +69,7 @@ function withTarget(error: unknown, target: string): Error {
  * @throws {Deno.errors.ConnectionRefused} (and the like) with a message that
  * names the host and port, when no address accepts.
  */
-export async function createConnection<P extends BaseProtocol>(
+export async function createConnection<P extends Protocol | BufferedProtocol>(
   factory: ProtocolFactory<P>,
   options: ConnectionOptions,
 ): Promise<Connection<P>> {

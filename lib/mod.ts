@@ -62,3 +62,10 @@ export {
   type LogLevel,
 } from "./logging.ts";
 export { bytesRepr } from "./bytes_repr.ts";
+export {
+  formatSummary,
+  type LoadOptions,
+  type LoadProgress,
+  type LoadSummary,
+  runLoad,
+} from "./load.ts";

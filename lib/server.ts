@@ -6,7 +6,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { BaseProtocol, ProtocolFactory } from "./protocol.ts";
+import type {
+  BufferedProtocol,
+  Protocol,
+  ProtocolFactory,
+} from "./protocol.ts";
 import { IdleSweeper } from "./idle_sweeper.ts";
 import { resolveHost } from "./resolve.ts";
 import { SocketTransport } from "./socket_transport.ts";
@@ -116,7 +120,7 @@ export class Server implements AsyncDisposable {
   readonly addrs: readonly Deno.NetAddr[];
 
   #listeners: Deno.TcpListener[];
-  #factory: ProtocolFactory<BaseProtocol>;
+  #factory: ProtocolFactory<Protocol | BufferedProtocol>;
   #options: ServerOptions;
   #connections = new Set<SocketTransport>();
   #accepting: Promise<void>[];
@@ -128,7 +132,7 @@ export class Server implements AsyncDisposable {
   /** Use {@linkcode createServer}. */
   constructor(
     listeners: Deno.TcpListener[],
-    factory: ProtocolFactory<BaseProtocol>,
+    factory: ProtocolFactory<Protocol | BufferedProtocol>,
     options: ServerOptions,
   ) {
     this.#listeners = listeners;
@@ -195,7 +199,7 @@ export class Server implements AsyncDisposable {
       conn.close();
       return;
     }
-    let protocol: BaseProtocol;
+    let protocol: Protocol | BufferedProtocol;
     try {
       protocol = this.#factory();
     } catch (error) {
@@ -314,7 +318,7 @@ export class Server implements AsyncDisposable {
  * @throws {Deno.errors.NotFound} when the host name does not resolve.
  */
 export async function createServer(
-  factory: ProtocolFactory<BaseProtocol>,
+  factory: ProtocolFactory<Protocol | BufferedProtocol>,
   options: ServerOptions = {},
 ): Promise<Server> {
   const { hostname = "localhost", port = 0, reusePort = false } = options;

@@ -1,0 +1,313 @@
+/**
+ * The echo client's load mode: N connections ping-ponging messages of a
+ * given size, every echo checked byte for byte, with live progress and a
+ * summary (round trips/s, MB/s, latency percentiles, errors).
+ *
+ * @module
+ */
+
+import { createConnection } from "./connection.ts";
+import type { Protocol } from "./protocol.ts";
+import type { Transport } from "./transport.ts";
+
+/** What a load run does. */
+export interface LoadOptions {
+  /** Server name or address. */
+  hostname: string;
+  /** Server port. */
+  port: number;
+  /** Connections ping-ponging at once. */
+  connections: number;
+  /** Bytes per message. */
+  size: number;
+  /** Stop after this many seconds (0: no time limit). */
+  duration: number;
+  /** Stop after this many round trips in all (0: no count limit). */
+  requests: number;
+  /** Called about once a second with the progress so far. */
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+/** Progress of a load run. */
+export interface LoadProgress {
+  /** Round trips completed. */
+  roundTrips: number;
+  /** Seconds since the start. */
+  elapsed: number;
+  /** Round trips per second over the last interval. */
+  currentRate: number;
+}
+
+/** The outcome of a load run. */
+export interface LoadSummary {
+  /** Connections used. */
+  connections: number;
+  /** Bytes per message. */
+  size: number;
+  /** How long the run took. */
+  seconds: number;
+  /** Round trips completed, every one checked byte for byte. */
+  roundTrips: number;
+  /** Round trips per second. */
+  roundTripsPerSecond: number;
+  /** Megabytes per second, both directions counted. */
+  megabytesPerSecond: number;
+  /** Round-trip latency percentiles, in microseconds. */
+  latencyUs: { p50: number; p90: number; p99: number; max: number };
+  /** Connections that failed (refused, reset, closed mid-echo). */
+  errors: number;
+  /** Echoes that differed from what was sent. */
+  mismatches: number;
+  /** Whether every byte that came back was the byte sent. */
+  byteExact: boolean;
+  /** The first error seen, if any. */
+  firstError?: string;
+}
+
+/** Shared state of a run: counters and the stop condition. */
+class Run {
+  roundTrips = 0;
+  started = 0;
+  errors = 0;
+  mismatches = 0;
+  firstError?: string;
+  latencies: number[] = [];
+  #deadline: number;
+  #limit: number;
+  #inFlight = 0;
+
+  constructor(options: LoadOptions) {
+    this.#deadline = options.duration > 0
+      ? performance.now() + options.duration * 1000
+      : Infinity;
+    this.#limit = options.requests > 0 ? options.requests : Infinity;
+  }
+
+  /** Whether another round trip may start (and claims it). */
+  next(): boolean {
+    return this.roundTrips + this.#inFlight < this.#limit &&
+      performance.now() < this.#deadline && (++this.#inFlight, true);
+  }
+
+  done(latencyMs: number): void {
+    this.#inFlight--;
+    this.roundTrips++;
+    this.latencies.push(latencyMs);
+  }
+
+  failed(error: Error): void {
+    this.errors++;
+    this.firstError ??= error.message;
+  }
+}
+
+/** One ping-pong connection: send, check the echo, repeat. */
+class PingPong implements Protocol {
+  readonly lost = Promise.withResolvers<void>();
+  #run: Run;
+  #message: Uint8Array;
+  #transport!: Transport;
+  #received = 0;
+  #round = 0;
+  #sentAt = 0;
+  #clean = true;
+
+  constructor(run: Run, size: number, id: number) {
+    this.#run = run;
+    this.#message = new Uint8Array(size);
+    crypto.getRandomValues(this.#message.subarray(0, Math.min(size, 65536)));
+    for (let i = 65536; i < size; i++) {
+      this.#message[i] = this.#message[i % 65536];
+    }
+    this.#message[0] = id & 0xff;
+  }
+
+  connectionMade(transport: Transport): void {
+    this.#transport = transport;
+    this.#sendNext();
+  }
+
+  #sendNext(): void {
+    if (!this.#run.next()) {
+      this.#transport.close();
+      return;
+    }
+    // Stamp the round at the end, so a stale echo fails the check.
+    const m = this.#message;
+    const round = ++this.#round;
+    if (m.length >= 4) {
+      m[m.length - 1] = round;
+      m[m.length - 2] = round >> 8;
+      m[m.length - 3] = round >> 16;
+      m[m.length - 4] = round >> 24;
+    }
+    this.#received = 0;
+    this.#sentAt = performance.now();
+    this.#transport.write(m);
+  }
+
+  dataReceived(data: Uint8Array): void {
+    const m = this.#message;
+    const end = this.#received + data.byteLength;
+    if (end > m.byteLength) {
+      this.#mismatch("more bytes came back than were sent");
+      return;
+    }
+    for (let i = 0; i < data.byteLength; i++) {
+      if (data[i] !== m[this.#received + i]) {
+        this.#mismatch(`byte ${this.#received + i} of a message differs`);
+        return;
+      }
+    }
+    this.#received = end;
+    if (end === m.byteLength) {
+      this.#run.done(performance.now() - this.#sentAt);
+      this.#sendNext();
+    }
+  }
+
+  #mismatch(why: string): void {
+    this.#run.mismatches++;
+    this.#run.firstError ??= `echo not byte-exact: ${why}`;
+    this.#clean = false;
+    this.#transport.abort();
+  }
+
+  eofReceived(): void {
+    if (this.#received !== 0) {
+      this.#run.failed(new Error("the server closed in the middle of an echo"));
+    }
+  }
+
+  connectionLost(error: Error | null): void {
+    if (error && this.#clean) this.#run.failed(error);
+    this.lost.resolve();
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+/**
+ * Runs a load test against an echo server and resolves to its summary.
+ * Connection failures count as errors; if no connection can be made at all,
+ * the first connection error is thrown.
+ *
+ * @example
+ * ```ts ignore
+ * import { runLoad } from "./load.ts";
+ *
+ * const summary = await runLoad({
+ *   hostname: "localhost", port: 10000,
+ *   connections: 10, size: 1024, duration: 5, requests: 0,
+ * });
+ * console.log(summary.roundTripsPerSecond, summary.byteExact);
+ * ```
+ */
+export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
+  const run = new Run(options);
+  run.started = performance.now();
+  let last = { at: run.started, roundTrips: 0 };
+  const ticker = options.onProgress
+    ? setInterval(() => {
+      const now = performance.now();
+      options.onProgress!({
+        roundTrips: run.roundTrips,
+        elapsed: (now - run.started) / 1000,
+        currentRate: (run.roundTrips - last.roundTrips) /
+          ((now - last.at) / 1000),
+      });
+      last = { at: now, roundTrips: run.roundTrips };
+    }, 1000)
+    : undefined;
+  try {
+    const connections = await Promise.allSettled(
+      Array.from(
+        { length: options.connections },
+        (_, id) =>
+          createConnection(() => new PingPong(run, options.size, id), {
+            hostname: options.hostname,
+            port: options.port,
+          }),
+      ),
+    );
+    const made = connections.filter((c) => c.status === "fulfilled");
+    if (made.length === 0) {
+      throw (connections[0] as PromiseRejectedResult).reason;
+    }
+    for (const c of connections) {
+      if (c.status === "rejected") run.failed(c.reason);
+    }
+    await Promise.all(made.map((c) => c.value.protocol.lost.promise));
+  } finally {
+    clearInterval(ticker);
+  }
+  const seconds = (performance.now() - run.started) / 1000;
+  const sorted = run.latencies.sort((a, b) => a - b);
+  const us = (ms: number) => Math.round(ms * 1000);
+  return {
+    connections: options.connections,
+    size: options.size,
+    seconds,
+    roundTrips: run.roundTrips,
+    roundTripsPerSecond: run.roundTrips / seconds,
+    megabytesPerSecond: (2 * run.roundTrips * options.size) / seconds / 1e6,
+    latencyUs: {
+      p50: us(percentile(sorted, 0.5)),
+      p90: us(percentile(sorted, 0.9)),
+      p99: us(percentile(sorted, 0.99)),
+      max: us(sorted.at(-1) ?? 0),
+    },
+    errors: run.errors,
+    mismatches: run.mismatches,
+    byteExact: run.mismatches === 0,
+    ...(run.firstError ? { firstError: run.firstError } : {}),
+  };
+}
+
+const num = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+
+/**
+ * The summary as a few lines of text.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(formatSummary(summary));
+ * ```
+ */
+export function formatSummary(s: LoadSummary): string {
+  return [
+    `connections: ${s.connections}  message: ${num(s.size)} bytes  time: ${
+      s.seconds.toFixed(2)
+    } s`,
+    `round trips: ${num(s.roundTrips)}  (${num(s.roundTripsPerSecond)}/s)  ` +
+    `throughput: ${num(s.megabytesPerSecond, 1)} MB/s (both ways)`,
+    `latency µs: p50 ${num(s.latencyUs.p50)}  p90 ${
+      num(s.latencyUs.p90)
+    }  p99 ${num(s.latencyUs.p99)}  max ${num(s.latencyUs.max)}`,
+    `errors: ${s.errors}  byte-exact: ${s.byteExact ? "yes" : "NO"}${
+      s.firstError ? `  (first: ${s.firstError})` : ""
+    }`,
+  ].join("\n");
+}
+
+/**
+ * One line of live progress, for a terminal.
+ *
+ * @example
+ * ```ts ignore
+ * formatProgress(progress, 10); // "12,345 round trips  45,678/s  3.0 s / 10 s"
+ * ```
+ */
+export function formatProgress(p: LoadProgress, duration: number): string {
+  const remaining = duration > 0 ? ` / ${duration} s` : " s";
+  return `${num(p.roundTrips)} round trips  ${num(p.currentRate)}/s  ${
+    p.elapsed.toFixed(1)
+  }${remaining}`;
+}
