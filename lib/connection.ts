@@ -18,8 +18,16 @@ import type { WriteBufferLimits } from "./transport.ts";
 export interface ConnectionOptions {
   /** The server's name or address (default `"localhost"`). */
   hostname?: string;
-  /** The server's TCP port. */
-  port: number;
+  /** The server's TCP port (unused with `path`). */
+  port?: number;
+  /** Connect to this Unix socket path instead of TCP. */
+  path?: string;
+  /**
+   * Speak TLS: `caCerts` (PEM) are trusted beyond the system's roots;
+   * `serverName` is the name the certificate must carry (default: the
+   * hostname); `alpnProtocols` are offered.
+   */
+  tls?: { caCerts?: string[]; serverName?: string; alpnProtocols?: string[] };
   /** Turn Nagle's algorithm off (default `true`). */
   noDelay?: boolean;
   /** Initial write buffer limits. */
@@ -49,6 +57,75 @@ function withTarget(error: unknown, target: string): Error {
   return new ErrorClass(`${target}: ${error.message}`, { cause: error });
 }
 
+/** What a connection error names: the host and port, or the socket path. */
+function target(options: ConnectionOptions): string {
+  return options.path !== undefined
+    ? `cannot connect to ${options.path}`
+    : `cannot connect to ${
+      unbracket(options.hostname ?? "localhost")
+    } port ${options.port}`;
+}
+
+/** Opens the TCP or Unix connection, trying each address in turn. */
+async function open(options: ConnectionOptions): Promise<Deno.Conn> {
+  const { signal } = options;
+  if (options.path !== undefined) {
+    try {
+      return await Deno.connect({ transport: "unix", path: options.path });
+    } catch (error) {
+      throw withTarget(error, target(options));
+    }
+  }
+  const { port } = options;
+  if (
+    port === undefined || !Number.isInteger(port) || port < 0 || port > 65535
+  ) {
+    throw new RangeError(
+      `port must be a whole number from 0 to 65535, got ${port}`,
+    );
+  }
+  const hostname = unbracket(options.hostname ?? "localhost");
+  let addresses: string[];
+  try {
+    addresses = await resolveHost(hostname);
+  } catch (error) {
+    throw withTarget(error, target(options));
+  }
+  let lastError: unknown;
+  for (const address of addresses) {
+    try {
+      return await Deno.connect({ hostname: address, port, signal });
+    } catch (error) {
+      lastError = error;
+      if (signal?.aborted) break;
+    }
+  }
+  throw withTarget(lastError, target(options));
+}
+
+/**
+ * Runs the TLS handshake over a fresh TCP connection; resolves to the TLS
+ * connection and what TLS adds to `getExtraInfo`. Closes the connection when the handshake fails.
+ */
+async function upgrade(
+  conn: Deno.TcpConn,
+  options: ConnectionOptions,
+): Promise<[Deno.TlsConn, Record<string, unknown>]> {
+  const { caCerts, serverName, alpnProtocols } = options.tls!;
+  const tls = await Deno.startTls(conn, {
+    hostname: serverName ?? unbracket(options.hostname ?? "localhost"),
+    caCerts,
+    alpnProtocols,
+  });
+  try {
+    const info = await tls.handshake();
+    return [tls, { alpnProtocol: info.alpnProtocol }];
+  } catch (error) {
+    tls.close();
+    throw error;
+  }
+}
+
 /**
  * Connects to `hostname`:`port` and runs the protocol `factory` makes over
  * the connection. asyncio's `loop.create_connection`. Every address the name
@@ -73,27 +150,15 @@ export async function createConnection<P extends Protocol | BufferedProtocol>(
   factory: ProtocolFactory<P>,
   options: ConnectionOptions,
 ): Promise<Connection<P>> {
-  const hostname = unbracket(options.hostname ?? "localhost");
-  const { port, signal } = options;
-  const target = `cannot connect to ${hostname} port ${port}`;
-  let addresses: string[];
-  try {
-    addresses = await resolveHost(hostname);
-  } catch (error) {
-    throw withTarget(error, target);
-  }
-  let conn: Deno.TcpConn | undefined;
-  let lastError: unknown;
-  for (const address of addresses) {
+  let conn = await open(options);
+  let extra: Record<string, unknown> = {};
+  if (options.tls) {
     try {
-      conn = await Deno.connect({ hostname: address, port, signal });
-      break;
+      [conn, extra] = await upgrade(conn as Deno.TcpConn, options);
     } catch (error) {
-      lastError = error;
-      if (signal?.aborted) break;
+      throw withTarget(error, target(options));
     }
   }
-  if (!conn) throw withTarget(lastError, target);
   let protocol: P;
   try {
     protocol = factory();
@@ -101,6 +166,10 @@ export async function createConnection<P extends Protocol | BufferedProtocol>(
     conn.close();
     throw error;
   }
-  const transport = SocketTransport.start(conn, protocol, options);
+  const transport = SocketTransport.start(conn, protocol, {
+    ...options,
+    side: "client",
+    extra,
+  });
   return { transport, protocol };
 }

@@ -30,11 +30,20 @@ export { isBufferedProtocol } from "./protocol.ts";
 export type { Transport, WriteBufferLimits } from "./transport.ts";
 export { DEFAULT_HIGH_WATER, resolveWriteBufferLimits } from "./transport.ts";
 export {
+  type ByteStream,
+  MIN_READ_SIZE,
   READ_SIZE,
   SocketTransport,
   type SocketTransportOptions,
+  type StartTlsOptions,
 } from "./socket_transport.ts";
-export { createServer, Server, type ServerOptions } from "./server.ts";
+export type { TlsServerOptions } from "./listen.ts";
+export {
+  createServer,
+  Server,
+  type ServerOptions,
+  TLS_HANDSHAKE_TIMEOUT_MS,
+} from "./server.ts";
 export {
   type Connection,
   type ConnectionOptions,

@@ -12,7 +12,11 @@ import type {
   ProtocolFactory,
 } from "./protocol.ts";
 import { IdleSweeper } from "./idle_sweeper.ts";
-import { resolveHost } from "./resolve.ts";
+import {
+  type Listening,
+  openListeners,
+  type TlsServerOptions,
+} from "./listen.ts";
 import { SocketTransport } from "./socket_transport.ts";
 import type { WriteBufferLimits } from "./transport.ts";
 
@@ -52,45 +56,30 @@ export interface ServerOptions {
    * since its peer is not reading. Logged at info level.
    */
   idleTimeout?: number;
+  /**
+   * Serve TLS (on `Deno.listenTls`) with this certificate and key, PEM. The
+   * handshake must finish within {@linkcode TLS_HANDSHAKE_TIMEOUT_MS}; the
+   * negotiated ALPN protocol is `getExtraInfo("alpnProtocol")`.
+   */
+  tls?: TlsServerOptions;
+  /**
+   * Listen on this Unix socket path instead of TCP (`hostname` and `port`
+   * are then unused). A stale socket file left by a dead server is
+   * replaced; anything else at the path is an error. The server removes its
+   * socket file when it closes. Needs read and write permission for the
+   * path.
+   */
+  path?: string;
 }
 
-/** Picks the listen addresses: one per resolved address. */
-async function listenAddresses(hostname: string): Promise<string[]> {
-  return hostname === "" ? ["0.0.0.0"] : await resolveHost(hostname);
-}
+/** How long a TLS client gets to finish its handshake. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/**
- * Opens one listener per address, all on the same port: the given one, or
- * the one the kernel picked for the first address when `port` is 0.
- */
-function listenAll(
-  addresses: string[],
-  port: number,
-  reusePort: boolean,
-): Deno.TcpListener[] {
-  for (let attempt = 0;; attempt++) {
-    const listeners: Deno.TcpListener[] = [];
-    let chosen = port;
-    try {
-      for (const hostname of addresses) {
-        const listener = Deno.listen({
-          hostname,
-          port: chosen,
-          ...(reusePort ? { reusePort: true } : {}),
-        });
-        listeners.push(listener);
-        chosen = listener.addr.port;
-      }
-      return listeners;
-    } catch (error) {
-      for (const listener of listeners) listener.close();
-      // With port 0, the port the first address got may be taken on the
-      // next one: pick again a few times.
-      const retry = port === 0 && listeners.length > 0 &&
-        error instanceof Deno.errors.AddrInUse && attempt < 8;
-      if (!retry) throw error;
-    }
-  }
+/** `host port N` for TCP peers, `a Unix socket peer` otherwise. */
+function peerText(addr: Deno.Addr): { host: string; port: number | string } {
+  return "hostname" in addr
+    ? { host: addr.hostname, port: addr.port }
+    : { host: "unix socket", port: "path" in addr ? addr.path ?? "-" : "-" };
 }
 
 /** Accept errors that concern one connection only: retry at once. */
@@ -116,10 +105,14 @@ function isPerConnectionError(error: unknown): boolean {
  * ```
  */
 export class Server implements AsyncDisposable {
-  /** Every bound address, with the real port. */
+  /** Every bound TCP address, with the real port (empty for a Unix socket). */
   readonly addrs: readonly Deno.NetAddr[];
+  /** The Unix socket path, for a server listening on one. */
+  readonly path: string | undefined;
 
-  #listeners: Deno.TcpListener[];
+  #listeners: Deno.Listener[];
+  #cleanUp: () => Promise<void>;
+  #handshaking = new Set<Deno.Conn>();
   #factory: ProtocolFactory<Protocol | BufferedProtocol>;
   #options: ServerOptions;
   #connections = new Set<SocketTransport>();
@@ -131,14 +124,18 @@ export class Server implements AsyncDisposable {
 
   /** Use {@linkcode createServer}. */
   constructor(
-    listeners: Deno.TcpListener[],
+    listening: Listening,
     factory: ProtocolFactory<Protocol | BufferedProtocol>,
     options: ServerOptions,
   ) {
+    const { listeners } = listening;
     this.#listeners = listeners;
+    this.#cleanUp = listening.cleanUp;
     this.#factory = factory;
     this.#options = options;
-    this.addrs = listeners.map((listener) => listener.addr);
+    this.addrs = listeners.map((listener) => listener.addr)
+      .filter((addr): addr is Deno.NetAddr => addr.transport === "tcp");
+    this.path = options.path;
     const idle = options.idleTimeout ?? 0;
     if (idle > 0) {
       this.#sweeper = new IdleSweeper(idle * 1000, (transport) => {
@@ -154,9 +151,9 @@ export class Server implements AsyncDisposable {
     this.#accepting = listeners.map((listener) => this.#acceptLoop(listener));
   }
 
-  /** How many connections are open now. */
+  /** How many connections are open now (TLS handshakes included). */
   get connectionCount(): number {
-    return this.#connections.size;
+    return this.#connections.size + this.#handshaking.size;
   }
 
   /** Whether the server still accepts connections. */
@@ -164,9 +161,9 @@ export class Server implements AsyncDisposable {
     return this.#listening;
   }
 
-  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
     while (this.#listening) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (error) {
@@ -174,8 +171,7 @@ export class Server implements AsyncDisposable {
         // One failed accept (a peer that reset before we took it) does not
         // end the listener: log and go on.
         log.warning("accept() failed on {host} port {port}: {error}", {
-          host: listener.addr.hostname,
-          port: listener.addr.port,
+          ...peerText(listener.addr),
           error,
         });
         if (!isPerConnectionError(error)) {
@@ -189,31 +185,62 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  #serve(conn: Deno.TcpConn): void {
+  #serve(conn: Deno.Conn): void {
     const max = this.#options.maxConnections;
-    if (max !== undefined && this.#connections.size >= max) {
+    const open = this.#connections.size + this.#handshaking.size;
+    if (max !== undefined && open >= max) {
       log.warning(
         "Refusing connection from {host} port {port}: {max} connections open (the limit)",
-        { host: conn.remoteAddr.hostname, port: conn.remoteAddr.port, max },
+        { ...peerText(conn.remoteAddr), max },
       );
       conn.close();
       return;
     }
+    if ("handshake" in conn) this.#handshake(conn as Deno.TlsConn);
+    else this.#start(conn, {});
+  }
+
+  /** Completes a TLS handshake (bounded in time), then starts serving. */
+  async #handshake(conn: Deno.TlsConn): Promise<void> {
+    this.#handshaking.add(conn);
+    const timer = setTimeout(() => conn.close(), TLS_HANDSHAKE_TIMEOUT_MS);
+    try {
+      const info = await conn.handshake();
+      this.#start(conn, { alpnProtocol: info.alpnProtocol });
+    } catch (error) {
+      log.info("TLS handshake with {host} port {port} failed: {error}", {
+        ...peerText(conn.remoteAddr),
+        error,
+      });
+      try {
+        conn.close();
+      } catch {
+        // Closed by the timer or the peer.
+      }
+    } finally {
+      clearTimeout(timer);
+      this.#handshaking.delete(conn);
+      this.#checkDone();
+    }
+  }
+
+  #start(conn: Deno.Conn, extra: Record<string, unknown>): void {
     let protocol: Protocol | BufferedProtocol;
     try {
       protocol = this.#factory();
     } catch (error) {
       log.error("Protocol factory failed for {host} port {port}: {error}", {
-        host: conn.remoteAddr.hostname,
-        port: conn.remoteAddr.port,
+        ...peerText(conn.remoteAddr),
         error,
       });
       conn.close();
       return;
     }
     const transport = SocketTransport.start(conn, protocol, {
+      side: "server",
       noDelay: this.#options.noDelay,
       writeBufferLimits: this.#options.writeBufferLimits,
+      extra,
     });
     this.#connections.add(transport);
     this.#sweeper?.add(transport);
@@ -225,7 +252,10 @@ export class Server implements AsyncDisposable {
   }
 
   #checkDone(): void {
-    if (!this.#listening && this.#connections.size === 0) {
+    if (
+      !this.#listening && this.#connections.size === 0 &&
+      this.#handshaking.size === 0
+    ) {
       this.#done.resolve();
     }
   }
@@ -248,7 +278,7 @@ export class Server implements AsyncDisposable {
           // Already closed.
         }
       }
-      Promise.all(this.#accepting).then(() => {
+      Promise.all(this.#accepting).then(() => this.#cleanUp()).then(() => {
         this.#stopped.resolve();
         this.#checkDone();
       });
@@ -266,8 +296,15 @@ export class Server implements AsyncDisposable {
    * Returns how many were aborted.
    */
   abortClients(): number {
-    const count = this.#connections.size;
+    const count = this.#connections.size + this.#handshaking.size;
     for (const transport of this.#connections) transport.abort();
+    for (const conn of this.#handshaking) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
     return count;
   }
 
@@ -321,7 +358,7 @@ export async function createServer(
   factory: ProtocolFactory<Protocol | BufferedProtocol>,
   options: ServerOptions = {},
 ): Promise<Server> {
-  const { hostname = "localhost", port = 0, reusePort = false } = options;
+  const { port = 0 } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(
       `port must be a whole number from 0 to 65535, got ${port}`,
@@ -343,7 +380,5 @@ export async function createServer(
       `idleTimeout must be a number of seconds >= 0, got ${idleTimeout}`,
     );
   }
-  const addresses = await listenAddresses(hostname);
-  const listeners = listenAll(addresses, port, reusePort);
-  return new Server(listeners, factory, options);
+  return new Server(await openListeners(options), factory, options);
 }

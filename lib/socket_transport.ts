@@ -38,8 +38,45 @@ const COALESCE_LIMIT = 256 * 1024;
 const encoder = new TextEncoder();
 const log = getLogger(["protocols"]);
 
+/**
+ * What a {@linkcode SocketTransport} runs over: a {@linkcode Deno.Conn} (TCP,
+ * TLS, Unix socket), or any byte stream with the same four methods (a child
+ * process's pipes, see `connectProcess`).
+ */
+export interface ByteStream {
+  /** Reads into `p`; resolves to the count, or `null` at end of input. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes from `p`; resolves to how many bytes were taken. */
+  write(p: Uint8Array): Promise<number>;
+  /** Ends the output (half-close), keeping the input open. */
+  closeWrite(): Promise<void>;
+  /** Closes both directions; a pending read then rejects. */
+  close(): void;
+  /** The far end's address, where there is one. */
+  readonly remoteAddr?: Deno.Addr;
+  /** The near end's address, where there is one. */
+  readonly localAddr?: Deno.Addr;
+}
+
+/** TLS settings for {@linkcode SocketTransport.startTls}. */
+export interface StartTlsOptions {
+  /** The name the server's certificate must carry (default: the host). */
+  hostname?: string;
+  /** PEM certificates to trust beyond the system's. */
+  caCerts?: string[];
+  /** ALPN protocols to offer. */
+  alpnProtocols?: string[];
+}
+
 /** Options of {@linkcode SocketTransport.start}. */
 export interface SocketTransportOptions {
+  /**
+   * Which end of the connection this is (default `"client"`): TLS can only
+   * be started on the client end.
+   */
+  side?: "client" | "server";
+  /** Whether the stream can half-close (default `true`). */
+  canWriteEof?: boolean;
   /**
    * Turn Nagle's algorithm off on TCP connections (default `true`, as
    * asyncio does): small writes go out at once instead of waiting for the
@@ -56,7 +93,8 @@ export interface SocketTransportOptions {
  * Formats an address for log lines: `host port`, `[::1]:80` style is avoided
  * to match asyncio's `peername` tuples.
  */
-function describeAddr(addr: Deno.Addr): string {
+function describeAddr(addr: Deno.Addr | undefined): string {
+  if (!addr) return "(no address)";
   if (addr.transport === "tcp" || addr.transport === "udp") {
     return `${addr.hostname} port ${addr.port}`;
   }
@@ -96,7 +134,8 @@ function asError(value: unknown): Error {
  * ```
  */
 export class SocketTransport implements Transport {
-  #conn: Deno.Conn;
+  #conn: ByteStream;
+  #options: SocketTransportOptions;
   #protocol: Protocol | BufferedProtocol;
   #extra: Record<string, unknown>;
 
@@ -113,7 +152,10 @@ export class SocketTransport implements Transport {
   #readSize = MIN_READ_SIZE; // adapts: doubles on full reads, halves on small
   #smallReads = 0;
   #reading = true;
+  #readPending = false;
   #wake: (() => void) | null = null;
+  #drain: PromiseWithResolvers<void> | null = null; // startTls waits on it
+  #detached = false; // handed over to a TLS transport
 
   #ioCount = 0; // completed reads and writes, for idle timeouts
 
@@ -125,11 +167,12 @@ export class SocketTransport implements Transport {
   #closed = Promise.withResolvers<void>();
 
   private constructor(
-    conn: Deno.Conn,
+    conn: ByteStream,
     protocol: Protocol | BufferedProtocol,
     options: SocketTransportOptions,
   ) {
     this.#conn = conn;
+    this.#options = options;
     this.#protocol = protocol;
     this.#limits = resolveWriteBufferLimits(options.writeBufferLimits);
     this.#extra = {
@@ -149,20 +192,103 @@ export class SocketTransport implements Transport {
    * ```
    */
   static start(
-    conn: Deno.Conn,
+    conn: ByteStream,
     protocol: Protocol | BufferedProtocol,
     options: SocketTransportOptions = {},
   ): SocketTransport {
     const transport = new SocketTransport(conn, protocol, options);
-    if (options.noDelay !== false && conn.remoteAddr.transport === "tcp") {
+    transport.#setNoDelay();
+    transport.#run(true);
+    return transport;
+  }
+
+  #setNoDelay(): void {
+    const conn = this.#conn as Partial<Deno.TcpConn>;
+    if (
+      this.#options.noDelay !== false && typeof conn.setNoDelay === "function"
+    ) {
       try {
-        (conn as Deno.TcpConn).setNoDelay(true);
+        conn.setNoDelay(true);
       } catch {
         // A connection reset before we got here: the first read reports it.
       }
     }
-    transport.#run();
-    return transport;
+  }
+
+  /**
+   * Upgrades this client-side TCP connection to TLS in place (asyncio's
+   * `loop.start_tls`) and resolves to the new transport, which carries on
+   * with the same protocol (`connectionMade` is not called again). This
+   * transport is then finished with, without `connectionLost`.
+   *
+   * Reading must be stopped first: call {@linkcode SocketTransport.pauseReading}
+   * from `dataReceived` (Deno cannot upgrade a connection while a read is
+   * pending). Buffered writes are sent before the upgrade.
+   *
+   * @example
+   * ```ts ignore
+   * dataReceived(data: Uint8Array) {
+   *   if (isStartTlsOk(data)) {
+   *     this.transport.pauseReading();
+   *     this.transport.startTls({ caCerts: [ca] }).then((t) => this.transport = t);
+   *   }
+   * }
+   * ```
+   *
+   * @throws {Error} on a server-side or non-TCP connection, with a read
+   * pending, or when the TLS handshake fails (the connection is then lost).
+   */
+  async startTls(options: StartTlsOptions = {}): Promise<SocketTransport> {
+    if (this.#options.side === "server") {
+      throw new Error(
+        "cannot start TLS on the server side of a connection: Deno.startTls upgrades client connections only",
+      );
+    }
+    const conn = this.#conn as Deno.Conn;
+    if (conn.remoteAddr?.transport !== "tcp" || "handshake" in conn) {
+      throw new Error("startTls() needs a plain TCP connection");
+    }
+    if (this.#closing) throw new Error("startTls() on a closing transport");
+    if (this.#readPending) {
+      throw new Error(
+        "startTls() needs reading stopped: call pauseReading() in dataReceived first (a read is pending)",
+      );
+    }
+    this.#reading = false;
+    while (this.#inFlight) {
+      await (this.#drain ??= Promise.withResolvers<void>()).promise;
+      if (this.#lost) {
+        throw new Error("the connection was lost before startTls");
+      }
+    }
+    this.#detached = true;
+    this.#closing = true;
+    this.#wake?.();
+    this.#closed.resolve();
+    const { hostname, caCerts, alpnProtocols } = options;
+    const peer = conn.remoteAddr as Deno.NetAddr;
+    let tls: Deno.TlsConn;
+    try {
+      tls = await Deno.startTls(conn as Deno.TcpConn, {
+        hostname: hostname ?? peer.hostname,
+        caCerts,
+        alpnProtocols,
+      });
+      const info = await tls.handshake();
+      const upgraded = new SocketTransport(tls, this.#protocol, {
+        ...this.#options,
+        extra: { ...this.#options.extra, alpnProtocol: info.alpnProtocol },
+      });
+      upgraded.#limits = this.#limits;
+      upgraded.#run(false);
+      return upgraded;
+    } catch (error) {
+      // The connection is unusable now: end it as lost.
+      this.#detached = false;
+      this.#lost = false;
+      this.#fail(error);
+      throw error;
+    }
   }
 
   /**
@@ -174,18 +300,24 @@ export class SocketTransport implements Transport {
     return this.#ioCount;
   }
 
-  /** Resolves once `connectionLost` has been called. Never rejects. */
+  /**
+   * Resolves once `connectionLost` has been called (or the connection has
+   * been handed to a new transport by {@linkcode SocketTransport.startTls}).
+   * Never rejects.
+   */
   get closed(): Promise<void> {
     return this.#closed.promise;
   }
 
-  #run(): void {
+  #run(announce: boolean): void {
     const protocol = this.#protocol;
-    try {
-      protocol.connectionMade?.(this);
-    } catch (error) {
-      this.#fail(new CallbackError("connectionMade", asError(error)));
-      return;
+    if (announce) {
+      try {
+        protocol.connectionMade?.(this);
+      } catch (error) {
+        this.#fail(new CallbackError("connectionMade", asError(error)));
+        return;
+      }
     }
     const reading = isBufferedProtocol(protocol)
       ? this.#readInto(protocol)
@@ -211,11 +343,14 @@ export class SocketTransport implements Transport {
         offset = 0;
       }
       let n: number | null;
+      this.#readPending = true;
       try {
         n = await conn.read(slab.subarray(offset, offset + size));
       } catch (error) {
         if (this.#closing) return;
         throw error;
+      } finally {
+        this.#readPending = false;
       }
       if (this.#closing) return;
       this.#ioCount++;
@@ -250,11 +385,14 @@ export class SocketTransport implements Transport {
         );
       }
       let n: number | null;
+      this.#readPending = true;
       try {
         n = await conn.read(buffer);
       } catch (error) {
         if (this.#closing) return;
         throw error;
+      } finally {
+        this.#readPending = false;
       }
       if (this.#closing) return;
       this.#ioCount++;
@@ -338,8 +476,9 @@ export class SocketTransport implements Transport {
 
   /** Closes the socket and calls connectionLost once, soon after. */
   #finish(error: Error | null): void {
-    if (this.#lost) return;
+    if (this.#lost || this.#detached) return;
     this.#lost = true;
+    this.#drain?.resolve();
     this.#closing = true;
     this.#queue = [];
     this.#queued = 0;
@@ -423,6 +562,10 @@ export class SocketTransport implements Transport {
       return;
     }
     this.#inFlight = null;
+    if (this.#drain) {
+      this.#drain.resolve();
+      this.#drain = null;
+    }
     this.#drained();
   };
 
@@ -473,13 +616,16 @@ export class SocketTransport implements Transport {
   writeEof(): void {
     if (this.#eofRequested) return;
     if (this.#endedBy) throw new Error(`writeEof() after ${this.#endedBy}`);
+    if (!this.canWriteEof()) {
+      throw new Error("writeEof(): this transport cannot half-close");
+    }
     if (this.#closing) return;
     this.#eofRequested = true;
     if (!this.#inFlight) this.#drained();
   }
 
   canWriteEof(): boolean {
-    return true;
+    return this.#options.canWriteEof !== false;
   }
 
   close(): void {

@@ -1,0 +1,151 @@
+/**
+ * Opening a server's listening sockets: TCP on every address a name
+ * resolves to (one shared port), TLS over the same, or a Unix socket with
+ * stale-socket clean-up.
+ *
+ * @module
+ */
+
+import { resolveHost } from "./resolve.ts";
+
+/** TLS settings of a server. */
+export interface TlsServerOptions {
+  /** The certificate chain, PEM. */
+  cert: string;
+  /** The private key, PEM. */
+  key: string;
+  /** ALPN protocols to accept, in order of preference. */
+  alpnProtocols?: string[];
+}
+
+/** Where and how to listen. */
+export interface ListenOptions {
+  /** Host name or address (see `createServer`). */
+  hostname?: string;
+  /** TCP port (0: any free one). */
+  port?: number;
+  /** Linux `SO_REUSEPORT`. */
+  reusePort?: boolean;
+  /** Serve TLS with this certificate. */
+  tls?: TlsServerOptions;
+  /** Listen on this Unix socket path instead of TCP. */
+  path?: string;
+}
+
+/** Listeners that are open, and how to clean up after them. */
+export interface Listening {
+  /** One listener per address. */
+  listeners: Deno.Listener[];
+  /** Removes what the listeners left behind (a Unix socket file). */
+  cleanUp(): Promise<void>;
+}
+
+/**
+ * Opens one TCP (or TLS) listener per address, all on the same port: the
+ * given one, or the one the kernel picked for the first address when `port`
+ * is 0.
+ */
+function listenAll(
+  addresses: string[],
+  port: number,
+  reusePort: boolean,
+  tls: TlsServerOptions | undefined,
+): Deno.Listener[] {
+  for (let attempt = 0;; attempt++) {
+    const listeners: Deno.Listener[] = [];
+    let chosen = port;
+    try {
+      for (const hostname of addresses) {
+        const listener = tls
+          ? Deno.listenTls({ hostname, port: chosen, ...tls })
+          : Deno.listen({
+            hostname,
+            port: chosen,
+            ...(reusePort ? { reusePort: true } : {}),
+          });
+        listeners.push(listener);
+        chosen = (listener.addr as Deno.NetAddr).port;
+      }
+      return listeners;
+    } catch (error) {
+      for (const listener of listeners) listener.close();
+      // With port 0, the port the first address got may be taken on the
+      // next one: pick again a few times.
+      const retry = port === 0 && listeners.length > 0 &&
+        error instanceof Deno.errors.AddrInUse && attempt < 8;
+      if (!retry) throw error;
+    }
+  }
+}
+
+/**
+ * Listens on a Unix socket at `path`. A socket file already there is
+ * removed if nothing accepts on it (a server that died left it); one that a
+ * live server answers on is an error, and so is any other kind of file —
+ * never removed.
+ */
+async function listenUnix(path: string): Promise<Listening> {
+  let existing: Deno.FileInfo | null = null;
+  try {
+    existing = await Deno.lstat(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (existing) {
+    if (!existing.isSocket) {
+      throw new Deno.errors.AlreadyExists(
+        `${path} exists and is not a socket; not removing it`,
+      );
+    }
+    let live = false;
+    try {
+      (await Deno.connect({ transport: "unix", path })).close();
+      live = true;
+    } catch {
+      // Nothing accepts: a stale socket.
+    }
+    if (live) {
+      throw new Deno.errors.AddrInUse(
+        `${path} is in use by a running server`,
+      );
+    }
+    await Deno.remove(path);
+  }
+  const listener = Deno.listen({ transport: "unix", path });
+  const ino = (await Deno.lstat(path)).ino;
+  return {
+    listeners: [listener],
+    async cleanUp() {
+      try {
+        const now = await Deno.lstat(path);
+        if (now.isSocket && now.ino === ino) await Deno.remove(path);
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+}
+
+/**
+ * Opens the listeners `options` ask for.
+ *
+ * @example
+ * ```ts ignore
+ * const { listeners, cleanUp } = await openListeners({ hostname: "localhost", port: 0 });
+ * ```
+ *
+ * @throws {Deno.errors.AddrInUse} when the port or socket path is taken.
+ * @throws {Deno.errors.AlreadyExists} when the path is some other file.
+ * @throws {Deno.errors.NotFound} when the host name does not resolve.
+ */
+export async function openListeners(
+  options: ListenOptions,
+): Promise<Listening> {
+  if (options.path !== undefined) return await listenUnix(options.path);
+  const { hostname = "localhost", port = 0, reusePort = false } = options;
+  const addresses = hostname === "" ? ["0.0.0.0"] : await resolveHost(hostname);
+  return {
+    listeners: listenAll(addresses, port, reusePort, options.tls),
+    cleanUp: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { createConnection } from "../lib/connection.ts";
+import { createServer } from "../lib/server.ts";
+import { EchoClient, EchoServer } from "../lib/echo.ts";
+import { configureLogging } from "../lib/logging.ts";
+
+configureLogging({ level: "error", write: () => {} });
+
+async function tempPath(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "echo-unix-" });
+  return `${dir}/echo.sock`;
+}
+
+Deno.test("Unix socket: the seed's exchange with the same EchoServer", async () => {
+  const path = await tempPath();
+  const server = await createServer(() => new EchoServer(), { path });
+  assert.equal(server.path, path);
+  assert.deepEqual(server.addrs, []);
+  assert.ok((await Deno.lstat(path)).isSocket);
+  const received: Uint8Array[] = [];
+  const { transport, protocol } = await createConnection(
+    () =>
+      new EchoClient(["over ", "a Unix socket"], {
+        onData: (d) => void received.push(d),
+      }),
+    { path },
+  );
+  assert.equal(await protocol.done, null);
+  assert.equal(transport.canWriteEof(), true);
+  assert.equal(
+    received.map((d) => new TextDecoder().decode(d)).join(""),
+    "over a Unix socket",
+  );
+  await server.close();
+  await server.waitClosed();
+  await assert.rejects(
+    Deno.lstat(path),
+    Deno.errors.NotFound,
+    "socket file removed at close",
+  );
+});
+
+Deno.test("Unix socket: a stale socket file is replaced", async () => {
+  const path = await tempPath();
+  // A process that bound the path and died leaves the socket file behind.
+  const bind = await new Deno.Command("python3", {
+    args: [
+      "-c",
+      "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
+      path,
+    ],
+  }).output();
+  assert.equal(bind.code, 0);
+  assert.ok((await Deno.lstat(path)).isSocket);
+  await using server = await createServer(() => new EchoServer(), { path });
+  const { protocol } = await createConnection(() => new EchoClient(["x"]), {
+    path,
+  });
+  assert.equal(await protocol.done, null);
+  assert.equal(server.path, path);
+});
+
+Deno.test("Unix socket: a path a live server uses is refused", async () => {
+  const path = await tempPath();
+  await using _live = await createServer(() => new EchoServer(), { path });
+  await assert.rejects(
+    createServer(() => new EchoServer(), { path }),
+    Deno.errors.AddrInUse,
+    "is in use by a running server",
+  );
+});
+
+Deno.test("Unix socket: a path that is not a socket is never removed", async () => {
+  const path = await tempPath();
+  await Deno.writeTextFile(path, "precious");
+  await assert.rejects(
+    createServer(() => new EchoServer(), { path }),
+    Deno.errors.AlreadyExists,
+    "exists and is not a socket; not removing it",
+  );
+  assert.equal(await Deno.readTextFile(path), "precious");
+});
+
+Deno.test("Unix socket: connecting to a missing path names it", async () => {
+  const path = await tempPath();
+  const error = await createConnection(() => new EchoClient(), { path }).catch((
+    e,
+  ) => e);
+  assert.ok(error instanceof Deno.errors.NotFound, String(error));
+  assert.match(error.message, new RegExp(`^cannot connect to ${path}: `));
+});

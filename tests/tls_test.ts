@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { createConnection } from "../lib/connection.ts";
+import { createServer } from "../lib/server.ts";
+import { EchoClient, EchoServer, SEED_MESSAGES } from "../lib/echo.ts";
+import { configureLogging } from "../lib/logging.ts";
+import type { Protocol } from "../lib/protocol.ts";
+import type { SocketTransport } from "../lib/socket_transport.ts";
+import { testCerts } from "./_certs.ts";
+import {
+  randomBytes,
+  readAll,
+  Recorder,
+  sha256,
+  writeAll,
+} from "./_helpers.ts";
+
+configureLogging({ level: "error", write: () => {} });
+
+Deno.test("TLS: the seed's exchange, with half-close and ALPN", async () => {
+  const { cert, key, ca } = await testCerts();
+  await using server = await createServer(() => new EchoServer(), {
+    hostname: "localhost",
+    tls: { cert, key, alpnProtocols: ["echo"] },
+  });
+  const chunks: Uint8Array[] = [];
+  const { transport, protocol } = await createConnection(
+    () => new EchoClient(SEED_MESSAGES, { onData: (d) => void chunks.push(d) }),
+    {
+      hostname: "localhost",
+      port: server.addrs[0].port,
+      tls: { caCerts: [ca], alpnProtocols: ["echo"] },
+    },
+  );
+  assert.equal(transport.getExtraInfo("alpnProtocol"), "echo");
+  assert.equal(transport.canWriteEof(), true);
+  assert.equal(await protocol.done, null, "ended by the server's EOF");
+  assert.equal(
+    new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c]))),
+    SEED_MESSAGES.join(""),
+  );
+});
+
+Deno.test("TLS: 16 MiB echoed byte-exact", async () => {
+  const { cert, key, ca } = await testCerts();
+  await using server = await createServer(() => new EchoServer(), {
+    hostname: "127.0.0.1",
+    tls: { cert, key },
+  });
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+    caCerts: [ca],
+  });
+  const data = randomBytes(16 << 20);
+  const reading = readAll(conn);
+  await writeAll(conn, data);
+  await conn.closeWrite();
+  const back = await reading;
+  conn.close();
+  const [a, b] = [sha256(), sha256()];
+  a.update(data);
+  b.update(back);
+  assert.equal(back.byteLength, data.byteLength);
+  assert.equal(b.hex(), a.hex());
+});
+
+Deno.test("TLS: a client refuses a certificate it does not trust", async () => {
+  const { cert, key } = await testCerts();
+  await using server = await createServer(() => new EchoServer(), {
+    hostname: "127.0.0.1",
+    tls: { cert, key },
+  });
+  const port = server.addrs[0].port;
+  const error = await createConnection(() => new EchoClient(), {
+    hostname: "127.0.0.1",
+    port,
+    tls: {},
+  }).catch((e) => e);
+  assert.ok(error instanceof Deno.errors.InvalidData, String(error));
+  assert.match(
+    error.message,
+    new RegExp(
+      `^cannot connect to 127\\.0\\.0\\.1 port ${port}: invalid peer certificate: UnknownIssuer`,
+    ),
+  );
+  // The server logs the failed handshake and goes on serving.
+  assert.equal(server.isServing(), true);
+});
+
+Deno.test("TLS: a wrong server name is refused", async () => {
+  const { cert, key, ca } = await testCerts();
+  await using server = await createServer(() => new EchoServer(), {
+    hostname: "127.0.0.1",
+    tls: { cert, key },
+  });
+  const error = await createConnection(() => new EchoClient(), {
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+    tls: { caCerts: [ca], serverName: "example.invalid" },
+  }).catch((e) => e);
+  assert.ok(error instanceof Error);
+  assert.match(error.message, /certificate/i);
+});
+
+Deno.test("startTls upgrades a client connection in place (STARTTLS against Python)", async () => {
+  const { certFile, keyFile, ca } = await testCerts();
+  const script = `
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv = socket.create_server(("127.0.0.1", 0))
+print(srv.getsockname()[1], flush=True)
+conn, _ = srv.accept()
+assert conn.recv(100) == b"STARTTLS\\n"
+conn.sendall(b"GO\\n")
+tls = ctx.wrap_socket(conn, server_side=True)
+data = b""
+while not data.endswith(b"\\n"):
+    data += tls.recv(100)
+tls.sendall(b"secret echo: " + data)
+tls.unwrap()
+conn.close()
+`;
+  const python = new Deno.Command("python3", {
+    args: ["-c", script, certFile, keyFile],
+    stdout: "piped",
+  }).spawn();
+  const reader = python.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const port = Number((await reader.read()).value!.trim());
+  reader.releaseLock();
+  const upgraded = Promise.withResolvers<SocketTransport>();
+  const received: string[] = [];
+  const lost = Promise.withResolvers<Error | null>();
+  let first = true;
+  const protocol: Protocol = {
+    connectionMade: (t) => t.write("STARTTLS\n"),
+    dataReceived(data) {
+      received.push(new TextDecoder().decode(data));
+      if (first) {
+        first = false;
+        plain.pauseReading();
+        plain.startTls({ hostname: "localhost", caCerts: [ca] }).then(
+          upgraded.resolve,
+          upgraded.reject,
+        );
+      }
+    },
+    connectionLost: (error) => lost.resolve(error),
+  };
+  const { transport: plain } = await createConnection(() => protocol, {
+    hostname: "127.0.0.1",
+    port,
+  });
+  const tls = await upgraded.promise;
+  tls.write("hello\n");
+  assert.equal(await lost.promise, null);
+  assert.deepEqual(received.join(""), "GO\nsecret echo: hello\n");
+  assert.equal((await python.status).code, 0);
+  await python.stdout.cancel().catch(() => {});
+});
+
+Deno.test("startTls refuses the server side and a pending read, saying why", async () => {
+  const recorder = new Recorder();
+  await using server = await createServer(() => recorder, {
+    hostname: "127.0.0.1",
+  });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+  });
+  await recorder.made.promise;
+  await assert.rejects(
+    (recorder.transport as SocketTransport).startTls(),
+    /cannot start TLS on the server side.*client connections only/,
+  );
+  const client = new Recorder();
+  const { transport } = await createConnection(() => client, {
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+  });
+  await assert.rejects(
+    transport.startTls(),
+    /pauseReading\(\) in dataReceived first/,
+  );
+  transport.close();
+  conn.close();
+});
