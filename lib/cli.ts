@@ -376,3 +376,64 @@ export async function main<C extends CommonConfig>(
     return EXIT_FAILURE;
   }
 }
+
+/**
+ * The `--unix PATH` flag shared by both programs; `--host` and `--port`
+ * cannot go with it.
+ */
+export const UNIX_FLAG: Flag = {
+  type: "string",
+  value: "PATH",
+  help:
+    "use the Unix socket at PATH instead of TCP (needs --allow-read/--allow-write)",
+};
+
+/**
+ * Reads `--unix`, refusing it next to `--host` or `--port`.
+ *
+ * @example
+ * ```ts
+ * import { parseUnixPath } from "./cli.ts";
+ *
+ * parseUnixPath({ unix: "/run/echo.sock" }); // "/run/echo.sock"
+ * ```
+ *
+ * @throws {UsageError} for an empty path or a conflicting flag.
+ */
+export function parseUnixPath(values: FlagValues): string | undefined {
+  if (values.unix === undefined) return undefined;
+  const path = String(values.unix);
+  if (path === "") throw new UsageError("--unix must not be empty");
+  for (const flag of ["host", "port"]) {
+    if (values[flag] !== undefined) {
+      throw new UsageError(`--unix cannot be used with --${flag}`);
+    }
+  }
+  return path;
+}
+
+/**
+ * Reads a PEM file named by a flag.
+ *
+ * @example
+ * ```ts ignore
+ * const cert = await readPemFile("--tls-cert", "cert.pem");
+ * ```
+ *
+ * @throws {ProgramError} with one line naming the flag and the file.
+ */
+export async function readPemFile(flag: string, path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : describeError(error);
+    throw new ProgramError(`cannot read ${flag} ${path}: ${why}`);
+  }
+  if (!text.includes("-----BEGIN ")) {
+    throw new ProgramError(`${flag} ${path} is not a PEM file`);
+  }
+  return text;
+}

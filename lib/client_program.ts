@@ -14,11 +14,14 @@ import {
   type FlagValues,
   parseCount,
   parseSeconds,
+  parseUnixPath,
   type Program,
   ProgramError,
+  readPemFile,
+  UNIX_FLAG,
   UsageError,
 } from "./cli.ts";
-import { createConnection } from "./connection.ts";
+import { type ConnectionOptions, createConnection } from "./connection.ts";
 import { EchoClient, type EchoSource, SEED_MESSAGES } from "./echo.ts";
 import { formatProgress, formatSummary, runLoad } from "./load.ts";
 import type { Transport } from "./transport.ts";
@@ -31,6 +34,10 @@ export interface ClientConfig extends CommonConfig {
   stdin: boolean;
   /** Seconds the whole exchange may take (0: no limit). */
   timeout: number;
+  /** Speak TLS, trusting this PEM CA file too (empty: system roots only). */
+  tls?: { caFile?: string };
+  /** Connect to this Unix socket instead of TCP. */
+  unix?: string;
   /** Load mode's settings, when it was asked for. */
   load?: {
     connections: number;
@@ -58,6 +65,27 @@ function aborted(signal: AbortSignal | undefined): Promise<"timeout"> {
       once: true,
     });
   });
+}
+
+/** Where the client connects, for messages: the socket path or host and port. */
+function where(config: ClientConfig): string {
+  return config.unix ?? `${config.host} port ${config.port}`;
+}
+
+/** The connection options the flags ask for (reads the CA file). */
+async function connectionOptions(
+  config: ClientConfig,
+): Promise<ConnectionOptions> {
+  return {
+    hostname: config.host,
+    port: config.port,
+    path: config.unix,
+    tls: config.tls && {
+      caCerts: config.tls.caFile
+        ? [await readPemFile("--ca", config.tls.caFile)]
+        : undefined,
+    },
+  };
 }
 
 /** Reads the load-mode flags. */
@@ -101,16 +129,19 @@ async function runLoadMode(
   let summary;
   try {
     summary = await runLoad({
-      hostname: config.host,
-      port: config.port,
+      ...(await connectionOptions(config)) as {
+        hostname: string;
+        port: number;
+      },
       ...load,
       onProgress: live
         ? (progress) => status(formatProgress(progress, load.duration))
         : undefined,
     });
   } catch (error) {
+    if (error instanceof ProgramError) throw error;
     throw new ProgramError(
-      `cannot connect to ${config.host} port ${config.port}: ${
+      `cannot connect to ${where(config)}: ${
         describeError(error instanceof Error ? error.cause ?? error : error)
       }`,
     );
@@ -179,6 +210,14 @@ export const clientProgram: Program<ClientConfig> = {
       type: "boolean",
       help: "load mode: print the summary as JSON",
     },
+    tls: { type: "boolean", help: "speak TLS to the server" },
+    ca: {
+      type: "string",
+      value: "FILE",
+      help:
+        "with --tls: also trust this PEM CA certificate (needs --allow-read)",
+    },
+    unix: UNIX_FLAG,
   },
   configure(values: FlagValues, common: CommonConfig): ClientConfig {
     const messages = values.message as string[] | undefined;
@@ -198,8 +237,19 @@ export const clientProgram: Program<ClientConfig> = {
         }) cannot be used with ${values.stdin ? "--stdin" : "--message"}`,
       );
     }
+    if (values.ca !== undefined && !values.tls) {
+      throw new UsageError("--ca needs --tls");
+    }
+    const unix = parseUnixPath(values);
+    if (unix !== undefined && values.tls) {
+      throw new UsageError("--tls cannot be used with --unix");
+    }
     return {
       ...common,
+      ...(values.tls
+        ? { tls: values.ca !== undefined ? { caFile: String(values.ca) } : {} }
+        : {}),
+      ...(unix !== undefined ? { unix } : {}),
       messages: messages ?? [...SEED_MESSAGES],
       stdin: Boolean(values.stdin),
       timeout: values.timeout === undefined
@@ -221,9 +271,10 @@ export const clientProgram: Program<ClientConfig> = {
     log.debug("waiting for client to complete");
     let transport: Transport | undefined;
     try {
+      const options = await connectionOptions(config);
       const connecting = createConnection(
         () => new EchoClient(source, { onData }),
-        { hostname: config.host, port: config.port, signal },
+        { ...options, signal },
       );
       const connection = await connecting.catch((error) => {
         if (signal?.aborted) return "timeout" as const;
@@ -232,14 +283,14 @@ export const clientProgram: Program<ClientConfig> = {
           ? error.cause
           : error;
         throw new ProgramError(
-          `cannot connect to ${config.host} port ${config.port}: ${
-            describeError(cause)
-          }`,
+          `cannot connect to ${where(config)}: ${describeError(cause)}`,
         );
       });
       if (connection === "timeout") {
         throw new ProgramError(
-          `cannot connect to ${config.host} port ${config.port}: timed out after ${config.timeout} s`,
+          `cannot connect to ${
+            where(config)
+          }: timed out after ${config.timeout} s`,
         );
       }
       transport = connection.transport;
@@ -250,7 +301,7 @@ export const clientProgram: Program<ClientConfig> = {
       if (outcome === "timeout") {
         transport.abort();
         throw new ProgramError(
-          `exchange with ${config.host} port ${config.port} timed out after ${config.timeout} s`,
+          `exchange with ${where(config)} timed out after ${config.timeout} s`,
         );
       }
       return outcome === null ? EXIT_OK : EXIT_FAILURE;

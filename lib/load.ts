@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createConnection } from "./connection.ts";
+import { type ConnectionOptions, createConnection } from "./connection.ts";
 import type { Protocol } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
 
@@ -16,6 +16,10 @@ export interface LoadOptions {
   hostname: string;
   /** Server port. */
   port: number;
+  /** Connect to this Unix socket instead. */
+  path?: string;
+  /** Speak TLS (see `createConnection`). */
+  tls?: ConnectionOptions["tls"];
   /** Connections ping-ponging at once. */
   connections: number;
   /** Bytes per message. */
@@ -230,6 +234,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
           createConnection(() => new PingPong(run, options.size, id), {
             hostname: options.hostname,
             port: options.port,
+            path: options.path,
+            tls: options.tls,
           }),
       ),
     );

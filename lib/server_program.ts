@@ -13,8 +13,12 @@ import {
   type FlagValues,
   parseCount,
   parseSeconds,
+  parseUnixPath,
   type Program,
   ProgramError,
+  readPemFile,
+  UNIX_FLAG,
+  UsageError,
 } from "./cli.ts";
 import { EchoServer } from "./echo.ts";
 import { createServer, type Server } from "./server.ts";
@@ -27,6 +31,10 @@ export interface ServerConfig extends CommonConfig {
   maxConnections: number;
   /** Seconds without traffic before a connection is closed (0: never). */
   idleTimeout: number;
+  /** Serve TLS with these PEM files. */
+  tls?: { certFile: string; keyFile: string };
+  /** Listen on this Unix socket instead of TCP. */
+  unix?: string;
 }
 
 const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
@@ -124,10 +132,36 @@ export const serverProgram: Program<ServerConfig> = {
       help:
         "close a connection with no traffic either way for this long; 0 = never (default: 300)",
     },
+    "tls-cert": {
+      type: "string",
+      value: "FILE",
+      help:
+        "serve TLS with this PEM certificate chain (needs --tls-key and --allow-read)",
+    },
+    "tls-key": {
+      type: "string",
+      value: "FILE",
+      help: "the PEM private key of --tls-cert",
+    },
+    unix: UNIX_FLAG,
   },
   configure(values: FlagValues, common: CommonConfig): ServerConfig {
+    const cert = values["tls-cert"];
+    const key = values["tls-key"];
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new UsageError(
+        `--${cert === undefined ? "tls-key" : "tls-cert"} needs --${
+          cert === undefined ? "tls-cert" : "tls-key"
+        } too`,
+      );
+    }
+    const unix = parseUnixPath(values);
     return {
       ...common,
+      ...(cert !== undefined
+        ? { tls: { certFile: String(cert), keyFile: String(key) } }
+        : {}),
+      ...(unix !== undefined ? { unix } : {}),
       grace: values.grace === undefined
         ? 5
         : parseSeconds("--grace", String(values.grace)),
@@ -141,28 +175,37 @@ export const serverProgram: Program<ServerConfig> = {
   },
   async run(config: ServerConfig): Promise<number> {
     const log = getLogger(["main"]);
+    const tls = config.tls && {
+      cert: await readPemFile("--tls-cert", config.tls.certFile),
+      key: await readPemFile("--tls-key", config.tls.keyFile),
+    };
+    const where = config.unix ?? `${config.host} port ${config.port}`;
     let server: Server;
     try {
       server = await createServer(() => new EchoServer(), {
         hostname: config.host,
         port: config.port,
+        path: config.unix,
+        tls,
         maxConnections: config.maxConnections,
         idleTimeout: config.idleTimeout,
       });
     } catch (error) {
       throw new ProgramError(
-        `cannot listen on ${config.host} port ${config.port}: ${
-          describeError(error)
-        }`,
+        `cannot listen on ${where}: ${describeError(error)}`,
       );
     }
     const hurry = Promise.withResolvers<void>();
     const signals = onSignals(() => hurry.resolve());
     try {
-      log.info("starting up on {host} port {port}", {
-        host: config.host,
-        port: server.addrs[0].port,
-      });
+      if (server.path !== undefined) {
+        log.info("starting up on {path}", { path: server.path });
+      } else {
+        log.info("starting up on {host} port {port}", {
+          host: config.host,
+          port: server.addrs[0].port,
+        });
+      }
       await signals.first;
       log.info("closing server");
       await server.close();

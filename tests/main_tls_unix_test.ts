@@ -1,0 +1,165 @@
+// The programs over TLS and Unix sockets, as real processes.
+
+import assert from "node:assert/strict";
+import { runProgram, ServerProcess } from "./_process.ts";
+import { testCerts } from "./_certs.ts";
+
+const READ_NET = ["--allow-net", "--allow-read"];
+// Deno asks for net permission for Unix sockets too.
+const UNIX = ["--allow-net", "--allow-read", "--allow-write"];
+
+Deno.test("programs: the seed's exchange over TLS", async () => {
+  const certs = await testCerts();
+  const server = await ServerProcess.start(
+    ["--tls-cert", certs.certFile, "--tls-key", certs.keyFile],
+    READ_NET,
+  );
+  try {
+    const client = await runProgram("main_client.ts", [
+      "--port",
+      String(server.port),
+      "--tls",
+      "--ca",
+      certs.caFile,
+    ], { permissions: READ_NET });
+    assert.equal(client.code, 0, client.stderr);
+    assert.ok(client.lines.includes("EchoClient: received EOF"));
+    assert.ok(
+      client.lines.some((l) =>
+        l.startsWith("EchoClient: received b'This is the message. ")
+      ),
+    );
+    await server.waitForLine((l) => l.endsWith(": closing"));
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("programs: a client without the CA refuses the server, in one line", async () => {
+  const certs = await testCerts();
+  const server = await ServerProcess.start(
+    ["--tls-cert", certs.certFile, "--tls-key", certs.keyFile],
+    READ_NET,
+  );
+  try {
+    const client = await runProgram("main_client.ts", [
+      "--port",
+      String(server.port),
+      "--tls",
+      "--log-level",
+      "error",
+    ]);
+    assert.equal(client.code, 1);
+    assert.deepEqual(client.lines, [
+      `main: cannot connect to localhost port ${server.port}: invalid peer certificate: UnknownIssuer`,
+    ]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("programs: a missing certificate file is one line and exit 1", async () => {
+  const certs = await testCerts();
+  const result = await runProgram("main_server.ts", [
+    "--port",
+    "0",
+    "--tls-cert",
+    "/nonexistent/cert.pem",
+    "--tls-key",
+    certs.keyFile,
+  ], { permissions: READ_NET });
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.lines, [
+    "main: cannot read --tls-cert /nonexistent/cert.pem: no such file",
+  ]);
+  const noRead = await runProgram("main_server.ts", [
+    "--port",
+    "0",
+    "--tls-cert",
+    certs.certFile,
+    "--tls-key",
+    certs.keyFile,
+  ]);
+  assert.equal(noRead.code, 1);
+  assert.match(
+    noRead.lines[0],
+    /^main: cannot read --tls-cert .*: permission denied \(.*--allow-read/,
+  );
+});
+
+Deno.test("programs: the seed's exchange over a Unix socket", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "echo-unix-" });
+  const path = `${dir}/echo.sock`;
+  const server = await ServerProcess.start(["--unix", path], [
+    "--allow-net",
+    ...UNIX,
+  ]).catch(() => null);
+  // ServerProcess.start passes --port 0; --unix refuses it. Start by hand.
+  assert.equal(server, null);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...UNIX,
+      new URL("../main_server.ts", import.meta.url).pathname,
+      "--unix",
+      path,
+    ],
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("starting up")) {
+    text += (await reader.read()).value ?? "";
+  }
+  assert.match(text, new RegExp(`main: starting up on ${path}`));
+  const client = await runProgram("main_client.ts", ["--unix", path], {
+    permissions: UNIX,
+  });
+  assert.equal(client.code, 0, client.stderr);
+  assert.ok(client.lines.includes("EchoClient: received EOF"));
+  child.kill("SIGTERM");
+  assert.equal((await child.status).code, 0);
+  await reader.cancel();
+  await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
+});
+
+Deno.test("programs: --unix on a path that is not a socket is refused, file kept", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "echo-unix-" });
+  const path = `${dir}/notes.txt`;
+  await Deno.writeTextFile(path, "keep me");
+  const result = await runProgram("main_server.ts", ["--unix", path], {
+    permissions: UNIX,
+  });
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.lines, [
+    `main: cannot listen on ${path}: ${path} exists and is not a socket; not removing it`,
+  ]);
+  assert.equal(await Deno.readTextFile(path), "keep me");
+});
+
+const usageCases: [string, string[], RegExp][] = [
+  ["main_server.ts", ["--tls-cert", "a.pem"], /--tls-cert needs --tls-key too/],
+  ["main_server.ts", ["--tls-key", "a.pem"], /--tls-key needs --tls-cert too/],
+  [
+    "main_server.ts",
+    ["--unix", "/tmp/x.sock", "--port", "1"],
+    /--unix cannot be used with --port/,
+  ],
+  ["main_client.ts", ["--ca", "a.pem"], /--ca needs --tls/],
+  [
+    "main_client.ts",
+    ["--unix", "/tmp/x.sock", "--tls"],
+    /--tls cannot be used with --unix/,
+  ],
+  ["main_client.ts", ["--unix", ""], /--unix must not be empty/],
+];
+for (const [program, args, message] of usageCases) {
+  Deno.test(`programs: ${program} ${args.join(" ")} is a usage error`, async () => {
+    const result = await runProgram(program, args);
+    assert.equal(result.code, 2);
+    assert.equal(result.lines.length, 1, result.stderr);
+    assert.match(result.lines[0], message);
+  });
+}
