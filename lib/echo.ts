@@ -9,6 +9,7 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import { bytesRepr } from "./bytes_repr.ts";
 import { namedLogger } from "./logging.ts";
 import { BufferPool } from "./buffer_pool.ts";
+import type { DatagramProtocol, DatagramTransport } from "./datagram.ts";
 import type { BufferedProtocol, Protocol } from "./protocol.ts";
 import { MIN_READ_SIZE, READ_SIZE } from "./socket_transport.ts";
 import type { Transport } from "./transport.ts";
@@ -309,5 +310,46 @@ export class EchoClient implements Protocol {
   resumeWriting(): void {
     this.#drained?.resolve();
     this.#drained = null;
+  }
+}
+
+/**
+ * The echo server for UDP: sends every datagram back to where it came from,
+ * logging `received b'…'` and `sent b'…'` under the sender's
+ * `EchoServer_HOST_PORT` name, as the TCP {@linkcode EchoServer} does.
+ *
+ * @example
+ * ```ts ignore
+ * import { createDatagramEndpoint, UdpEchoServer } from "./mod.ts";
+ *
+ * await createDatagramEndpoint(() => new UdpEchoServer(), {
+ *   localAddr: { hostname: "localhost", port: 10000 },
+ * });
+ * ```
+ */
+export class UdpEchoServer implements DatagramProtocol {
+  #transport!: DatagramTransport;
+  #debug = false;
+  #log: Logger = getLogger(["EchoServer"]);
+
+  /** Keeps the transport. */
+  connectionMade(transport: DatagramTransport): void {
+    this.#transport = transport;
+    this.#debug = this.#log.isEnabledFor("debug");
+  }
+
+  /** Sends the datagram back; logs it. */
+  datagramReceived(data: Uint8Array, addr: Deno.NetAddr): void {
+    this.#transport.sendto(data, addr);
+    if (!this.#debug) return;
+    const log = namedLogger("EchoServer", `EchoServer_${addrLabel(addr)}`);
+    const repr = bytesRepr(data);
+    log.debug("received {data}", { data: repr });
+    log.debug("sent {data}", { data: repr });
+  }
+
+  /** Logs `ERROR: …`; the endpoint goes on. */
+  errorReceived(error: Error): void {
+    this.#log.error("ERROR: {error}", { error });
   }
 }

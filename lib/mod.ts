@@ -56,7 +56,22 @@ export {
   EchoServer,
   type EchoSource,
   SEED_MESSAGES,
+  UdpEchoServer,
 } from "./echo.ts";
+export {
+  createDatagramEndpoint,
+  type DatagramEndpointOptions,
+  type DatagramProtocol,
+  DatagramTransport,
+  type UdpAddress,
+} from "./datagram.ts";
+export {
+  connectProcess,
+  type ProcessOptions,
+  spawnProcess,
+  type SubprocessProtocol,
+  SubprocessTransport,
+} from "./subprocess.ts";
 export {
   connectPair,
   MemoryTransport,

@@ -20,7 +20,8 @@ import {
   UNIX_FLAG,
   UsageError,
 } from "./cli.ts";
-import { EchoServer } from "./echo.ts";
+import { createDatagramEndpoint, type DatagramTransport } from "./datagram.ts";
+import { EchoServer, UdpEchoServer } from "./echo.ts";
 import { createServer, type Server } from "./server.ts";
 
 /** The echo server's settings. */
@@ -35,6 +36,8 @@ export interface ServerConfig extends CommonConfig {
   tls?: { certFile: string; keyFile: string };
   /** Listen on this Unix socket instead of TCP. */
   unix?: string;
+  /** Echo UDP datagrams instead of TCP connections. */
+  udp: boolean;
 }
 
 const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
@@ -99,6 +102,44 @@ async function shutDown(
   return aborted;
 }
 
+/** The UDP echo server: until SIGINT/SIGTERM. */
+async function runUdp(config: ServerConfig): Promise<number> {
+  const log = getLogger(["main"]);
+  let transport: DatagramTransport;
+  try {
+    ({ transport } = await createDatagramEndpoint(() => new UdpEchoServer(), {
+      localAddr: { hostname: config.host, port: config.port },
+    }));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotSupported) {
+      throw new ProgramError(
+        `${error.message}: deno run --allow-net --unstable-net main_server.ts --udp`,
+      );
+    }
+    throw new ProgramError(
+      `cannot listen on ${config.host} port ${config.port} (UDP): ${
+        describeError(error)
+      }`,
+    );
+  }
+  const signals = onSignals(() => {});
+  try {
+    const addr = transport.getExtraInfo<Deno.NetAddr>("sockname")!;
+    log.info("starting up on {host} port {port}", {
+      host: config.host,
+      port: addr.port,
+    });
+    await signals.first;
+    log.info("closing server");
+    transport.close();
+    await transport.closed;
+    log.info("closing event loop");
+    return EXIT_OK;
+  } finally {
+    signals.remove();
+  }
+}
+
 /**
  * The echo server program.
  *
@@ -144,6 +185,10 @@ export const serverProgram: Program<ServerConfig> = {
       help: "the PEM private key of --tls-cert",
     },
     unix: UNIX_FLAG,
+    udp: {
+      type: "boolean",
+      help: "echo UDP datagrams instead (needs Deno's --unstable-net)",
+    },
   },
   configure(values: FlagValues, common: CommonConfig): ServerConfig {
     const cert = values["tls-cert"];
@@ -156,8 +201,16 @@ export const serverProgram: Program<ServerConfig> = {
       );
     }
     const unix = parseUnixPath(values);
+    if (values.udp && (unix !== undefined || cert !== undefined)) {
+      throw new UsageError(
+        `--udp cannot be used with ${
+          unix !== undefined ? "--unix" : "--tls-cert"
+        }`,
+      );
+    }
     return {
       ...common,
+      udp: Boolean(values.udp),
       ...(cert !== undefined
         ? { tls: { certFile: String(cert), keyFile: String(key) } }
         : {}),
@@ -174,6 +227,7 @@ export const serverProgram: Program<ServerConfig> = {
     };
   },
   async run(config: ServerConfig): Promise<number> {
+    if (config.udp) return await runUdp(config);
     const log = getLogger(["main"]);
     const tls = config.tls && {
       cert: await readPemFile("--tls-cert", config.tls.certFile),

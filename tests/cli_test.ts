@@ -25,6 +25,7 @@ Deno.test("defaults are the seed's: localhost, port 10000, debug, text", () => {
     grace: 5,
     maxConnections: 10000,
     idleTimeout: 300,
+    udp: false,
   });
   const client = parseCommandLine(clientProgram, []);
   assert.ok(client.kind === "run");

@@ -1,0 +1,226 @@
+/**
+ * UDP under the protocol model: asyncio's `DatagramProtocol` and
+ * `loop.create_datagram_endpoint`, on `Deno.listenDatagram`.
+ *
+ * `Deno.listenDatagram` is unstable in Deno 2.9: run with `--unstable-net`
+ * (and `--allow-net`). Without it {@linkcode createDatagramEndpoint} rejects
+ * with an error that says so.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { resolveHost } from "./resolve.ts";
+
+const log = getLogger(["protocols"]);
+
+/** A host and port. */
+export interface UdpAddress {
+  /** Name or address. */
+  hostname: string;
+  /** Port (0 for a local address: any free one). */
+  port: number;
+}
+
+/** The callbacks of a datagram protocol. */
+export interface DatagramProtocol {
+  /** Called once, first, with the endpoint's transport. */
+  connectionMade?(transport: DatagramTransport): void;
+  /** Called with each datagram and the address it came from. */
+  datagramReceived?(data: Uint8Array, addr: Deno.NetAddr): void;
+  /**
+   * Called when a send or receive fails (an ICMP port-unreachable, say);
+   * the endpoint stays open.
+   */
+  errorReceived?(error: Error): void;
+  /** Called once, last, when the endpoint is closed. */
+  connectionLost?(error: Error | null): void;
+}
+
+/**
+ * A UDP endpoint: send datagrams, close. asyncio's `DatagramTransport`.
+ *
+ * @example
+ * ```ts ignore
+ * transport.sendto(new TextEncoder().encode("ping"), { hostname: "127.0.0.1", port: 9999, transport: "udp" });
+ * ```
+ */
+export class DatagramTransport {
+  #conn: Deno.DatagramConn;
+  #protocol: DatagramProtocol;
+  #remote: Deno.NetAddr | undefined;
+  #pending = 0;
+  #closing = false;
+  #lost = false;
+  #closed = Promise.withResolvers<void>();
+
+  /** Use {@linkcode createDatagramEndpoint}. */
+  constructor(
+    conn: Deno.DatagramConn,
+    protocol: DatagramProtocol,
+    remote: Deno.NetAddr | undefined,
+  ) {
+    this.#conn = conn;
+    this.#protocol = protocol;
+    this.#remote = remote;
+  }
+
+  /** Resolves once `connectionLost` has been called. */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  /** Starts receiving: called by {@linkcode createDatagramEndpoint}. */
+  async run(): Promise<void> {
+    try {
+      this.#protocol.connectionMade?.(this);
+      while (!this.#closing) {
+        let received: [Uint8Array, Deno.Addr];
+        try {
+          received = await this.#conn.receive();
+        } catch (error) {
+          if (this.#closing) break;
+          this.#protocol.errorReceived?.(error as Error);
+          continue;
+        }
+        const [data, addr] = received;
+        const from = addr as Deno.NetAddr;
+        const remote = this.#remote;
+        // With a remote address, datagrams from anywhere else are dropped
+        // (as a connected UDP socket does).
+        if (
+          remote &&
+          (from.hostname !== remote.hostname || from.port !== remote.port)
+        ) continue;
+        this.#protocol.datagramReceived?.(data, from);
+      }
+      this.#finish(null);
+    } catch (error) {
+      log.error("Fatal error in a datagram protocol callback: {error}", {
+        error,
+      });
+      this.#finish(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * Sends one datagram to `addr` (default: the endpoint's remote address).
+   * Never blocks; a failure goes to `errorReceived`.
+   *
+   * @throws {Error} after close, or with no address to send to.
+   */
+  sendto(data: Uint8Array | string, addr?: Deno.NetAddr): void {
+    if (this.#closing) throw new Error("sendto() after close()");
+    const to = addr ?? this.#remote;
+    if (!to) throw new Error("sendto() needs an address: no remote address");
+    const bytes = typeof data === "string"
+      ? new TextEncoder().encode(data)
+      : data;
+    this.#pending += bytes.byteLength;
+    this.#conn.send(bytes, to).then(
+      () => this.#pending -= bytes.byteLength,
+      (error) => {
+        this.#pending -= bytes.byteLength;
+        if (!this.#closing) this.#protocol.errorReceived?.(error);
+      },
+    );
+  }
+
+  /** Bytes handed to `sendto` and not yet sent. */
+  getWriteBufferSize(): number {
+    return this.#pending;
+  }
+
+  /** `"sockname"` (the local address) and `"peername"` (the remote one). */
+  getExtraInfo<T = unknown>(name: string, fallback?: T): T | undefined {
+    if (name === "sockname") return this.#conn.addr as T;
+    if (name === "peername" && this.#remote) return this.#remote as T;
+    return fallback;
+  }
+
+  /** Whether the endpoint is closing or closed. */
+  isClosing(): boolean {
+    return this.#closing;
+  }
+
+  /** Closes the endpoint; `connectionLost(null)` follows. */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /** The same as {@linkcode DatagramTransport.close} for UDP. */
+  abort(): void {
+    this.close();
+  }
+
+  #finish(error: Error | null): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    this.close();
+    try {
+      this.#protocol.connectionLost?.(error);
+    } finally {
+      this.#closed.resolve();
+    }
+  }
+}
+
+/** Options of {@linkcode createDatagramEndpoint}. */
+export interface DatagramEndpointOptions {
+  /** Where to listen (default: 127.0.0.1, any free port). */
+  localAddr?: UdpAddress;
+  /** The default destination; datagrams from elsewhere are dropped. */
+  remoteAddr?: UdpAddress;
+}
+
+/**
+ * Opens a UDP endpoint and runs the protocol `factory` makes over it.
+ *
+ * @example A UDP echo server
+ * ```ts ignore
+ * const { transport } = await createDatagramEndpoint(() => ({
+ *   connectionMade(t) { this.t = t; },
+ *   datagramReceived(data, addr) { this.t.sendto(data, addr); },
+ * }), { localAddr: { hostname: "127.0.0.1", port: 9999 } });
+ * ```
+ *
+ * @throws {Deno.errors.NotSupported} without Deno's `--unstable-net`.
+ */
+export async function createDatagramEndpoint<P extends DatagramProtocol>(
+  factory: () => P,
+  options: DatagramEndpointOptions = {},
+): Promise<{ transport: DatagramTransport; protocol: P }> {
+  const listen = (Deno as { listenDatagram?: typeof Deno.listenDatagram })
+    .listenDatagram;
+  if (typeof listen !== "function") {
+    throw new Deno.errors.NotSupported(
+      "UDP needs Deno's --unstable-net flag (Deno.listenDatagram is unstable)",
+    );
+  }
+  const local = options.localAddr ?? { hostname: "127.0.0.1", port: 0 };
+  const [localHost] = await resolveHost(local.hostname);
+  let remote: Deno.NetAddr | undefined;
+  if (options.remoteAddr) {
+    const [remoteHost] = await resolveHost(options.remoteAddr.hostname);
+    remote = {
+      transport: "udp",
+      hostname: remoteHost,
+      port: options.remoteAddr.port,
+    };
+  }
+  const conn = listen({
+    transport: "udp",
+    hostname: localHost,
+    port: local.port,
+  });
+  const protocol = factory();
+  const transport = new DatagramTransport(conn, protocol, remote);
+  transport.run();
+  return { transport, protocol };
+}

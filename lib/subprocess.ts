@@ -1,0 +1,296 @@
+/**
+ * Child processes under the protocol model: asyncio's
+ * `SubprocessProtocol` and `loop.subprocess_exec` ({@linkcode spawnProcess}),
+ * and a stream {@linkcode Protocol} run over a child's standard input and
+ * output as if they were a socket ({@linkcode connectProcess}).
+ *
+ * Needs `--allow-run` for the command.
+ *
+ * @module
+ */
+
+import type { Protocol } from "./protocol.ts";
+import { type ByteStream, SocketTransport } from "./socket_transport.ts";
+
+/**
+ * A child process's standard input, or its output, as the byte stream a
+ * {@linkcode SocketTransport} runs over. Reads copy from the stream's chunks;
+ * writes go to the pipe.
+ */
+class PipeStream implements ByteStream {
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | null;
+  #pending: Uint8Array | null = null;
+  #onClose: () => void;
+  #closed = Promise.withResolvers<null>();
+
+  constructor(
+    readable: ReadableStream<Uint8Array> | null,
+    writable: WritableStream<Uint8Array> | null,
+    onClose: () => void = () => {},
+  ) {
+    this.#reader = readable?.getReader() ?? null;
+    this.#writer = writable?.getWriter() ?? null;
+    this.#onClose = onClose;
+    // A never-read stream's read() waits here until close().
+    this.#closed.promise.catch(() => {});
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    if (!this.#reader) return await this.#closed.promise;
+    let chunk = this.#pending;
+    if (!chunk) {
+      const { value, done } = await this.#reader.read();
+      if (done) return null;
+      chunk = value;
+    }
+    const n = Math.min(chunk.byteLength, p.byteLength);
+    p.set(chunk.subarray(0, n));
+    this.#pending = n < chunk.byteLength ? chunk.subarray(n) : null;
+    return n;
+  }
+
+  async write(p: Uint8Array): Promise<number> {
+    if (!this.#writer) throw new Deno.errors.NotSupported("a read-only pipe");
+    // The pipe may hold on to the array: hand it a copy.
+    await this.#writer.write(p.slice());
+    return p.byteLength;
+  }
+
+  async closeWrite(): Promise<void> {
+    await this.#writer?.close();
+  }
+
+  close(): void {
+    this.#closed.reject(new Deno.errors.Interrupted("pipe closed"));
+    this.#reader?.cancel().catch(() => {});
+    this.#writer?.abort().catch(() => {});
+    this.#onClose();
+  }
+}
+
+/** Options of {@linkcode spawnProcess} and {@linkcode connectProcess}. */
+export interface ProcessOptions {
+  /** The child's working directory. */
+  cwd?: string;
+  /** Extra environment variables for the child. */
+  env?: Record<string, string>;
+}
+
+function spawn(
+  command: string,
+  args: string[],
+  options: ProcessOptions,
+): Deno.ChildProcess {
+  return new Deno.Command(command, {
+    args,
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/**
+ * Runs a stream protocol over a child process's standard input and output,
+ * exactly as over a socket: what the protocol writes goes to the child's
+ * standard input, `writeEof()` closes it, the child's output arrives as
+ * `dataReceived`, and the end of that output as `eofReceived`. Closing the
+ * transport stops the child (SIGTERM) if it is still running. The child's
+ * standard error is passed through to ours.
+ *
+ * @example The seed's echo client talking to `cat`
+ * ```ts ignore
+ * import { connectProcess, EchoClient } from "./mod.ts";
+ *
+ * const { protocol } = await connectProcess(() => new EchoClient(), "cat", []);
+ * await protocol.done;
+ * ```
+ *
+ * @throws {Deno.errors.NotFound} when the command does not exist.
+ */
+export async function connectProcess<P extends Protocol>(
+  factory: () => P,
+  command: string,
+  args: string[],
+  options: ProcessOptions = {},
+): Promise<
+  { transport: SocketTransport; protocol: P; child: Deno.ChildProcess }
+> {
+  const child = new Deno.Command(command, {
+    args,
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let exited = false;
+  child.status.then(() => exited = true);
+  const stream = new PipeStream(child.stdout, child.stdin, () => {
+    if (!exited) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+  });
+  const protocol = factory();
+  const transport = SocketTransport.start(stream, protocol, {
+    extra: { pid: child.pid, child },
+  });
+  return await Promise.resolve({ transport, protocol, child });
+}
+
+/** The callbacks of a protocol that drives a child process. */
+export interface SubprocessProtocol {
+  /** Called once, first, with the process's transport. */
+  connectionMade?(transport: SubprocessTransport): void;
+  /** Called with output from the child's standard output (1) or error (2). */
+  pipeDataReceived?(fd: 1 | 2, data: Uint8Array): void;
+  /** Called once per pipe (0, 1, 2) when it closes. */
+  pipeConnectionLost?(fd: 0 | 1 | 2, error: Error | null): void;
+  /** Called once, when the child has exited (see `getReturncode`). */
+  processExited?(): void;
+  /** Called once, last, when the child has exited and every pipe is closed. */
+  connectionLost?(error: Error | null): void;
+}
+
+/**
+ * A running child process: its pid, its exit code, a transport for each
+ * pipe, and a way to signal it. asyncio's `SubprocessTransport`.
+ *
+ * @example
+ * ```ts ignore
+ * const { transport } = await spawnProcess(() => protocol, "cat", []);
+ * const stdin = transport.getPipeTransport(0)!;
+ * stdin.write("hello");
+ * stdin.writeEof(); // closes the child's standard input
+ * ```
+ */
+export class SubprocessTransport {
+  #child: Deno.ChildProcess;
+  #pipes: Map<number, SocketTransport>;
+  #returncode: number | null = null;
+  #closing = false;
+
+  /** Use {@linkcode spawnProcess}. */
+  constructor(child: Deno.ChildProcess, pipes: Map<number, SocketTransport>) {
+    this.#child = child;
+    this.#pipes = pipes;
+  }
+
+  /** Records the exit code (called once the child has exited). */
+  setReturncode(code: number): void {
+    this.#returncode = code;
+  }
+
+  /** The child's process id. */
+  getPid(): number {
+    return this.#child.pid;
+  }
+
+  /** The exit code, or `null` while the child runs. */
+  getReturncode(): number | null {
+    return this.#returncode;
+  }
+
+  /**
+   * The transport of a pipe: 0 (standard input: `write`, `writeEof`), 1 or
+   * 2 (output: `pauseReading`, `resumeReading`). `undefined` once closed.
+   */
+  getPipeTransport(fd: 0 | 1 | 2): SocketTransport | undefined {
+    const pipe = this.#pipes.get(fd);
+    return pipe && !pipe.isClosing() ? pipe : undefined;
+  }
+
+  /** Sends the child a signal (default SIGTERM). */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    if (this.#returncode === null) this.#child.kill(signal);
+  }
+
+  /** Whether {@linkcode SubprocessTransport.close} was called. */
+  isClosing(): boolean {
+    return this.#closing;
+  }
+
+  /** Closes the pipes and stops the child if it still runs. */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    for (const pipe of this.#pipes.values()) pipe.close();
+    try {
+      this.kill();
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+}
+
+/**
+ * Starts `command` with piped standard input, output and error, and drives
+ * it with the protocol `factory` makes. asyncio's `loop.subprocess_exec`.
+ *
+ * @example
+ * ```ts ignore
+ * const { transport } = await spawnProcess(() => ({
+ *   pipeDataReceived: (fd, data) => console.log(fd, data),
+ *   processExited: () => console.log("exited"),
+ * }), "echo", ["hello"]);
+ * ```
+ *
+ * @throws {Deno.errors.NotFound} when the command does not exist.
+ */
+export async function spawnProcess<P extends SubprocessProtocol>(
+  factory: () => P,
+  command: string,
+  args: string[],
+  options: ProcessOptions = {},
+): Promise<{ transport: SubprocessTransport; protocol: P }> {
+  const child = spawn(command, args, options);
+  const protocol = factory();
+  const pipes = new Map<number, SocketTransport>();
+  const transport = new SubprocessTransport(child, pipes);
+  let open = 3;
+  let exited = false;
+  let lost = false;
+  const finish = () => {
+    if (lost || open > 0 || !exited) return;
+    lost = true;
+    protocol.connectionLost?.(null);
+  };
+  const pipeLost = (fd: 0 | 1 | 2) => (error: Error | null) => {
+    protocol.pipeConnectionLost?.(fd, error);
+    open--;
+    finish();
+  };
+  pipes.set(
+    0,
+    SocketTransport.start(new PipeStream(null, child.stdin), {
+      pauseWriting: () => {},
+      connectionLost: pipeLost(0),
+    }),
+  );
+  for (const fd of [1, 2] as const) {
+    const readable = fd === 1 ? child.stdout : child.stderr;
+    pipes.set(
+      fd,
+      SocketTransport.start(new PipeStream(readable, null), {
+        dataReceived: (data) => protocol.pipeDataReceived?.(fd, data),
+        connectionLost: pipeLost(fd),
+      }, { canWriteEof: false }),
+    );
+  }
+  protocol.connectionMade?.(transport);
+  child.status.then((status) => {
+    transport.setReturncode(status.code);
+    exited = true;
+    protocol.processExited?.();
+    // The child is gone: nothing more will be read from its input.
+    pipes.get(0)!.close();
+    finish();
+  });
+  return await Promise.resolve({ transport, protocol });
+}

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import {
+  createDatagramEndpoint,
+  type DatagramTransport,
+} from "../lib/datagram.ts";
+import { UdpEchoServer } from "../lib/echo.ts";
+import { configureLogging } from "../lib/logging.ts";
+import { runProgram, ServerProcess } from "./_process.ts";
+import { waitFor } from "./_helpers.ts";
+
+configureLogging({ level: "error", write: () => {} });
+const text = (data: Uint8Array) => new TextDecoder().decode(data);
+
+/** A client endpoint that collects what it receives. */
+async function client(port: number, count: number) {
+  const got: string[] = [];
+  const all = Promise.withResolvers<void>();
+  const lost = Promise.withResolvers<Error | null>();
+  const { transport } = await createDatagramEndpoint(() => ({
+    datagramReceived(data: Uint8Array) {
+      got.push(text(data));
+      if (got.length === count) all.resolve();
+    },
+    connectionLost: (error: Error | null) => lost.resolve(error),
+  }), { remoteAddr: { hostname: "127.0.0.1", port } });
+  return { transport, got, all: all.promise, lost: lost.promise };
+}
+
+Deno.test("UDP: the echo server sends each datagram back, boundaries kept", async () => {
+  const { transport: server } = await createDatagramEndpoint(
+    () => new UdpEchoServer(),
+    { localAddr: { hostname: "127.0.0.1", port: 0 } },
+  );
+  const port = server.getExtraInfo<Deno.NetAddr>("sockname")!.port;
+  const c = await client(port, 3);
+  for (
+    const message of ["This is the message. ", "It will be sent ", "in parts."]
+  ) {
+    c.transport.sendto(message);
+  }
+  await c.all;
+  assert.deepEqual(c.got.sort(), [
+    "It will be sent ",
+    "This is the message. ",
+    "in parts.",
+  ]);
+  c.transport.close();
+  assert.equal(await c.lost, null);
+  server.close();
+  await server.closed;
+});
+
+Deno.test("UDP: with a remote address, datagrams from elsewhere are dropped", async () => {
+  const { transport: sender } = await createDatagramEndpoint(() => ({}));
+  const { transport: stranger } = await createDatagramEndpoint(() => ({}));
+  const senderPort = sender.getExtraInfo<Deno.NetAddr>("sockname")!.port;
+  const got: string[] = [];
+  const expected = Promise.withResolvers<void>();
+  const { transport: filtered } = await createDatagramEndpoint(() => ({
+    datagramReceived(data: Uint8Array) {
+      got.push(text(data));
+      if (text(data) === "expected") expected.resolve();
+    },
+  }), { remoteAddr: { hostname: "127.0.0.1", port: senderPort } });
+  const to: Deno.NetAddr = {
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: filtered.getExtraInfo<Deno.NetAddr>("sockname")!.port,
+  };
+  // Loopback delivers on send: once the stranger's datagram is sent, it is
+  // queued ahead of the expected one.
+  stranger.sendto("dropped", to);
+  await waitFor(() => stranger.getWriteBufferSize() === 0, "stranger sent");
+  sender.sendto("expected", to);
+  await expected.promise;
+  assert.deepEqual(got, ["expected"]);
+  for (const t of [filtered, sender, stranger]) t.close();
+});
+
+Deno.test("UDP: sendto after close throws; no address throws", async () => {
+  const { transport } = await createDatagramEndpoint(() => ({}));
+  assert.throws(() => transport.sendto("x"), /needs an address/);
+  transport.close();
+  assert.throws(() => transport.sendto("x"), /after close/);
+  await transport.closed;
+});
+
+Deno.test("UDP: main_server.ts --udp echoes and logs the seed's lines", async () => {
+  const server = await ServerProcess.start(
+    ["--udp", "--host", "127.0.0.1"],
+    ["--allow-net", "--unstable-net"],
+  );
+  try {
+    const c = await client(server.port, 1);
+    c.transport.sendto("hello over UDP");
+    await c.all;
+    assert.deepEqual(c.got, ["hello over UDP"]);
+    const local = c.transport.getExtraInfo<Deno.NetAddr>("sockname")!;
+    const name = `EchoServer_127.0.0.1_${local.port}`;
+    await server.waitForLine((l) => l === `${name}: sent b'hello over UDP'`);
+    assert.ok(server.lines.includes(`${name}: received b'hello over UDP'`));
+    c.transport.close();
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+    assert.deepEqual(server.lines.slice(-2), [
+      "main: closing server",
+      "main: closing event loop",
+    ]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("UDP: --udp without --unstable-net says what to do, exit 1", async () => {
+  const result = await runProgram("main_server.ts", ["--udp", "--port", "0"]);
+  assert.equal(result.code, 1);
+  assert.equal(result.lines.length, 1, result.stderr);
+  assert.match(
+    result.lines[0],
+    /^main: UDP needs Deno's --unstable-net flag .*deno run --allow-net --unstable-net main_server\.ts --udp$/,
+  );
+});
