@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  createDatagramEndpoint,
-  type DatagramTransport,
-} from "../lib/datagram.ts";
+import { createDatagramEndpoint } from "../lib/datagram.ts";
 import { UdpEchoServer } from "../lib/echo.ts";
 import { configureLogging } from "../lib/logging.ts";
 import { runProgram, ServerProcess } from "./_process.ts";
