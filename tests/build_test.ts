@@ -1,0 +1,106 @@
+// The distributable builds: the bundles (always), the compiled binaries
+// (when DENORT_BIN points at Deno's base runtime; otherwise skipped with a
+// printed reason).
+
+import assert from "node:assert/strict";
+import { projectFile } from "./_process.ts";
+
+const decoder = new TextDecoder();
+
+async function build(command: string, dir: string): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env=DENORT_BIN",
+      projectFile("tools/build.ts"),
+      command,
+      dir,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, decoder.decode(out.stderr));
+}
+
+/** Runs a built program to the end. */
+async function run(cmd: string[], args: string[]) {
+  const out = await new Deno.Command(cmd[0], {
+    args: [...cmd.slice(1), ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    lines: decoder.decode(out.stderr).split("\n").filter(Boolean),
+  };
+}
+
+/** The seed's exchange, --help and a bad flag, with built programs. */
+async function checkPrograms(server: string[], client: string[]) {
+  const child = new Deno.Command(server[0], {
+    args: [...server.slice(1), "--host", "127.0.0.1", "--port", "0"],
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/port (\d+)\n/.test(text)) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, `the server ended: ${text}`);
+    text += value;
+  }
+  const port = text.match(/port (\d+)\n/)![1];
+  const exchange = await run(client, ["--host", "127.0.0.1", "--port", port]);
+  assert.equal(exchange.code, 0, exchange.lines.join("\n"));
+  assert.ok(exchange.lines.includes("EchoClient: received EOF"));
+  assert.equal(exchange.lines.at(-1), "main: closing event loop");
+  child.kill("SIGTERM");
+  assert.equal((await child.status).code, 0);
+  await reader.cancel();
+  const help = await run(server, ["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: echo-server/);
+  const version = await run(client, ["--version"]);
+  assert.match(version.stdout, /^echo-client \d+\.\d+\.\d+\n$/);
+  const bad = await run(server, ["--bogus"]);
+  assert.equal(bad.code, 2);
+  assert.deepEqual(bad.lines, [
+    "echo-server: unknown option '--bogus' (see 'echo-server --help')",
+  ]);
+}
+
+Deno.test("bundle: one self-contained file per program, run with --allow-net only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "echo-bundle-" });
+  await build("bundle", dir);
+  const files = [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
+  assert.deepEqual(files, ["echo-client.js", "echo-server.js"]);
+  // Self-contained: no import of a project file is left.
+  const source = await Deno.readTextFile(`${dir}/echo-server.js`);
+  assert.ok(!/from ["']\.\.?\//.test(source), "no relative imports left");
+  const deno = [Deno.execPath(), "run", "--allow-net"];
+  await checkPrograms([...deno, `${dir}/echo-server.js`], [
+    ...deno,
+    `${dir}/echo-client.js`,
+  ]);
+});
+
+const denort = Deno.env.get("DENORT_BIN");
+if (!denort) {
+  console.log(
+    "compile test skipped: deno compile needs Deno's base runtime (denort), which these machines cannot download; set DENORT_BIN to run it",
+  );
+}
+Deno.test({
+  name: "compile: single binaries with --allow-net baked in",
+  ignore: !denort,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "echo-compile-" });
+    await build("compile", dir);
+    await checkPrograms([`${dir}/echo-server`], [`${dir}/echo-client`]);
+  },
+});
