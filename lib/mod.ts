@@ -51,6 +51,12 @@ export {
 } from "./connection.ts";
 export { resolveHost } from "./resolve.ts";
 export {
+  PrefixedConn,
+  type ProxyHeader,
+  ProxyHeaderError,
+  readProxyHeader,
+} from "./proxy_protocol.ts";
+export {
   EchoClient,
   type EchoClientOptions,
   EchoServer,

@@ -17,7 +17,8 @@ import {
   openListeners,
   type TlsServerOptions,
 } from "./listen.ts";
-import { SocketTransport } from "./socket_transport.ts";
+import { PrefixedConn, readProxyHeader } from "./proxy_protocol.ts";
+import { type ByteStream, SocketTransport } from "./socket_transport.ts";
 import type { WriteBufferLimits } from "./transport.ts";
 
 const log = getLogger(["protocols"]);
@@ -70,6 +71,15 @@ export interface ServerOptions {
    * path.
    */
   path?: string;
+  /**
+   * Expect a PROXY protocol header (version 1 or 2, as HAProxy and nginx
+   * send with `proxy_protocol on`) at the start of every connection: the
+   * real client becomes `getExtraInfo("peername")` (the proxy's address is
+   * `"proxyname"`). A connection without a valid header within
+   * {@linkcode TLS_HANDSHAKE_TIMEOUT_MS} is closed with a warning. Not with
+   * `tls` (Deno cannot read bytes ahead of a server-side TLS handshake).
+   */
+  proxyProtocol?: boolean;
 }
 
 /** How long a TLS client gets to finish its handshake. */
@@ -197,6 +207,7 @@ export class Server implements AsyncDisposable {
       return;
     }
     if ("handshake" in conn) this.#handshake(conn as Deno.TlsConn);
+    else if (this.#options.proxyProtocol) this.#readProxy(conn);
     else this.#start(conn, {});
   }
 
@@ -224,13 +235,40 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  #start(conn: Deno.Conn, extra: Record<string, unknown>): void {
+  /** Reads the PROXY header (bounded in time), then starts serving. */
+  async #readProxy(conn: Deno.Conn): Promise<void> {
+    this.#handshaking.add(conn);
+    const timer = setTimeout(() => conn.close(), TLS_HANDSHAKE_TIMEOUT_MS);
+    try {
+      const header = await readProxyHeader(conn);
+      this.#start(new PrefixedConn(conn, header.rest), {
+        peername: header.source ?? conn.remoteAddr,
+        proxyname: conn.remoteAddr,
+      });
+    } catch (error) {
+      log.warning(
+        "Closing connection from {host} port {port}: malformed PROXY protocol header: {error}",
+        { ...peerText(conn.remoteAddr), error },
+      );
+      try {
+        conn.close();
+      } catch {
+        // Closed by the timer or the peer.
+      }
+    } finally {
+      clearTimeout(timer);
+      this.#handshaking.delete(conn);
+      this.#checkDone();
+    }
+  }
+
+  #start(conn: ByteStream, extra: Record<string, unknown>): void {
     let protocol: Protocol | BufferedProtocol;
     try {
       protocol = this.#factory();
     } catch (error) {
       log.error("Protocol factory failed for {host} port {port}: {error}", {
-        ...peerText(conn.remoteAddr),
+        ...peerText(conn.remoteAddr!),
         error,
       });
       conn.close();
@@ -371,6 +409,11 @@ export async function createServer(
   ) {
     throw new RangeError(
       `maxConnections must be a whole number >= 1, got ${maxConnections}`,
+    );
+  }
+  if (options.proxyProtocol && options.tls) {
+    throw new RangeError(
+      "proxyProtocol cannot be used with tls: Deno cannot read a PROXY header ahead of a server-side TLS handshake",
     );
   }
   if (

@@ -38,6 +38,8 @@ export interface ServerConfig extends CommonConfig {
   unix?: string;
   /** Echo UDP datagrams instead of TCP connections. */
   udp: boolean;
+  /** Expect a PROXY protocol header on each connection. */
+  proxyProtocol: boolean;
 }
 
 const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
@@ -185,6 +187,11 @@ export const serverProgram: Program<ServerConfig> = {
       help: "the PEM private key of --tls-cert",
     },
     unix: UNIX_FLAG,
+    "proxy-protocol": {
+      type: "boolean",
+      help:
+        "expect a PROXY protocol v1/v2 header (HAProxy, nginx) and log the real client",
+    },
     udp: {
       type: "boolean",
       help: "echo UDP datagrams instead (needs Deno's --unstable-net)",
@@ -201,6 +208,13 @@ export const serverProgram: Program<ServerConfig> = {
       );
     }
     const unix = parseUnixPath(values);
+    if (values["proxy-protocol"] && (values.udp || cert !== undefined)) {
+      throw new UsageError(
+        `--proxy-protocol cannot be used with ${
+          values.udp ? "--udp" : "--tls-cert"
+        }`,
+      );
+    }
     if (values.udp && (unix !== undefined || cert !== undefined)) {
       throw new UsageError(
         `--udp cannot be used with ${
@@ -211,6 +225,7 @@ export const serverProgram: Program<ServerConfig> = {
     return {
       ...common,
       udp: Boolean(values.udp),
+      proxyProtocol: Boolean(values["proxy-protocol"]),
       ...(cert !== undefined
         ? { tls: { certFile: String(cert), keyFile: String(key) } }
         : {}),
@@ -241,6 +256,7 @@ export const serverProgram: Program<ServerConfig> = {
         port: config.port,
         path: config.unix,
         tls,
+        proxyProtocol: config.proxyProtocol,
         maxConnections: config.maxConnections,
         idleTimeout: config.idleTimeout,
       });

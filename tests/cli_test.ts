@@ -26,6 +26,7 @@ Deno.test("defaults are the seed's: localhost, port 10000, debug, text", () => {
     maxConnections: 10000,
     idleTimeout: 300,
     udp: false,
+    proxyProtocol: false,
   });
   const client = parseCommandLine(clientProgram, []);
   assert.ok(client.kind === "run");

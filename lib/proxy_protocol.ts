@@ -1,0 +1,264 @@
+/**
+ * The PROXY protocol (versions 1 and 2), as HAProxy and nginx send it ahead
+ * of a proxied connection's data: {@linkcode readProxyHeader} reads the
+ * header and says who the real client is.
+ *
+ * @module
+ */
+
+import type { ByteStream } from "./socket_transport.ts";
+
+/** The 12 bytes every version 2 header starts with. */
+const V2_SIGNATURE = new Uint8Array([
+  0x0d,
+  0x0a,
+  0x0d,
+  0x0a,
+  0x00,
+  0x0d,
+  0x0a,
+  0x51,
+  0x55,
+  0x49,
+  0x54,
+  0x0a,
+]);
+const V1_PREFIX = new TextEncoder().encode("PROXY ");
+/** A version 1 header is at most 107 bytes, CRLF included. */
+const V1_MAX = 107;
+
+/**
+ * A header that is not a PROXY protocol header, or a broken one.
+ *
+ * @example
+ * ```ts ignore
+ * try { await readProxyHeader(conn); } catch (e) { if (e instanceof ProxyHeaderError) conn.close(); }
+ * ```
+ */
+export class ProxyHeaderError extends Error {
+  /** The error's name. */
+  override name = "ProxyHeaderError";
+}
+
+/** What a PROXY header said. */
+export interface ProxyHeader {
+  /** 1 or 2. */
+  version: 1 | 2;
+  /** The real client, when the proxy passed one (not for LOCAL/UNKNOWN). */
+  source?: Deno.NetAddr;
+  /** The address the client connected to, likewise. */
+  destination?: Deno.NetAddr;
+  /** Bytes read past the header: the start of the client's data. */
+  rest: Uint8Array;
+}
+
+function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
+  const n = Math.min(data.length, prefix.length);
+  for (let i = 0; i < n; i++) if (data[i] !== prefix[i]) return false;
+  return true;
+}
+
+function tcp(hostname: string, port: number): Deno.NetAddr {
+  return { transport: "tcp", hostname, port };
+}
+
+function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new ProxyHeaderError(`bad port '${text}'`);
+  }
+  return Number(text);
+}
+
+/** Parses a complete version 1 line (without its CRLF). */
+function parseV1(line: string): Omit<ProxyHeader, "rest"> {
+  const parts = line.split(" ");
+  if (parts[1] === "UNKNOWN") return { version: 1 };
+  if (parts.length !== 6 || (parts[1] !== "TCP4" && parts[1] !== "TCP6")) {
+    throw new ProxyHeaderError(`bad version 1 header '${line}'`);
+  }
+  const [, family, src, dst, sport, dport] = parts;
+  const v4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+  const ok = family === "TCP4"
+    ? v4.test(src) && v4.test(dst)
+    : src.includes(":") && dst.includes(":");
+  if (!ok) throw new ProxyHeaderError(`bad ${family} addresses in '${line}'`);
+  return {
+    version: 1,
+    source: tcp(src, parsePort(sport)),
+    destination: tcp(dst, parsePort(dport)),
+  };
+}
+
+function ipv6(bytes: Uint8Array): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) {
+    groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
+  }
+  // The canonical short form: the longest run of zero groups becomes "::".
+  let best = -1, bestLength = 0;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && groups[j] === "0") j++;
+    if (j - i > bestLength && j - i > 1) [best, bestLength] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  if (best < 0) return groups.join(":");
+  const left = groups.slice(0, best).join(":");
+  const right = groups.slice(best + bestLength).join(":");
+  return `${left}::${right}`;
+}
+
+/** Parses a complete version 2 header's fixed part and addresses. */
+function parseV2(header: Uint8Array): Omit<ProxyHeader, "rest"> {
+  const versionCommand = header[12];
+  if (versionCommand >> 4 !== 2) {
+    throw new ProxyHeaderError(
+      `bad version 2 header version ${versionCommand >> 4}`,
+    );
+  }
+  const command = versionCommand & 0x0f;
+  if (command === 0) return { version: 2 }; // LOCAL: the proxy's own check
+  if (command !== 1) {
+    throw new ProxyHeaderError(`bad version 2 command ${command}`);
+  }
+  const family = header[13];
+  const view = new DataView(header.buffer, header.byteOffset + 16);
+  const length = header.length - 16;
+  if (family === 0x11 && length >= 12) {
+    const ip = (o: number) => header.subarray(16 + o, 20 + o).join(".");
+    return {
+      version: 2,
+      source: tcp(ip(0), view.getUint16(8)),
+      destination: tcp(ip(4), view.getUint16(10)),
+    };
+  }
+  if (family === 0x21 && length >= 36) {
+    return {
+      version: 2,
+      source: tcp(ipv6(header.subarray(16, 32)), view.getUint16(32)),
+      destination: tcp(ipv6(header.subarray(32, 48)), view.getUint16(34)),
+    };
+  }
+  if (family === 0x00) return { version: 2 };
+  throw new ProxyHeaderError(
+    `unsupported version 2 address family 0x${family.toString(16)}`,
+  );
+}
+
+/**
+ * Reads a PROXY protocol header (version 1 or 2) from the start of `conn`.
+ *
+ * @example
+ * ```ts ignore
+ * const header = await readProxyHeader(conn);
+ * console.log(header.source); // the real client, e.g. { hostname: "203.0.113.7", port: 56324 }
+ * ```
+ *
+ * @throws {ProxyHeaderError} when the data does not start with a valid
+ * header, or the connection ends inside it.
+ */
+export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
+  let data = new Uint8Array(0);
+  const chunk = new Uint8Array(1024);
+  const more = async () => {
+    const n = await conn.read(chunk);
+    if (n === null) {
+      throw new ProxyHeaderError(
+        "the connection ended inside the PROXY header",
+      );
+    }
+    const joined = new Uint8Array(data.length + n);
+    joined.set(data);
+    joined.set(chunk.subarray(0, n), data.length);
+    data = joined;
+  };
+  while (data.length < 16) {
+    if (!startsWith(data, V2_SIGNATURE) && !startsWith(data, V1_PREFIX)) {
+      throw new ProxyHeaderError(
+        "the connection does not start with a PROXY header",
+      );
+    }
+    // A version 1 header may be complete before 16 bytes: "PROXY UNKNOWN\r\n".
+    if (startsWith(data, V1_PREFIX) && data.includes(0x0a)) break;
+    await more();
+  }
+  if (startsWith(data, V2_SIGNATURE) && data.length >= 16) {
+    const total = 16 + ((data[14] << 8) | data[15]);
+    while (data.length < total) await more();
+    return { ...parseV2(data.subarray(0, total)), rest: data.subarray(total) };
+  }
+  if (!startsWith(data, V1_PREFIX)) {
+    throw new ProxyHeaderError(
+      "the connection does not start with a PROXY header",
+    );
+  }
+  let end: number;
+  while ((end = data.indexOf(0x0a)) < 0) {
+    if (data.length >= V1_MAX) {
+      throw new ProxyHeaderError("version 1 header longer than 107 bytes");
+    }
+    await more();
+  }
+  if (end + 1 > V1_MAX || data[end - 1] !== 0x0d) {
+    throw new ProxyHeaderError(
+      "version 1 header without CRLF within 107 bytes",
+    );
+  }
+  const line = new TextDecoder().decode(data.subarray(0, end - 1));
+  return { ...parseV1(line), rest: data.subarray(end + 1) };
+}
+
+/**
+ * A connection whose first reads return bytes already taken from it (what
+ * came after the PROXY header); everything else goes to the connection.
+ */
+export class PrefixedConn implements ByteStream {
+  #conn: Deno.Conn;
+  #prefix: Uint8Array | null;
+
+  /** Serves `prefix` first, then reads from `conn`. */
+  constructor(conn: Deno.Conn, prefix: Uint8Array) {
+    this.#conn = conn;
+    this.#prefix = prefix.length > 0 ? prefix : null;
+  }
+
+  /** The proxy's address (the transport's `peername` says the client's). */
+  get remoteAddr(): Deno.Addr {
+    return this.#conn.remoteAddr;
+  }
+
+  /** Our address. */
+  get localAddr(): Deno.Addr {
+    return this.#conn.localAddr;
+  }
+
+  /** Reads the prefix first, then the connection. */
+  read(p: Uint8Array): Promise<number | null> {
+    const prefix = this.#prefix;
+    if (!prefix) return this.#conn.read(p);
+    const n = Math.min(prefix.length, p.length);
+    p.set(prefix.subarray(0, n));
+    this.#prefix = n < prefix.length ? prefix.subarray(n) : null;
+    return Promise.resolve(n);
+  }
+
+  /** Writes to the connection. */
+  write(p: Uint8Array): Promise<number> {
+    return this.#conn.write(p);
+  }
+
+  /** Half-closes the connection. */
+  closeWrite(): Promise<void> {
+    return this.#conn.closeWrite();
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.#conn.close();
+  }
+
+  /** Turns Nagle's algorithm off or on, on a TCP connection. */
+  setNoDelay(noDelay?: boolean): void {
+    (this.#conn as Deno.TcpConn).setNoDelay?.(noDelay);
+  }
+}

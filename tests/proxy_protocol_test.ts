@@ -1,0 +1,218 @@
+import assert from "node:assert/strict";
+import { ProxyHeaderError, readProxyHeader } from "../lib/proxy_protocol.ts";
+import { createServer } from "../lib/server.ts";
+import { EchoServer } from "../lib/echo.ts";
+import { configureLogging } from "../lib/logging.ts";
+import { readAll, Recorder, writeAll } from "./_helpers.ts";
+import { runProgram, ServerProcess } from "./_process.ts";
+
+const encode = (text: string) => new TextEncoder().encode(text);
+
+/** A ByteStream over fixed bytes, read in pieces of `step`. */
+function bytes(data: Uint8Array, step = 1000) {
+  let offset = 0;
+  return {
+    read(p: Uint8Array) {
+      if (offset >= data.length) return Promise.resolve(null);
+      const n = Math.min(step, p.length, data.length - offset);
+      p.set(data.subarray(offset, offset + n));
+      offset += n;
+      return Promise.resolve(n);
+    },
+    write: () => Promise.resolve(0),
+    closeWrite: () => Promise.resolve(),
+    close() {},
+  };
+}
+
+function v2(family: number, addresses: number[], command = 1): Uint8Array {
+  const head = [
+    0x0d,
+    0x0a,
+    0x0d,
+    0x0a,
+    0x00,
+    0x0d,
+    0x0a,
+    0x51,
+    0x55,
+    0x49,
+    0x54,
+    0x0a,
+  ];
+  return new Uint8Array([
+    ...head,
+    0x20 | command,
+    family,
+    addresses.length >> 8,
+    addresses.length & 0xff,
+    ...addresses,
+  ]);
+}
+
+Deno.test("PROXY v1: TCP4 and TCP6 lines, read a byte at a time, keep what follows", async () => {
+  const four = await readProxyHeader(
+    bytes(encode("PROXY TCP4 203.0.113.7 127.0.0.1 56324 10000\r\nhello"), 1),
+  );
+  assert.deepEqual(four.source, {
+    transport: "tcp",
+    hostname: "203.0.113.7",
+    port: 56324,
+  });
+  assert.deepEqual(four.destination, {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 10000,
+  });
+  assert.equal(
+    four.rest.length,
+    0,
+    "read a byte at a time: nothing past the header",
+  );
+  const whole = await readProxyHeader(
+    bytes(encode("PROXY TCP4 203.0.113.7 127.0.0.1 56324 10000\r\nhello")),
+  );
+  assert.equal(
+    new TextDecoder().decode(whole.rest),
+    "hello",
+    "what came with it is kept",
+  );
+  const six = await readProxyHeader(
+    bytes(encode("PROXY TCP6 2001:db8::1 ::1 4000 443\r\n")),
+  );
+  assert.equal(six.source?.hostname, "2001:db8::1");
+  const unknown = await readProxyHeader(bytes(encode("PROXY UNKNOWN\r\n")));
+  assert.equal(unknown.source, undefined);
+});
+
+Deno.test("PROXY v2: TCP4, TCP6 and LOCAL", async () => {
+  const four = await readProxyHeader(bytes(
+    new Uint8Array([
+      ...v2(0x11, [203, 0, 113, 7, 127, 0, 0, 1, 0xdc, 0x04, 0x27, 0x10]),
+      ...encode("data"),
+    ]),
+    3,
+  ));
+  assert.deepEqual(four.source, {
+    transport: "tcp",
+    hostname: "203.0.113.7",
+    port: 56324,
+  });
+  assert.equal(four.destination?.port, 10000);
+  // Read 5 bytes at a time: the header is 28 bytes, so 2 bytes came with it.
+  assert.equal(new TextDecoder().decode(four.rest), "da");
+  const ip6 = [0x20, 0x01, 0x0d, 0xb8, ...Array(11).fill(0), 1];
+  const six = await readProxyHeader(
+    bytes(v2(0x21, [...ip6, ...Array(15).fill(0), 1, 0, 80, 1, 187])),
+  );
+  assert.equal(six.source?.hostname, "2001:db8::1");
+  assert.equal(six.destination?.hostname, "::1");
+  assert.equal(six.source?.port, 80);
+  const local = await readProxyHeader(bytes(v2(0x00, [], 0)));
+  assert.equal(local.source, undefined);
+});
+
+Deno.test("PROXY: malformed headers are refused with a reason", async () => {
+  const bad: [Uint8Array, RegExp][] = [
+    [encode("GET / HTTP/1.1\r\n\r\n"), /does not start with a PROXY header/],
+    [encode("PROXY TCP4 1.2.3.4\r\n"), /bad version 1 header/],
+    [encode("PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n"), /bad port/],
+    [encode("PROXY TCP4 " + "1".repeat(120)), /longer than 107 bytes/],
+    [encode("PROXY TCP4 1.2.3.4 5.6.7.8 1 2"), /ended inside the PROXY header/],
+    [v2(0x31, [1, 2, 3]), /unsupported version 2 address family 0x31/],
+  ];
+  for (const [data, message] of bad) {
+    await assert.rejects(readProxyHeader(bytes(data)), ProxyHeaderError);
+    await assert.rejects(readProxyHeader(bytes(data)), message);
+  }
+});
+
+Deno.test("server: proxyProtocol makes peername the real client; malformed closes", async () => {
+  configureLogging({ level: "error", write: () => {} });
+  const recorders: Recorder[] = [];
+  await using server = await createServer(() => {
+    const recorder = new Recorder();
+    recorder.onData = (data, self) => self.transport.write(data);
+    recorders.push(recorder);
+    return recorder;
+  }, { hostname: "127.0.0.1", proxyProtocol: true });
+  const port = server.addrs[0].port;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(
+    conn,
+    encode("PROXY TCP4 203.0.113.7 127.0.0.1 56324 10000\r\nhel"),
+  );
+  await writeAll(conn, encode("lo"));
+  await conn.closeWrite();
+  assert.equal(new TextDecoder().decode(await readAll(conn)), "hello");
+  conn.close();
+  const peer = recorders[0].transport.getExtraInfo<Deno.NetAddr>("peername");
+  assert.deepEqual(peer, {
+    transport: "tcp",
+    hostname: "203.0.113.7",
+    port: 56324,
+  });
+  const proxy = recorders[0].transport.getExtraInfo<Deno.NetAddr>("proxyname");
+  assert.equal(proxy?.hostname, "127.0.0.1");
+
+  const bad = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(bad, encode("hello without a header\r\n"));
+  assert.equal((await readAll(bad)).byteLength, 0, "closed without an echo");
+  bad.close();
+  assert.equal(recorders.length, 1, "no protocol for the malformed one");
+  await assert.rejects(
+    createServer(() => new EchoServer(), {
+      proxyProtocol: true,
+      tls: { cert: "", key: "" },
+    }),
+    /proxyProtocol cannot be used with tls/,
+  );
+});
+
+Deno.test("program: --proxy-protocol logs the real client's address", async () => {
+  const server = await ServerProcess.start([
+    "--host",
+    "127.0.0.1",
+    "--proxy-protocol",
+  ]);
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+    });
+    await writeAll(
+      conn,
+      encode("PROXY TCP4 198.51.100.9 127.0.0.1 40001 10000\r\nping"),
+    );
+    await conn.closeWrite();
+    assert.equal(new TextDecoder().decode(await readAll(conn)), "ping");
+    conn.close();
+    await server.waitForLine((l) =>
+      l === "EchoServer_198.51.100.9_40001: closing"
+    );
+    assert.ok(
+      server.lines.includes("EchoServer_198.51.100.9_40001: received b'ping'"),
+    );
+    const junk = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+    });
+    await writeAll(junk, encode("junk\r\n"));
+    assert.equal((await readAll(junk)).byteLength, 0);
+    junk.close();
+    await server.waitForLine((l) =>
+      /^protocols: Closing connection from 127\.0\.0\.1 port \d+: malformed PROXY protocol header: /
+        .test(l)
+    );
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+  } finally {
+    await server.stop();
+  }
+  const usage = await runProgram("main_server.ts", [
+    "--proxy-protocol",
+    "--udp",
+  ]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.lines[0], /--proxy-protocol cannot be used with --udp/);
+});
