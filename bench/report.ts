@@ -25,6 +25,8 @@ export interface BenchResults {
     idle?: { rssBefore: number; rssIdle: number; perConnectionKiB: number };
     peakRss?: number;
   }[];
+  /** main_server.ts --workers 1 and 2 under the same load. */
+  workers?: { workers: number; rate: number; shares: number[] }[];
 }
 
 const BASELINE = "raw Deno loop";
@@ -102,6 +104,30 @@ export function renderTable(results: BenchResults): string {
         pad(mib(server.idle?.rssIdle), 10) +
         pad(mib(server.peakRss), 10),
     );
+  }
+  if (results.workers?.length) {
+    lines.push("");
+    lines.push(
+      "main_server.ts --workers (1 KiB × 100 connections, not pinned)",
+    );
+    const one = results.workers[0].rate;
+    for (const w of results.workers) {
+      const shares = w.shares.length > 1
+        ? `  shares ${
+          w.shares.map((x) => `${Math.round(x * 100)}%`).join(" / ")
+        }`
+        : "";
+      lines.push(
+        `  ${w.workers} worker(s): ${num(w.rate)} round trips/s  ×${
+          (w.rate / one).toFixed(2)
+        }${shares}`,
+      );
+    }
+    if (Number(results.machine.cores) < 4) {
+      lines.push(
+        "  (on fewer than 4 cores the load generator competes with the workers: the ratio is only printed)",
+      );
+    }
   }
   lines.push("");
   lines.push(

@@ -299,6 +299,83 @@ for (const spec of SERVERS) {
   }
 }
 
+/**
+ * main_server.ts --workers N under the same load (1 KiB × 100 connections,
+ * nothing pinned: the workers and the load generator share the cores).
+ */
+async function workers(n: number) {
+  const child = new Deno.Command(deno, {
+    args: [
+      "run",
+      "--allow-net",
+      "--unstable-net",
+      `--allow-read=${ROOT}`,
+      `${ROOT}main_server.ts`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--log-level",
+      "info",
+      "--workers",
+      String(n),
+    ],
+    stdout: "null",
+    stderr: "piped",
+    cwd: ROOT,
+  }).spawn();
+  const lines: string[] = [];
+  const reading = (async () => {
+    let pending = "";
+    for await (
+      const chunk of child.stderr.pipeThrough(new TextDecoderStream())
+    ) {
+      pending += chunk;
+      const parts = pending.split("\n");
+      pending = parts.pop()!;
+      lines.push(...parts);
+    }
+  })();
+  let port = 0;
+  for (let i = 0; i < 100 && !port; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const line = lines.find((l) => /starting up on .* port \d+/.test(l));
+    if (line) port = Number(line.match(/port (\d+)/)![1]);
+  }
+  if (!port) {
+    throw new Error(`--workers ${n} did not start: ${lines.join("\n")}`);
+  }
+  const args = ["127.0.0.1", String(port), "100", "1024"];
+  await run(loadgen, ["pingpong", ...args, String(WARMUP)]);
+  const rates = [];
+  for (let i = 0; i < RUNS; i++) {
+    rates.push(
+      JSON.parse(await run(loadgen, ["pingpong", ...args, String(SECONDS)]))
+        .rate,
+    );
+  }
+  child.kill("SIGTERM");
+  await child.status;
+  await reading;
+  const served = lines
+    .map((l) => l.match(/worker \d+ served (\d+) connection/))
+    .filter((m) => m !== null)
+    .map((m) => Number(m![1]));
+  const total = served.reduce((a, b) => a + b, 0) || 1;
+  return {
+    workers: n,
+    rate: median(rates),
+    shares: served.map((x) => x / total),
+  };
+}
+
+if (!flags.only) {
+  console.log("measuring --workers 1 and --workers 2 ...");
+  const one = await workers(1);
+  const two = await workers(2);
+  results.workers = [one, two];
+}
+
 console.log();
 console.log(renderTable(results));
 await Deno.mkdir(`${HERE}results`, { recursive: true });

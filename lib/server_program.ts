@@ -22,6 +22,8 @@ import {
 } from "./cli.ts";
 import { createDatagramEndpoint, type DatagramTransport } from "./datagram.ts";
 import { EchoServer, UdpEchoServer } from "./echo.ts";
+import { onSignals, shutDown } from "./shutdown.ts";
+import { runWorkers } from "./workers.ts";
 import { createServer, type Server } from "./server.ts";
 
 /** The echo server's settings. */
@@ -40,68 +42,21 @@ export interface ServerConfig extends CommonConfig {
   udp: boolean;
   /** Expect a PROXY protocol header on each connection. */
   proxyProtocol: boolean;
+  /** Worker threads sharing the port (1: none). */
+  workers: number;
 }
 
-const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
-  ? ["SIGINT", "SIGBREAK"]
-  : ["SIGINT", "SIGTERM"];
-
-/**
- * Resolves on the first SIGINT/SIGTERM; `onRepeat` is called on each later
- * one. Returns the promise and a function that removes the listeners.
- */
-function onSignals(onRepeat: () => void): {
-  first: Promise<Deno.Signal>;
-  remove: () => void;
-} {
-  const { promise, resolve } = Promise.withResolvers<Deno.Signal>();
-  let seen = false;
-  const handlers = SIGNALS.map((signal) => {
-    const handler = () => {
-      if (seen) onRepeat();
-      seen = true;
-      resolve(signal);
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
-  const remove = () => {
-    for (const [signal, handler] of handlers) {
-      Deno.removeSignalListener(signal, handler);
-    }
-  };
-  return { first: promise, remove };
-}
-
-/**
- * Closes the server, gives open connections `grace` seconds to finish, then
- * aborts the rest (at once on `hurry`). Resolves to how many were aborted.
- */
-async function shutDown(
-  server: Server,
-  grace: number,
-  hurry: Promise<void>,
-): Promise<number> {
-  await server.close();
-  const finished = server.waitClosed().then(() => "finished" as const);
-  if (server.connectionCount === 0) {
-    await finished;
-    return 0;
+/** Reads `--workers` (0: one per core); only for plain TCP. */
+function parseWorkers(values: FlagValues, otherTransport: boolean): number {
+  if (values.workers === undefined) return 1;
+  const n = parseCount("--workers", String(values.workers), 0);
+  const count = n === 0 ? navigator.hardwareConcurrency : n;
+  if (count > 1 && otherTransport) {
+    throw new UsageError(
+      "--workers is for TCP: it cannot be used with --unix, --udp or --tls-cert",
+    );
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<"expired">((resolve) => {
-    timer = setTimeout(() => resolve("expired"), grace * 1000);
-  });
-  const outcome = await Promise.race([
-    finished,
-    expired,
-    hurry.then(() => "expired" as const),
-  ]);
-  clearTimeout(timer);
-  if (outcome === "finished") return 0;
-  const aborted = server.abortClients();
-  await finished;
-  return aborted;
+  return count;
 }
 
 /** The UDP echo server: until SIGINT/SIGTERM. */
@@ -187,6 +142,12 @@ export const serverProgram: Program<ServerConfig> = {
       help: "the PEM private key of --tls-cert",
     },
     unix: UNIX_FLAG,
+    workers: {
+      type: "string",
+      value: "N",
+      help:
+        "N workers share the port (Linux SO_REUSEPORT, needs --unstable-net); 0 = one per core (default: 1)",
+    },
     "proxy-protocol": {
       type: "boolean",
       help:
@@ -226,6 +187,10 @@ export const serverProgram: Program<ServerConfig> = {
       ...common,
       udp: Boolean(values.udp),
       proxyProtocol: Boolean(values["proxy-protocol"]),
+      workers: parseWorkers(
+        values,
+        unix !== undefined || Boolean(values.udp) || cert !== undefined,
+      ),
       ...(cert !== undefined
         ? { tls: { certFile: String(cert), keyFile: String(key) } }
         : {}),
@@ -243,6 +208,15 @@ export const serverProgram: Program<ServerConfig> = {
   },
   async run(config: ServerConfig): Promise<number> {
     if (config.udp) return await runUdp(config);
+    if (config.workers > 1) {
+      if (Deno.build.os === "linux") {
+        return await runWorkers(config, config.workers);
+      }
+      getLogger(["main"]).warning(
+        "--workers needs Linux's SO_REUSEPORT; running 1 worker on {os}",
+        { os: Deno.build.os },
+      );
+    }
     const log = getLogger(["main"]);
     const tls = config.tls && {
       cert: await readPemFile("--tls-cert", config.tls.certFile),

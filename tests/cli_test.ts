@@ -27,6 +27,7 @@ Deno.test("defaults are the seed's: localhost, port 10000, debug, text", () => {
     idleTimeout: 300,
     udp: false,
     proxyProtocol: false,
+    workers: 1,
   });
   const client = parseCommandLine(clientProgram, []);
   assert.ok(client.kind === "run");

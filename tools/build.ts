@@ -98,6 +98,8 @@ async function compile(outDir: string, target?: string): Promise<boolean> {
       "compile",
       "--quiet",
       ...PERMISSIONS,
+      // The --workers threads load this module at run time.
+      ...(name === "echo-server" ? ["--include", "lib/server_worker.ts"] : []),
       ...(target ? ["--target", target] : []),
       "-o",
       output,

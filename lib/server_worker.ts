@@ -1,0 +1,52 @@
+/**
+ * One worker of `main_server.ts --workers N`: a Deno Worker that runs the
+ * echo server on the shared address (`reusePort`), and shuts down when the
+ * main thread says so. Messages: in `{ type: "start", config }`,
+ * `{ type: "stop" }`, `{ type: "hurry" }`; out `{ type: "started", port }`,
+ * `{ type: "failed", message }`, `{ type: "stopped", aborted, served }`.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { describeError } from "./cli.ts";
+import { EchoServer } from "./echo.ts";
+import { configureLogging } from "./logging.ts";
+import { createServer, type Server } from "./server.ts";
+import type { ServerConfig } from "./server_program.ts";
+import { shutDown } from "./shutdown.ts";
+
+let server: Server | undefined;
+let served = 0;
+const hurry = Promise.withResolvers<void>();
+let config: ServerConfig;
+
+self.onmessage = async (event: MessageEvent) => {
+  const message = event.data;
+  if (message.type === "start") {
+    config = message.config;
+    configureLogging({ level: config.logLevel, format: config.logFormat });
+    try {
+      server = await createServer(() => {
+        served++;
+        return new EchoServer();
+      }, {
+        hostname: config.host,
+        port: message.port ?? config.port,
+        reusePort: true,
+        maxConnections: config.maxConnections,
+        idleTimeout: config.idleTimeout,
+        proxyProtocol: config.proxyProtocol,
+      });
+      self.postMessage({ type: "started", port: server.addrs[0].port });
+    } catch (error) {
+      self.postMessage({ type: "failed", message: describeError(error) });
+    }
+  } else if (message.type === "stop" && server) {
+    const aborted = await shutDown(server, config.grace, hurry.promise);
+    self.postMessage({ type: "stopped", aborted, served });
+  } else if (message.type === "hurry") {
+    hurry.resolve();
+  }
+};

@@ -1,0 +1,71 @@
+/**
+ * Shutting a server down on signals: what the echo server program does at
+ * SIGINT/SIGTERM, in the main thread and in each worker.
+ *
+ * @module
+ */
+
+import type { Server } from "./server.ts";
+
+/** The signals that stop the server. */
+export const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT", "SIGBREAK"]
+  : ["SIGINT", "SIGTERM"];
+
+/**
+ * Resolves on the first SIGINT/SIGTERM; `onRepeat` is called on each later
+ * one. Returns the promise and a function that removes the listeners.
+ */
+export function onSignals(onRepeat: () => void): {
+  first: Promise<Deno.Signal>;
+  remove: () => void;
+} {
+  const { promise, resolve } = Promise.withResolvers<Deno.Signal>();
+  let seen = false;
+  const handlers = SIGNALS.map((signal) => {
+    const handler = () => {
+      if (seen) onRepeat();
+      seen = true;
+      resolve(signal);
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  const remove = () => {
+    for (const [signal, handler] of handlers) {
+      Deno.removeSignalListener(signal, handler);
+    }
+  };
+  return { first: promise, remove };
+}
+
+/**
+ * Closes the server, gives open connections `grace` seconds to finish, then
+ * aborts the rest (at once on `hurry`). Resolves to how many were aborted.
+ */
+export async function shutDown(
+  server: Server,
+  grace: number,
+  hurry: Promise<void>,
+): Promise<number> {
+  await server.close();
+  const finished = server.waitClosed().then(() => "finished" as const);
+  if (server.connectionCount === 0) {
+    await finished;
+    return 0;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"expired">((resolve) => {
+    timer = setTimeout(() => resolve("expired"), grace * 1000);
+  });
+  const outcome = await Promise.race([
+    finished,
+    expired,
+    hurry.then(() => "expired" as const),
+  ]);
+  clearTimeout(timer);
+  if (outcome === "finished") return 0;
+  const aborted = server.abortClients();
+  await finished;
+  return aborted;
+}

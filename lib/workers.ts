@@ -1,0 +1,155 @@
+/**
+ * `main_server.ts --workers N`: N echo servers on one address, each in its
+ * own Deno Worker (a thread with its own event loop), with Linux's
+ * `SO_REUSEPORT` spreading new connections between them.
+ *
+ * Deno Workers rather than worker processes: they share the permissions and
+ * the module graph of the main program, so the same code runs from source
+ * and from a compiled binary without re-executing itself, and signals stay
+ * with the main thread. `reusePort` is unstable in Deno 2.9: it needs
+ * `--unstable-net`; and a worker loads its module files at run time, which
+ * needs `--allow-read` for them (`--allow-read=.` from the project).
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { EXIT_OK, ProgramError } from "./cli.ts";
+import type { ServerConfig } from "./server_program.ts";
+import { onSignals } from "./shutdown.ts";
+
+interface Started {
+  worker: Worker;
+  port: number;
+}
+
+/** Starts one worker and resolves once it listens. */
+function startWorker(config: ServerConfig, port: number): Promise<Started> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./server_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    worker.onmessage = (event) => {
+      const message = event.data;
+      if (message.type === "started") resolve({ worker, port: message.port });
+      if (message.type === "failed") {
+        worker.terminate();
+        reject(new Error(message.message));
+      }
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      worker.terminate();
+      reject(new Error(event.message));
+    };
+    worker.postMessage({ type: "start", config, port });
+  });
+}
+
+/** Asks a worker to shut down; resolves to what it reports. */
+function stopWorker(
+  worker: Worker,
+): Promise<{ aborted: number; served: number }> {
+  return new Promise((resolve) => {
+    worker.onmessage = (event) => {
+      if (event.data.type === "stopped") resolve(event.data);
+    };
+    worker.postMessage({ type: "stop" });
+  });
+}
+
+/**
+ * Runs `count` workers on the configured address until SIGINT/SIGTERM, then
+ * shuts them all down gracefully (a second signal hurries them). Logs the
+ * seed's lines once, and each worker's share of the connections.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await runWorkers(config, 2);
+ * ```
+ *
+ * @throws {ProgramError} when a worker cannot listen (naming why: a taken
+ * port, or the missing `--unstable-net` flag).
+ */
+export async function runWorkers(
+  config: ServerConfig,
+  count: number,
+): Promise<number> {
+  const log = getLogger(["main"]);
+  // Checked here, not left to the workers: an unstable API used without its
+  // flag ends the whole process, and a worker's failed module load prints
+  // Deno's own error line.
+  if (
+    typeof (Deno as { listenDatagram?: unknown }).listenDatagram !== "function"
+  ) {
+    throw new ProgramError(
+      "--workers needs Deno's --unstable-net flag (reusePort is unstable): deno run --allow-net --unstable-net main_server.ts --workers N",
+    );
+  }
+  const module = new URL("./server_worker.ts", import.meta.url);
+  if (
+    module.protocol === "file:" &&
+    Deno.permissions.querySync({ name: "read", path: module }).state !==
+      "granted"
+  ) {
+    throw new ProgramError(
+      "--workers needs read access to the program's own files to start its workers: add --allow-read=. (see the README)",
+    );
+  }
+  const started: Started[] = [];
+  try {
+    started.push(await startWorker(config, config.port));
+    const port = started[0].port;
+    const rest = await Promise.allSettled(
+      Array.from({ length: count - 1 }, () => startWorker(config, port)),
+    );
+    for (const result of rest) {
+      if (result.status === "fulfilled") started.push(result.value);
+      else throw result.reason;
+    }
+  } catch (error) {
+    for (const { worker } of started) worker.terminate();
+    const why = error instanceof Error ? error.message : String(error);
+    if (/Module not found|Cannot load module/i.test(why)) {
+      throw new ProgramError(
+        "--workers is not available in this build (the worker module is not in it): run main_server.ts or a compiled binary",
+      );
+    }
+    throw new ProgramError(
+      `cannot listen on ${config.host} port ${config.port}: ${why}`,
+    );
+  }
+  const signals = onSignals(() => {
+    for (const { worker } of started) worker.postMessage({ type: "hurry" });
+  });
+  try {
+    log.info("starting up on {host} port {port}", {
+      host: config.host,
+      port: started[0].port,
+    });
+    log.info("{count} workers share the port", { count });
+    await signals.first;
+    log.info("closing server");
+    const reports = await Promise.all(
+      started.map(({ worker }) => stopWorker(worker)),
+    );
+    const aborted = reports.reduce((sum, r) => sum + r.aborted, 0);
+    reports.forEach((report, i) =>
+      log.info("worker {worker} served {served} connection(s)", {
+        worker: i + 1,
+        served: report.served,
+      })
+    );
+    if (aborted > 0) {
+      log.warning(
+        "aborted {count} connection(s) still open after {grace} s",
+        { count: aborted, grace: config.grace },
+      );
+    }
+    for (const { worker } of started) worker.terminate();
+    log.info("closing event loop");
+    return EXIT_OK;
+  } finally {
+    signals.remove();
+  }
+}

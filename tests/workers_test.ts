@@ -1,0 +1,117 @@
+// main_server.ts --workers: Deno Workers sharing the port with reusePort.
+
+import assert from "node:assert/strict";
+import { projectFile, runProgram, ServerProcess } from "./_process.ts";
+import { readAll, writeAll } from "./_helpers.ts";
+
+const ROOT = projectFile("");
+const WORKER_PERMISSIONS = [
+  "--allow-net",
+  "--unstable-net",
+  `--allow-read=${ROOT}`,
+];
+
+Deno.test("workers: 2 workers share 40 connections and shut down together", {
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const server = await ServerProcess.start(
+    ["--host", "127.0.0.1", "--workers", "2", "--log-level", "info"],
+    WORKER_PERMISSIONS,
+  );
+  try {
+    assert.ok(
+      server.lines.includes(
+        `main: starting up on 127.0.0.1 port ${server.port}`,
+      ),
+    );
+    for (let i = 0; i < 40; i++) {
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+      });
+      await writeAll(conn, new TextEncoder().encode(`exchange ${i}`));
+      await conn.closeWrite();
+      assert.equal(
+        new TextDecoder().decode(await readAll(conn)),
+        `exchange ${i}`,
+      );
+      conn.close();
+    }
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+    const served = server.lines
+      .map((l) => l.match(/^main: worker (\d) served (\d+) connection/))
+      .filter((m) => m !== null)
+      .map((m) => Number(m![2]));
+    assert.equal(served.length, 2, server.lines.join("\n"));
+    assert.equal(served[0] + served[1], 40);
+    assert.ok(served.every((n) => n > 0), `shares ${served}`);
+    assert.deepEqual(server.lines.slice(-1), ["main: closing event loop"]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("workers: the seed's transcript is the same with workers", {
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const server = await ServerProcess.start([
+    "--host",
+    "127.0.0.1",
+    "--workers",
+    "2",
+  ], WORKER_PERMISSIONS);
+  try {
+    const client = await runProgram("main_client.ts", [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(server.port),
+    ]);
+    assert.equal(client.code, 0, client.stderr);
+    await server.waitForLine((l) =>
+      /^EchoServer_127\.0\.0\.1_\d+: closing$/.test(l)
+    );
+    assert.ok(
+      server.lines.some((l) =>
+        /^EchoServer_127\.0\.0\.1_\d+: received EOF$/.test(l)
+      ),
+    );
+    server.kill("SIGINT");
+    assert.equal((await server.status()).code, 0);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("workers: missing --unstable-net or read access is one line; other transports are usage errors", async () => {
+  const noUnstable = await runProgram("main_server.ts", [
+    "--port",
+    "0",
+    "--workers",
+    "2",
+  ], {
+    permissions: ["--allow-net", `--allow-read=${ROOT}`],
+  });
+  assert.equal(noUnstable.code, 1);
+  assert.deepEqual(noUnstable.lines, [
+    "main: --workers needs Deno's --unstable-net flag (reusePort is unstable): deno run --allow-net --unstable-net main_server.ts --workers N",
+  ]);
+  const noRead = await runProgram("main_server.ts", [
+    "--port",
+    "0",
+    "--workers",
+    "2",
+  ], {
+    permissions: ["--allow-net", "--unstable-net"],
+  });
+  assert.equal(noRead.code, 1);
+  assert.deepEqual(noRead.lines, [
+    "main: --workers needs read access to the program's own files to start its workers: add --allow-read=. (see the README)",
+  ]);
+  const usage = await runProgram("main_server.ts", ["--workers", "2", "--udp"]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.lines[0], /--workers is for TCP/);
+  const bad = await runProgram("main_server.ts", ["--workers", "-1"]);
+  assert.equal(bad.code, 2);
+});
