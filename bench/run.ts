@@ -1,8 +1,9 @@
 /**
  * `deno task bench`: the project's EchoServer against the raw Deno loop and
  * the peers (Node `net`, asyncio, uvloop), all driven by the same C load
- * generator, one after another on free loopback ports. Server and load
- * generator are pinned to different cores where `taskset` exists.
+ * generator on free loopback ports. Every server runs at once and each
+ * figure's runs take turns across them. Servers and load generator are
+ * pinned to different cores where `taskset` exists.
  *
  * Prints one table (every figure also as a ratio to the raw Deno loop) and
  * writes bench/results/latest.json and bench/results/latest.svg.
@@ -167,35 +168,37 @@ async function loadgenJson(args: string[]): Promise<Record<string, number>> {
   return JSON.parse(await run(cmd, rest));
 }
 
-/** Ping-pong: median of RUNS runs after a warm-up. */
-async function pingpong(
+/** One ping-pong measurement: rate, server CPU per round trip, latency. */
+async function pingpongRun(
   server: Running,
   size: number,
   connections: number,
+  seconds: number,
 ) {
-  const target = ["127.0.0.1", String(server.port), String(connections)];
-  await loadgenJson(["pingpong", ...target, String(size), String(WARMUP)]);
-  const runs = [];
-  for (let i = 0; i < RUNS; i++) {
-    const before = await cpuSeconds(server.child.pid);
-    const result = await loadgenJson([
-      "pingpong",
-      ...target,
-      String(size),
-      String(SECONDS),
-    ]);
-    const after = await cpuSeconds(server.child.pid);
-    if (result.mismatches || result.errors) {
-      throw new Error(`echo not byte-exact: ${JSON.stringify(result)}`);
-    }
-    runs.push({
-      rate: result.rate,
-      cpuUs: (after - before) * 1e6 / result.round_trips,
-      p50: result.p50_us,
-      p99: result.p99_us,
-      loadgenCpu: result.cpu_s / result.seconds,
-    });
+  const before = await cpuSeconds(server.child.pid);
+  const result = await loadgenJson([
+    "pingpong",
+    "127.0.0.1",
+    String(server.port),
+    String(connections),
+    String(size),
+    String(seconds),
+  ]);
+  const after = await cpuSeconds(server.child.pid);
+  if (result.mismatches || result.errors) {
+    throw new Error(`echo not byte-exact: ${JSON.stringify(result)}`);
   }
+  return {
+    rate: result.rate,
+    cpuUs: (after - before) * 1e6 / result.round_trips,
+    p50: result.p50_us,
+    p99: result.p99_us,
+    loadgenCpu: result.cpu_s / result.seconds,
+  };
+}
+
+/** Medians of each figure over runs. */
+function medians(runs: Awaited<ReturnType<typeof pingpongRun>>[]) {
   return {
     rate: median(runs.map((r) => r.rate)),
     cpuUs: median(runs.map((r) => r.cpuUs)),
@@ -205,21 +208,18 @@ async function pingpong(
   };
 }
 
-async function stream(server: Running) {
-  const speeds = [];
-  for (let i = 0; i < RUNS; i++) {
-    const result = await loadgenJson([
-      "stream",
-      "127.0.0.1",
-      String(server.port),
-      String(STREAM_BYTES),
-    ]);
-    if (result.mismatches || result.received !== STREAM_BYTES) {
-      throw new Error(`stream not byte-exact: ${JSON.stringify(result)}`);
-    }
-    speeds.push(result.mb_per_s);
+/** One streaming measurement, checked byte for byte: MB/s. */
+async function streamRun(server: Running): Promise<number> {
+  const result = await loadgenJson([
+    "stream",
+    "127.0.0.1",
+    String(server.port),
+    String(STREAM_BYTES),
+  ]);
+  if (result.mismatches || result.received !== STREAM_BYTES) {
+    throw new Error(`stream not byte-exact: ${JSON.stringify(result)}`);
   }
-  return { mbPerS: median(speeds) };
+  return result.mb_per_s;
 }
 
 /** RSS before and with IDLE_CONNECTIONS idle connections. */
@@ -273,27 +273,65 @@ console.log(
   }; ${RUNS} run(s) of ${SECONDS} s per figure, median`,
 );
 
+// Every server runs at once (pinned to core 0, idle between turns), and the
+// runs of each figure take turns across them: a drift in the machine's
+// speed then touches every server alike instead of whichever ran last.
+const specs = SERVERS.filter((spec) =>
+  !flags.only || flags.only.includes(spec.name)
+);
+const wanted = (spec: ServerSpec, key: string) =>
+  !spec.only || spec.only.includes(key);
+const running: Running[] = [];
 const results: BenchResults = { machine, servers: [] };
-for (const spec of SERVERS) {
-  if (flags.only && !flags.only.includes(spec.name)) continue;
-  const wanted = (key: string) => !spec.only || spec.only.includes(key);
-  console.log(`measuring ${spec.name} ...`);
-  const server = await start(spec);
-  try {
-    const row: BenchResults["servers"][number] = {
-      name: spec.name,
-      pingpong: {},
-    };
-    if (wanted("idle")) row.idle = await idle(server);
-    if (wanted("stream")) row.stream = await stream(server);
-    for (const { key, size, connections } of PINGPONG) {
-      if (wanted(key)) {
-        row.pingpong[key] = await pingpong(server, size, connections);
+try {
+  for (const spec of specs) running.push(await start(spec));
+  const rows = specs.map((spec) => ({
+    name: spec.name,
+    pingpong: {} as Record<string, ReturnType<typeof medians>>,
+  } as BenchResults["servers"][number]));
+  console.log("measuring idle connections ...");
+  for (const [i, spec] of specs.entries()) {
+    if (wanted(spec, "idle")) rows[i].idle = await idle(running[i]);
+  }
+  console.log("measuring streaming ...");
+  const speeds: number[][] = specs.map(() => []);
+  for (let run = 0; run < RUNS; run++) {
+    for (const [i, spec] of specs.entries()) {
+      if (wanted(spec, "stream")) speeds[i].push(await streamRun(running[i]));
+    }
+  }
+  specs.forEach((spec, i) => {
+    if (wanted(spec, "stream")) rows[i].stream = { mbPerS: median(speeds[i]) };
+  });
+  for (const { key, size, connections } of PINGPONG) {
+    console.log(`measuring ping-pong ${key} ...`);
+    const runs: Awaited<ReturnType<typeof pingpongRun>>[][] = specs.map(
+      () => [],
+    );
+    for (const [i, spec] of specs.entries()) {
+      if (wanted(spec, key)) {
+        await pingpongRun(running[i], size, connections, WARMUP);
       }
     }
-    row.peakRss = await memory(server.child.pid, "VmHWM");
-    results.servers.push(row);
-  } finally {
+    for (let run = 0; run < RUNS; run++) {
+      for (const [i, spec] of specs.entries()) {
+        if (wanted(spec, key)) {
+          runs[i].push(
+            await pingpongRun(running[i], size, connections, SECONDS),
+          );
+        }
+      }
+    }
+    specs.forEach((spec, i) => {
+      if (wanted(spec, key)) rows[i].pingpong[key] = medians(runs[i]);
+    });
+  }
+  for (const [i] of specs.entries()) {
+    rows[i].peakRss = await memory(running[i].child.pid, "VmHWM");
+  }
+  results.servers = rows;
+} finally {
+  for (const server of running) {
     server.child.kill("SIGKILL");
     await server.child.status;
   }
