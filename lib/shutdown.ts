@@ -7,7 +7,14 @@
 
 import type { Server } from "./server.ts";
 
-/** The signals that stop the server. */
+/**
+ * The signals that stop the server.
+ *
+ * @example
+ * ```ts ignore
+ * SIGNALS; // ["SIGINT", "SIGTERM"] (Windows: ["SIGINT", "SIGBREAK"])
+ * ```
+ */
 export const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
   ? ["SIGINT", "SIGBREAK"]
   : ["SIGINT", "SIGTERM"];
@@ -15,6 +22,13 @@ export const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
 /**
  * Resolves on the first SIGINT/SIGTERM; `onRepeat` is called on each later
  * one. Returns the promise and a function that removes the listeners.
+ *
+ * @example
+ * ```ts ignore
+ * const signals = onSignals(() => console.log("again: hurrying"));
+ * await signals.first;
+ * signals.remove();
+ * ```
  */
 export function onSignals(onRepeat: () => void): {
   first: Promise<Deno.Signal>;
@@ -42,6 +56,11 @@ export function onSignals(onRepeat: () => void): {
 /**
  * Closes the server, gives open connections `grace` seconds to finish, then
  * aborts the rest (at once on `hurry`). Resolves to how many were aborted.
+ *
+ * @example
+ * ```ts ignore
+ * const aborted = await shutDown(server, 5, secondSignal);
+ * ```
  */
 export async function shutDown(
   server: Server,
