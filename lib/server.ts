@@ -211,45 +211,55 @@ export class Server implements AsyncDisposable {
     else this.#start(conn, {});
   }
 
-  /** Completes a TLS handshake (bounded in time), then starts serving. */
-  async #handshake(conn: Deno.TlsConn): Promise<void> {
-    this.#handshaking.add(conn);
-    const timer = setTimeout(() => conn.close(), TLS_HANDSHAKE_TIMEOUT_MS);
-    try {
-      const info = await conn.handshake();
-      this.#start(conn, { alpnProtocol: info.alpnProtocol });
-    } catch (error) {
-      log.info("TLS handshake with {host} port {port} failed: {error}", {
-        ...peerText(conn.remoteAddr),
-        error,
-      });
-      try {
-        conn.close();
-      } catch {
-        // Closed by the timer or the peer.
-      }
-    } finally {
-      clearTimeout(timer);
-      this.#handshaking.delete(conn);
-      this.#checkDone();
-    }
+  /** Completes a TLS handshake, then serves the connection. */
+  #handshake(conn: Deno.TlsConn): void {
+    this.#prepare(
+      conn,
+      async () => {
+        const info = await conn.handshake();
+        return [conn, { alpnProtocol: info.alpnProtocol }];
+      },
+      (error) =>
+        log.info("TLS handshake with {host} port {port} failed: {error}", {
+          ...peerText(conn.remoteAddr),
+          error,
+        }),
+    );
   }
 
-  /** Reads the PROXY header (bounded in time), then starts serving. */
-  async #readProxy(conn: Deno.Conn): Promise<void> {
-    this.#handshaking.add(conn);
-    const timer = setTimeout(() => conn.close(), TLS_HANDSHAKE_TIMEOUT_MS);
-    try {
+  /** Reads the PROXY header, then serves the rest of the connection. */
+  #readProxy(conn: Deno.Conn): void {
+    this.#prepare(conn, async () => {
       const header = await readProxyHeader(conn);
-      this.#start(new PrefixedConn(conn, header.rest), {
+      return [new PrefixedConn(conn, header.rest), {
         peername: header.source ?? conn.remoteAddr,
         proxyname: conn.remoteAddr,
-      });
-    } catch (error) {
+      }];
+    }, (error) =>
       log.warning(
         "Closing connection from {host} port {port}: malformed PROXY protocol header: {error}",
         { ...peerText(conn.remoteAddr), error },
-      );
+      ));
+  }
+
+  /**
+   * Runs what must happen before a connection is served (a TLS handshake,
+   * a PROXY header) within {@linkcode TLS_HANDSHAKE_TIMEOUT_MS}, counting
+   * the connection as open meanwhile; then serves it, or reports why not
+   * and closes it.
+   */
+  async #prepare(
+    conn: Deno.Conn,
+    prepare: () => Promise<[ByteStream, Record<string, unknown>]>,
+    failed: (error: unknown) => void,
+  ): Promise<void> {
+    this.#handshaking.add(conn);
+    const timer = setTimeout(() => conn.close(), TLS_HANDSHAKE_TIMEOUT_MS);
+    try {
+      const [stream, extra] = await prepare();
+      this.#start(stream, extra);
+    } catch (error) {
+      failed(error);
       try {
         conn.close();
       } catch {
