@@ -43,8 +43,11 @@ function addrText(addr: Deno.Addr | undefined): string {
 const pools = new Map<number, BufferPool>();
 
 function poolFor(sizeHint: number): BufferPool {
-  let size = MIN_READ_SIZE;
-  while (size < sizeHint && size < READ_SIZE) size *= 2;
+  const size = sizeHint <= MIN_READ_SIZE
+    ? MIN_READ_SIZE
+    : sizeHint >= READ_SIZE
+    ? READ_SIZE
+    : 2 ** Math.ceil(Math.log2(sizeHint));
   let pool = pools.get(size);
   if (!pool) {
     pool = new BufferPool(size, (4 * 1024 * 1024) / size);
@@ -95,11 +98,23 @@ export class EchoServer implements BufferedProtocol {
   getBuffer(sizeHint: number): Uint8Array {
     const busy = this.#busy;
     if (busy.length > 0) {
-      const sent = this.#written - this.#transport.getWriteBufferSize();
-      while (busy.length > 0 && this.#busyEnds[0] <= sent) {
-        const buffer = busy.shift()!;
-        poolFor(buffer.byteLength).give(buffer);
-        this.#busyEnds.shift();
+      if (this.#transport.getWriteBufferSize() === 0) {
+        // Everything written has been sent: every busy buffer is free, and
+        // the last one is lent again when it has the right size (the usual
+        // case: no trip through the pool).
+        const last = busy.pop()!;
+        for (const buffer of busy) poolFor(buffer.byteLength).give(buffer);
+        busy.length = 0;
+        this.#busyEnds.length = 0;
+        if (last.byteLength === sizeHint) return this.#lent = last;
+        poolFor(last.byteLength).give(last);
+      } else {
+        const sent = this.#written - this.#transport.getWriteBufferSize();
+        while (busy.length > 0 && this.#busyEnds[0] <= sent) {
+          const buffer = busy.shift()!;
+          poolFor(buffer.byteLength).give(buffer);
+          this.#busyEnds.shift();
+        }
       }
     }
     return this.#lent = poolFor(sizeHint).take();
