@@ -65,29 +65,40 @@ export class ServerProcess {
   }
 
   /** Starts main_server.ts on a free port and waits for its start-up line. */
-  static async start(
+  static start(
     args: string[] = [],
     permissions = ["--allow-net"],
   ): Promise<ServerProcess> {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...permissions,
-        projectFile("main_server.ts"),
-        "--port",
-        "0",
-        ...args,
-      ],
+    return ServerProcess.spawn(
+      [Deno.execPath(), "run", ...permissions, projectFile("main_server.ts")],
+      ["--port", "0", ...args],
+    );
+  }
+
+  /**
+   * Starts a build of the echo server (`command`: the program and what
+   * comes before its flags) and waits for its start-up line; `port` is the
+   * port it names (0 for a Unix socket).
+   */
+  static async spawn(
+    command: string[],
+    args: string[],
+  ): Promise<ServerProcess> {
+    const child = new Deno.Command(command[0], {
+      args: [...command.slice(1), ...args],
       stdin: "null",
       stdout: "null",
       stderr: "piped",
       env: { NO_COLOR: "1" },
     }).spawn();
     const server = new ServerProcess(child);
-    const line = await server.waitForLine((l) =>
-      /starting up on .* port \d+/.test(l)
-    );
-    server.port = Number(line.match(/port (\d+)/)![1]);
+    const line = await server.waitForLine((l) => l.includes("starting up on "));
+    if (line === "") {
+      throw new Error(
+        `the server ended before starting:\n${server.lines.join("\n")}`,
+      );
+    }
+    server.port = Number(line.match(/ port (\d+)/)?.[1] ?? 0);
     return server;
   }
 

@@ -3,7 +3,7 @@
 // printed reason).
 
 import assert from "node:assert/strict";
-import { projectFile } from "./_process.ts";
+import { projectFile, ServerProcess } from "./_process.ts";
 
 const decoder = new TextDecoder();
 
@@ -42,26 +42,27 @@ async function run(cmd: string[], args: string[]) {
 
 /** The seed's exchange, --help and a bad flag, with built programs. */
 async function checkPrograms(server: string[], client: string[]) {
-  const child = new Deno.Command(server[0], {
-    args: [...server.slice(1), "--host", "127.0.0.1", "--port", "0"],
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/port (\d+)\n/.test(text)) {
-    const { value, done } = await reader.read();
-    assert.ok(!done, `the server ended: ${text}`);
-    text += value;
+  const process = await ServerProcess.spawn(server, [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+  ]);
+  try {
+    const exchange = await run(client, [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(process.port),
+    ]);
+    assert.equal(exchange.code, 0, exchange.lines.join("\n"));
+    assert.ok(exchange.lines.includes("EchoClient: received EOF"));
+    assert.equal(exchange.lines.at(-1), "main: closing event loop");
+    process.kill("SIGTERM");
+    assert.equal((await process.status()).code, 0);
+  } finally {
+    await process.stop();
   }
-  const port = text.match(/port (\d+)\n/)![1];
-  const exchange = await run(client, ["--host", "127.0.0.1", "--port", port]);
-  assert.equal(exchange.code, 0, exchange.lines.join("\n"));
-  assert.ok(exchange.lines.includes("EchoClient: received EOF"));
-  assert.equal(exchange.lines.at(-1), "main: closing event loop");
-  child.kill("SIGTERM");
-  assert.equal((await child.status).code, 0);
-  await reader.cancel();
   const help = await run(server, ["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: echo-server/);

@@ -1,7 +1,7 @@
 // The programs over TLS and Unix sockets, as real processes.
 
 import assert from "node:assert/strict";
-import { runProgram, ServerProcess } from "./_process.ts";
+import { projectFile, runProgram, ServerProcess } from "./_process.ts";
 import { testCerts } from "./_certs.ts";
 
 const READ_NET = ["--allow-net", "--allow-read"];
@@ -92,36 +92,25 @@ Deno.test("programs: a missing certificate file is one line and exit 1", async (
 Deno.test("programs: the seed's exchange over a Unix socket", async () => {
   const dir = await Deno.makeTempDir({ prefix: "echo-unix-" });
   const path = `${dir}/echo.sock`;
-  const server = await ServerProcess.start(["--unix", path], [
-    "--allow-net",
-    ...UNIX,
-  ]).catch(() => null);
-  // ServerProcess.start passes --port 0; --unix refuses it. Start by hand.
-  assert.equal(server, null);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...UNIX,
-      new URL("../main_server.ts", import.meta.url).pathname,
-      "--unix",
-      path,
-    ],
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("starting up")) {
-    text += (await reader.read()).value ?? "";
+  const server = await ServerProcess.spawn(
+    [Deno.execPath(), "run", ...UNIX, projectFile("main_server.ts")],
+    ["--unix", path],
+  );
+  try {
+    assert.ok(
+      server.lines.includes(`main: starting up on ${path}`),
+      server.lines.join("\n"),
+    );
+    const client = await runProgram("main_client.ts", ["--unix", path], {
+      permissions: UNIX,
+    });
+    assert.equal(client.code, 0, client.stderr);
+    assert.ok(client.lines.includes("EchoClient: received EOF"));
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+  } finally {
+    await server.stop();
   }
-  assert.match(text, new RegExp(`main: starting up on ${path}`));
-  const client = await runProgram("main_client.ts", ["--unix", path], {
-    permissions: UNIX,
-  });
-  assert.equal(client.code, 0, client.stderr);
-  assert.ok(client.lines.includes("EchoClient: received EOF"));
-  child.kill("SIGTERM");
-  assert.equal((await child.status).code, 0);
-  await reader.cancel();
   await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
 });
 
