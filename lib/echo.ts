@@ -6,6 +6,7 @@
  */
 
 import { getLogger, type Logger } from "@logtape/logtape";
+import { addrLabel, addrText } from "./addr.ts";
 import { bytesRepr } from "./bytes_repr.ts";
 import { namedLogger } from "./logging.ts";
 import { BufferPool } from "./buffer_pool.ts";
@@ -20,20 +21,6 @@ export const SEED_MESSAGES: readonly string[] = [
   "It will be sent ",
   "in parts.",
 ];
-
-/** `host_port` (or the socket path) of an address, for logger names. */
-function addrLabel(addr: Deno.Addr | undefined): string {
-  if (!addr) return "unknown";
-  if ("hostname" in addr) return `${addr.hostname}_${addr.port}`;
-  return "path" in addr && addr.path ? addr.path : addr.transport;
-}
-
-/** `host port N` of an address, for log lines. */
-function addrText(addr: Deno.Addr | undefined): string {
-  if (!addr) return "unknown";
-  if ("hostname" in addr) return `${addr.hostname} port ${addr.port}`;
-  return "path" in addr && addr.path ? addr.path : addr.transport;
-}
 
 /**
  * Read buffers shared by every EchoServer connection of the process, one pool

@@ -6,6 +6,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { addrText } from "./addr.ts";
 import {
   type BufferedProtocol,
   isBufferedProtocol,
@@ -87,18 +88,6 @@ export interface SocketTransportOptions {
   writeBufferLimits?: Partial<WriteBufferLimits>;
   /** More names for {@linkcode Transport.getExtraInfo}. */
   extra?: Record<string, unknown>;
-}
-
-/**
- * Formats an address for log lines: `host port`, `[::1]:80` style is avoided
- * to match asyncio's `peername` tuples.
- */
-function describeAddr(addr: Deno.Addr | undefined): string {
-  if (!addr) return "(no address)";
-  if (addr.transport === "tcp" || addr.transport === "udp") {
-    return `${addr.hostname} port ${addr.port}`;
-  }
-  return "path" in addr ? addr.path || "(unnamed)" : String(addr.transport);
 }
 
 /** An error thrown by a protocol callback, with the callback's name. */
@@ -459,7 +448,7 @@ export class SocketTransport implements Transport {
         "Fatal error: protocol.{callback}() call failed for {peer}: {error}",
         {
           callback: error.callback,
-          peer: describeAddr(this.#conn.remoteAddr),
+          peer: addrText(this.#conn.remoteAddr),
           error: error.error,
         },
       );
@@ -467,7 +456,7 @@ export class SocketTransport implements Transport {
     } else {
       const cause = asError(error);
       log.debug("Connection with {peer} lost: {error}", {
-        peer: describeAddr(this.#conn.remoteAddr),
+        peer: addrText(this.#conn.remoteAddr),
         error: cause,
       });
       this.#finish(cause);
@@ -494,7 +483,7 @@ export class SocketTransport implements Transport {
       } catch (thrown) {
         log.error(
           "Error in protocol.connectionLost() for {peer}: {error}",
-          { peer: describeAddr(this.#conn.remoteAddr), error: thrown },
+          { peer: addrText(this.#conn.remoteAddr), error: thrown },
         );
       } finally {
         this.#closed.resolve();
