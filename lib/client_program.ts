@@ -129,10 +129,7 @@ async function runLoadMode(
   let summary;
   try {
     summary = await runLoad({
-      ...(await connectionOptions(config)) as {
-        hostname: string;
-        port: number;
-      },
+      ...(await connectionOptions(config)),
       ...load,
       onProgress: live
         ? (progress) => status(formatProgress(progress, load.duration))

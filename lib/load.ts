@@ -10,16 +10,11 @@ import { type ConnectionOptions, createConnection } from "./connection.ts";
 import type { Protocol } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
 
-/** What a load run does. */
-export interface LoadOptions {
-  /** Server name or address. */
-  hostname: string;
-  /** Server port. */
-  port: number;
-  /** Connect to this Unix socket instead. */
-  path?: string;
-  /** Speak TLS (see `createConnection`). */
-  tls?: ConnectionOptions["tls"];
+/**
+ * What a load run does: where to connect (as for `createConnection`: host
+ * and port, a Unix socket path, TLS) and how hard to push.
+ */
+export interface LoadOptions extends Omit<ConnectionOptions, "signal"> {
   /** Connections ping-ponging at once. */
   connections: number;
   /** Bytes per message. */
@@ -211,6 +206,14 @@ function percentile(sorted: number[], p: number): number {
  * ```
  */
 export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
+  const {
+    connections: _connections,
+    size: _size,
+    duration: _duration,
+    requests: _requests,
+    onProgress: _onProgress,
+    ...connection
+  } = options;
   const run = new Run(options);
   run.started = performance.now();
   let last = { at: run.started, roundTrips: 0 };
@@ -231,12 +234,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       Array.from(
         { length: options.connections },
         (_, id) =>
-          createConnection(() => new PingPong(run, options.size, id), {
-            hostname: options.hostname,
-            port: options.port,
-            path: options.path,
-            tls: options.tls,
-          }),
+          createConnection(
+            () => new PingPong(run, options.size, id),
+            connection,
+          ),
       ),
     );
     const made = connections.filter((c) => c.status === "fulfilled");
