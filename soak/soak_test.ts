@@ -5,8 +5,9 @@
 import assert from "node:assert/strict";
 import { ServerProcess } from "../tests/_process.ts";
 import {
+  assertSameBytes,
+  echoThrough,
   randomBytes,
-  randomChunks,
   readAll,
   sha256,
   waitFor,
@@ -49,18 +50,7 @@ async function startServer(args: string[] = []): Promise<ServerProcess> {
 async function echoExact(port: number, data: Uint8Array): Promise<void> {
   const conn = await Deno.connect({ hostname: HOST, port });
   try {
-    const sent = sha256();
-    sent.update(data);
-    const reading = readAll(conn);
-    for (const chunk of randomChunks(data, 32 * 1024)) {
-      await writeAll(conn, chunk);
-    }
-    await conn.closeWrite();
-    const back = await reading;
-    assert.equal(back.byteLength, data.byteLength, "no byte lost");
-    const got = sha256();
-    got.update(back);
-    assert.equal(got.hex(), sent.hex(), "no byte corrupted");
+    assertSameBytes(await echoThrough(conn, data, 32 * 1024), data);
   } finally {
     conn.close();
   }

@@ -105,6 +105,37 @@ export async function writeAll(conn: Deno.Conn, data: Uint8Array) {
   }
 }
 
+/**
+ * Sends `data` over `conn` (in chunks of at most `maxChunk` random sizes,
+ * or in one write) while reading, half-closes, and returns everything that
+ * came back up to the peer's EOF.
+ */
+export async function echoThrough(
+  conn: Deno.Conn,
+  data: Uint8Array,
+  maxChunk?: number,
+): Promise<Uint8Array> {
+  const reading = readAll(conn);
+  for (const chunk of maxChunk ? randomChunks(data, maxChunk) : [data]) {
+    await writeAll(conn, chunk);
+  }
+  await conn.closeWrite();
+  return await reading;
+}
+
+/** Fails unless `actual` has the bytes of `expected` (length, then SHA-256). */
+export function assertSameBytes(actual: Uint8Array, expected: Uint8Array) {
+  if (actual.byteLength !== expected.byteLength) {
+    throw new Error(
+      `got ${actual.byteLength} bytes, expected ${expected.byteLength}: bytes lost`,
+    );
+  }
+  const [a, b] = [sha256(), sha256()];
+  a.update(actual);
+  b.update(expected);
+  if (a.hex() !== b.hex()) throw new Error("the bytes differ: data corrupted");
+}
+
 /** Reads `conn` to EOF (or an error) and returns everything read. */
 export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];

@@ -4,7 +4,14 @@
 
 import assert from "node:assert/strict";
 import { projectFile, runProgram, ServerProcess } from "./_process.ts";
-import { randomBytes, readAll, sha256, waitFor, writeAll } from "./_helpers.ts";
+import {
+  assertSameBytes,
+  echoThrough,
+  randomBytes,
+  readAll,
+  waitFor,
+  writeAll,
+} from "./_helpers.ts";
 
 const MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
@@ -87,16 +94,9 @@ Deno.test({
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       const mine = (conn.localAddr as Deno.NetAddr).port;
       const data = randomBytes(16 << 20);
-      const reading = readAll(conn);
-      await writeAll(conn, data);
-      await conn.closeWrite();
-      const back = await reading;
+      const back = await echoThrough(conn, data);
       conn.close();
-      const [a, b] = [sha256(), sha256()];
-      a.update(data);
-      b.update(back);
-      assert.equal(back.byteLength, data.byteLength);
-      assert.equal(b.hex(), a.hex());
+      assertSameBytes(back, data);
       await waitFor(
         () =>
           servers.some((s) =>

@@ -7,11 +7,10 @@ import type { Protocol } from "../lib/protocol.ts";
 import type { SocketTransport } from "../lib/socket_transport.ts";
 import { testCerts } from "./_certs.ts";
 import {
+  assertSameBytes,
+  echoThrough,
   randomBytes,
-  readAll,
   Recorder,
-  sha256,
-  writeAll,
 } from "./_helpers.ts";
 
 configureLogging({ level: "error", write: () => {} });
@@ -52,16 +51,9 @@ Deno.test("TLS: 16 MiB echoed byte-exact", async () => {
     caCerts: [ca],
   });
   const data = randomBytes(16 << 20);
-  const reading = readAll(conn);
-  await writeAll(conn, data);
-  await conn.closeWrite();
-  const back = await reading;
+  const back = await echoThrough(conn, data);
   conn.close();
-  const [a, b] = [sha256(), sha256()];
-  a.update(data);
-  b.update(back);
-  assert.equal(back.byteLength, data.byteLength);
-  assert.equal(b.hex(), a.hex());
+  assertSameBytes(back, data);
 });
 
 Deno.test("TLS: a client refuses a certificate it does not trust", async () => {
