@@ -22,7 +22,7 @@ import {
 } from "./cli.ts";
 import { createDatagramEndpoint, type DatagramTransport } from "./datagram.ts";
 import { EchoServer, UdpEchoServer } from "./echo.ts";
-import { onSignals, shutDown } from "./shutdown.ts";
+import { runUntilSignal, shutDown } from "./shutdown.ts";
 import { runWorkers } from "./workers.ts";
 import { createServer, type Server } from "./server.ts";
 
@@ -79,22 +79,20 @@ async function runUdp(config: ServerConfig): Promise<number> {
       }`,
     );
   }
-  const signals = onSignals(() => {});
-  try {
-    const addr = transport.getExtraInfo<Deno.NetAddr>("sockname")!;
-    log.info("starting up on {host} port {port}", {
-      host: config.host,
-      port: addr.port,
-    });
-    await signals.first;
-    log.info("closing server");
-    transport.close();
-    await transport.closed;
-    log.info("closing event loop");
-    return EXIT_OK;
-  } finally {
-    signals.remove();
-  }
+  await runUntilSignal(
+    () =>
+      log.info("starting up on {host} port {port}", {
+        host: config.host,
+        port: transport.getExtraInfo<Deno.NetAddr>("sockname")!.port,
+      }),
+    async () => {
+      transport.close();
+      await transport.closed;
+      return 0;
+    },
+    config.grace,
+  );
+  return EXIT_OK;
 }
 
 /**
@@ -239,37 +237,29 @@ export const serverProgram: Program<ServerConfig> = {
         `cannot listen on ${where}: ${describeError(error)}`,
       );
     }
-    const hurry = Promise.withResolvers<void>();
-    const signals = onSignals(() => hurry.resolve());
-    try {
-      if (server.path !== undefined) {
-        log.info("starting up on {path}", { path: server.path });
-      } else {
-        log.info("starting up on {host} port {port}", {
-          host: config.host,
-          port: server.addrs[0].port,
-        });
-      }
-      await signals.first;
-      log.info("closing server");
-      await server.close();
-      if (server.connectionCount > 0) {
-        log.info(
-          "waiting up to {grace} s for {count} open connection(s) to finish",
-          { grace: config.grace, count: server.connectionCount },
-        );
-      }
-      const aborted = await shutDown(server, config.grace, hurry.promise);
-      if (aborted > 0) {
-        log.warning(
-          "aborted {count} connection(s) still open after {grace} s",
-          { count: aborted, grace: config.grace },
-        );
-      }
-      log.info("closing event loop");
-      return EXIT_OK;
-    } finally {
-      signals.remove();
-    }
+    await runUntilSignal(
+      () => {
+        if (server.path !== undefined) {
+          log.info("starting up on {path}", { path: server.path });
+        } else {
+          log.info("starting up on {host} port {port}", {
+            host: config.host,
+            port: server.addrs[0].port,
+          });
+        }
+      },
+      async (hurry) => {
+        await server.close();
+        if (server.connectionCount > 0) {
+          log.info(
+            "waiting up to {grace} s for {count} open connection(s) to finish",
+            { grace: config.grace, count: server.connectionCount },
+          );
+        }
+        return await shutDown(server, config.grace, hurry);
+      },
+      config.grace,
+    );
+    return EXIT_OK;
   },
 };

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import type { Server } from "./server.ts";
 
 /**
@@ -87,4 +88,45 @@ export async function shutDown(
   const aborted = server.abortClients();
   await finished;
   return aborted;
+}
+
+/**
+ * The echo server program's life once it listens, the same for TCP, UDP
+ * and workers: `announce` logs where it listens; at SIGINT/SIGTERM it logs
+ * the seed's `closing server`, runs `stop` (its `hurry` resolves at a second
+ * signal) and reports the connections `stop` aborted, then logs the seed's
+ * `closing event loop`.
+ *
+ * @example
+ * ```ts ignore
+ * await runUntilSignal(
+ *   () => log.info("starting up on {host} port {port}", { host, port }),
+ *   (hurry) => shutDown(server, 5, hurry),
+ *   5,
+ * );
+ * ```
+ */
+export async function runUntilSignal(
+  announce: () => void,
+  stop: (hurry: Promise<void>) => Promise<number>,
+  grace: number,
+): Promise<void> {
+  const log = getLogger(["main"]);
+  const hurry = Promise.withResolvers<void>();
+  const signals = onSignals(() => hurry.resolve());
+  try {
+    announce();
+    await signals.first;
+    log.info("closing server");
+    const aborted = await stop(hurry.promise);
+    if (aborted > 0) {
+      log.warning(
+        "aborted {count} connection(s) still open after {grace} s",
+        { count: aborted, grace },
+      );
+    }
+    log.info("closing event loop");
+  } finally {
+    signals.remove();
+  }
 }

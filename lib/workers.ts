@@ -20,7 +20,7 @@
 import { getLogger } from "@logtape/logtape";
 import { EXIT_OK, ProgramError } from "./cli.ts";
 import type { ServerConfig } from "./server_program.ts";
-import { onSignals } from "./shutdown.ts";
+import { runUntilSignal } from "./shutdown.ts";
 
 interface Started {
   worker: Worker;
@@ -123,37 +123,31 @@ export async function runWorkers(
       `cannot listen on ${config.host} port ${config.port}: ${why}`,
     );
   }
-  const signals = onSignals(() => {
-    for (const { worker } of started) worker.postMessage({ type: "hurry" });
-  });
-  try {
-    log.info("starting up on {host} port {port}", {
-      host: config.host,
-      port: started[0].port,
-    });
-    log.info("{count} workers share the port", { count });
-    await signals.first;
-    log.info("closing server");
-    const reports = await Promise.all(
-      started.map(({ worker }) => stopWorker(worker)),
-    );
-    const aborted = reports.reduce((sum, r) => sum + r.aborted, 0);
-    reports.forEach((report, i) =>
-      log.info("worker {worker} served {served} connection(s)", {
-        worker: i + 1,
-        served: report.served,
-      })
-    );
-    if (aborted > 0) {
-      log.warning(
-        "aborted {count} connection(s) still open after {grace} s",
-        { count: aborted, grace: config.grace },
+  await runUntilSignal(
+    () => {
+      log.info("starting up on {host} port {port}", {
+        host: config.host,
+        port: started[0].port,
+      });
+      log.info("{count} workers share the port", { count });
+    },
+    async (hurry) => {
+      hurry.then(() => {
+        for (const { worker } of started) worker.postMessage({ type: "hurry" });
+      });
+      const reports = await Promise.all(
+        started.map(({ worker }) => stopWorker(worker)),
       );
-    }
-    for (const { worker } of started) worker.terminate();
-    log.info("closing event loop");
-    return EXIT_OK;
-  } finally {
-    signals.remove();
-  }
+      reports.forEach((report, i) =>
+        log.info("worker {worker} served {served} connection(s)", {
+          worker: i + 1,
+          served: report.served,
+        })
+      );
+      for (const { worker } of started) worker.terminate();
+      return reports.reduce((sum, r) => sum + r.aborted, 0);
+    },
+    config.grace,
+  );
+  return EXIT_OK;
 }
