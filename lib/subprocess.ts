@@ -77,10 +77,12 @@ export interface ProcessOptions {
   env?: Record<string, string>;
 }
 
+/** Starts `command` with piped input and output; `stderr` as asked. */
 function spawn(
   command: string,
   args: string[],
   options: ProcessOptions,
+  stderr: "piped" | "inherit",
 ): Deno.ChildProcess {
   return new Deno.Command(command, {
     args,
@@ -88,7 +90,7 @@ function spawn(
     env: options.env,
     stdin: "piped",
     stdout: "piped",
-    stderr: "piped",
+    stderr,
   }).spawn();
 }
 
@@ -118,14 +120,7 @@ export async function connectProcess<P extends Protocol>(
 ): Promise<
   { transport: SocketTransport; protocol: P; child: Deno.ChildProcess }
 > {
-  const child = new Deno.Command(command, {
-    args,
-    cwd: options.cwd,
-    env: options.env,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const child = spawn(command, args, options, "inherit");
   let exited = false;
   child.status.then(() => exited = true);
   const stream = new PipeStream(child.stdout, child.stdin, () => {
@@ -249,7 +244,7 @@ export async function spawnProcess<P extends SubprocessProtocol>(
   args: string[],
   options: ProcessOptions = {},
 ): Promise<{ transport: SubprocessTransport; protocol: P }> {
-  const child = spawn(command, args, options);
+  const child = spawn(command, args, options, "piped");
   const protocol = factory();
   const pipes = new Map<number, SocketTransport>();
   const transport = new SubprocessTransport(child, pipes);
