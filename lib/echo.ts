@@ -66,11 +66,17 @@ export class EchoServer implements BufferedProtocol {
   #log!: Logger;
   #debug = false;
   #lent: Uint8Array | null = null;
-  // Buffers handed to write(), oldest first, with the position in the
+  // The buffer last handed to write(), until the next getBuffer(); older
+  // ones not yet sent wait in #busy, oldest first, with the position in the
   // output stream where each one's bytes end.
+  #last: Uint8Array | null = null;
   #busy: Uint8Array[] = [];
   #busyEnds: number[] = [];
   #written = 0;
+  // The last view written, reused while reads keep the same size (a
+  // ping-pong peer): a view is an allocation per read otherwise.
+  #view: Uint8Array = new Uint8Array(0);
+  #viewOf: Uint8Array | null = null;
 
   /** Logs `connection accepted`. */
   connectionMade(transport: Transport): void {
@@ -83,38 +89,52 @@ export class EchoServer implements BufferedProtocol {
 
   /** Lends a pooled buffer, after taking back those already sent. */
   getBuffer(sizeHint: number): Uint8Array {
-    const busy = this.#busy;
-    if (busy.length > 0) {
-      if (this.#transport.getWriteBufferSize() === 0) {
-        // Everything written has been sent: every busy buffer is free, and
-        // the last one is lent again when it has the right size (the usual
-        // case: no trip through the pool).
-        const last = busy.pop()!;
-        for (const buffer of busy) poolFor(buffer.byteLength).give(buffer);
-        busy.length = 0;
-        this.#busyEnds.length = 0;
+    const last = this.#last;
+    if (last !== null) {
+      this.#last = null;
+      const unsent = this.#transport.getWriteBufferSize();
+      if (unsent === 0) {
+        // Everything written has been sent: the last buffer is lent again
+        // when it has the right size (the usual case: no trip through the
+        // pool), and any older ones are free.
+        if (this.#busy.length > 0) this.#release(this.#written);
         if (last.byteLength === sizeHint) return this.#lent = last;
         poolFor(last.byteLength).give(last);
       } else {
-        const sent = this.#written - this.#transport.getWriteBufferSize();
-        while (busy.length > 0 && this.#busyEnds[0] <= sent) {
-          const buffer = busy.shift()!;
-          poolFor(buffer.byteLength).give(buffer);
-          this.#busyEnds.shift();
-        }
+        this.#release(this.#written - unsent);
+        this.#busy.push(last);
+        this.#busyEnds.push(this.#written);
       }
     }
     return this.#lent = poolFor(sizeHint).take();
+  }
+
+  /** Gives back to the pool the busy buffers sent up to `sent`. */
+  #release(sent: number): void {
+    const busy = this.#busy;
+    const ends = this.#busyEnds;
+    let count = 0;
+    while (count < busy.length && ends[count] <= sent) {
+      poolFor(busy[count].byteLength).give(busy[count]);
+      count++;
+    }
+    if (count > 0) {
+      busy.splice(0, count);
+      ends.splice(0, count);
+    }
   }
 
   /** Writes the bytes just read back; logs `received …` and `sent …`. */
   bufferUpdated(nbytes: number): void {
     const buffer = this.#lent!;
     this.#lent = null;
-    const data = buffer.subarray(0, nbytes);
+    this.#last = buffer;
     this.#written += nbytes;
-    this.#busy.push(buffer);
-    this.#busyEnds.push(this.#written);
+    let data = this.#view;
+    if (this.#viewOf !== buffer || data.byteLength !== nbytes) {
+      data = this.#view = buffer.subarray(0, nbytes);
+      this.#viewOf = buffer;
+    }
     if (!this.#debug) {
       this.#transport.write(data);
       return;
@@ -138,6 +158,8 @@ export class EchoServer implements BufferedProtocol {
     this.#busy = [];
     this.#busyEnds = [];
     this.#lent = null;
+    this.#last = null;
+    this.#viewOf = null;
     if (error) this.#log.error("ERROR: {error}", { error });
     else if (this.#debug) this.#log.debug("closing");
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { EchoClient, EchoServer, SEED_MESSAGES } from "../lib/echo.ts";
 import { configureLogging } from "../lib/logging.ts";
 import { connectPair, MemoryTransport } from "../lib/testing.ts";
+import { assertSameBytes } from "./_helpers.ts";
 
 /** Captures log lines at `level` for the duration of `fn`. */
 async function captureLogs(
@@ -115,6 +116,32 @@ Deno.test("EchoServer reuses its read buffers once their bytes are sent", () => 
   assert.equal(written.byteLength, 100_000);
   for (let i = 0; i < 100; i++) assert.equal(written[i * 1000 + 999], i);
   assert.ok(lent.size <= 2, `${lent.size} buffers for 100 reads`);
+});
+
+Deno.test("EchoServer never reads into a buffer whose bytes are still queued", () => {
+  const transport = MemoryTransport.connect(new EchoServer());
+  transport.setWriteBufferLimits({ high: 1 << 20 });
+  const sent: Uint8Array[] = [];
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let i = 0; i < 400; i++) {
+    // Writes are held for runs of reads, then sent all at once, with sizes
+    // that move the server between buffer sizes.
+    if (i % 7 === 0) transport.blockWrites();
+    if (i % 7 === 4) transport.unblockWrites();
+    const chunk = new Uint8Array(1 + Math.floor(random() * 5000));
+    for (let j = 0; j < chunk.length; j++) chunk[j] = (i * 31 + j) & 0xff;
+    sent.push(chunk);
+    transport.receive(chunk);
+  }
+  transport.unblockWrites();
+  const expected = new Uint8Array(sent.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of sent) {
+    expected.set(chunk, offset);
+    offset += chunk.length;
+  }
+  assertSameBytes(transport.written(), expected);
 });
 
 Deno.test("EchoClient and EchoServer run the seed's exchange in memory", async () => {
