@@ -5,28 +5,46 @@
  */
 
 const HEX = "0123456789abcdef";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
-/** Each byte's escaped form, for the single-quoted and double-quoted cases. */
-function table(quote: "'" | '"'): string[] {
-  const out: string[] = [];
+/**
+ * Each byte's escaped form as ASCII, for the single-quoted or double-quoted
+ * case: byte `b`'s escape is `chars[4 * b]` onwards, `lengths[b]` long.
+ */
+interface Escapes {
+  chars: Uint8Array;
+  lengths: Uint8Array;
+}
+
+function table(quote: "'" | '"'): Escapes {
+  const chars = new Uint8Array(4 * 256);
+  const lengths = new Uint8Array(256);
   for (let byte = 0; byte < 256; byte++) {
     const char = String.fromCharCode(byte);
-    if (char === "\\") out.push("\\\\");
-    else if (char === quote) out.push("\\" + quote);
-    else if (byte === 0x09) out.push("\\t");
-    else if (byte === 0x0a) out.push("\\n");
-    else if (byte === 0x0d) out.push("\\r");
+    let escape;
+    if (char === "\\") escape = "\\\\";
+    else if (char === quote) escape = "\\" + quote;
+    else if (byte === 0x09) escape = "\\t";
+    else if (byte === 0x0a) escape = "\\n";
+    else if (byte === 0x0d) escape = "\\r";
     else if (byte < 0x20 || byte >= 0x7f) {
-      out.push("\\x" + HEX[byte >> 4] + HEX[byte & 15]);
-    } else out.push(char);
+      escape = "\\x" + HEX[byte >> 4] + HEX[byte & 15];
+    } else escape = char;
+    chars.set(encoder.encode(escape), 4 * byte);
+    lengths[byte] = escape.length;
   }
-  return out;
+  return { chars, lengths };
 }
 
 const SINGLE = table("'");
 const DOUBLE = table('"');
 const QUOTE = 0x27;
 const DOUBLE_QUOTE = 0x22;
+
+/** Output memory reused across calls, for chunks up to 64 KiB. */
+let scratch = new Uint8Array(0);
+const SCRATCH_LIMIT = 4 * 64 * 1024 + 3;
 
 /**
  * Formats bytes exactly as Python's `repr(bytes)` does: `b'...'`, with
@@ -45,9 +63,28 @@ const DOUBLE_QUOTE = 0x22;
  */
 export function bytesRepr(data: Uint8Array): string {
   const useDouble = data.includes(QUOTE) && !data.includes(DOUBLE_QUOTE);
-  const escapes = useDouble ? DOUBLE : SINGLE;
-  const quote = useDouble ? '"' : "'";
-  let out = "b" + quote;
-  for (let i = 0; i < data.length; i++) out += escapes[data[i]];
-  return out + quote;
+  const { chars, lengths } = useDouble ? DOUBLE : SINGLE;
+  // Built as ASCII bytes and decoded once: a string joined from one piece
+  // per byte makes garbage that costs far more than the bytes themselves.
+  const size = 4 * data.length + 3;
+  let out = scratch;
+  if (out.length < size) {
+    out = new Uint8Array(size);
+    if (size <= SCRATCH_LIMIT) scratch = out;
+  }
+  out[0] = 0x62; // b
+  out[1] = useDouble ? DOUBLE_QUOTE : QUOTE;
+  let length = 2;
+  for (let i = 0; i < data.length; i++) {
+    // All four bytes are copied and the length decides how many count:
+    // branching on the length mispredicts on binary data.
+    const at = 4 * data[i];
+    out[length] = chars[at];
+    out[length + 1] = chars[at + 1];
+    out[length + 2] = chars[at + 2];
+    out[length + 3] = chars[at + 3];
+    length += lengths[data[i]];
+  }
+  out[length++] = out[1];
+  return decoder.decode(out.subarray(0, length));
 }
