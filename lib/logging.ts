@@ -93,8 +93,17 @@ export function formatJson(record: LogRecord): string {
 
 const encoder = new TextEncoder();
 
-/** Writes all of `bytes` to standard error, synchronously. */
-function writeStderr(bytes: Uint8Array): void {
+/** Memory each line is encoded into, reused while lines fit in it. */
+const lineBuffer = new Uint8Array(64 * 1024);
+
+/** Writes `line` to standard error, synchronously and whole. */
+function writeStderr(line: string): void {
+  let bytes: Uint8Array;
+  // A line that fits (the usual case) makes no garbage; `read` falls short
+  // only when it does not.
+  const { read, written } = encoder.encodeInto(line, lineBuffer);
+  if (read === line.length) bytes = lineBuffer.subarray(0, written);
+  else bytes = encoder.encode(line);
   let offset = 0;
   while (offset < bytes.length) {
     offset += Deno.stderr.writeSync(bytes.subarray(offset));
@@ -124,8 +133,7 @@ export interface LoggingOptions {
  */
 export function configureLogging(options: LoggingOptions = {}): void {
   const format = options.format === "json" ? formatJson : formatText;
-  const write = options.write ??
-    ((line: string) => writeStderr(encoder.encode(line)));
+  const write = options.write ?? writeStderr;
   resetSync();
   configureSync({
     reset: true,
