@@ -93,6 +93,11 @@ const SERVERS: ServerSpec[] = [
     cmd: [deno, "run", "--allow-net", `${HERE}lib_echo.ts`],
   },
   {
+    name: "Protocol echo (lib)",
+    cmd: [deno, "run", "--allow-net", `${HERE}protocol_echo.ts`],
+    only: ["1k x10", "16k x10", "1k x100", "stream"],
+  },
+  {
     name: "EchoServer, debug log",
     cmd: [deno, "run", "--allow-net", `${HERE}lib_echo.ts`, "debug"],
     only: ["1k x10", "16k x10"],
@@ -222,15 +227,30 @@ async function streamRun(server: Running): Promise<number> {
   return result.mb_per_s;
 }
 
-/** RSS before and with IDLE_CONNECTIONS idle connections. */
-async function idle(server: Running) {
-  const before = await memory(server.child.pid, "VmRSS");
+/** How many descriptors the process has open. */
+async function openFiles(pid: number): Promise<number> {
+  // Deno asks for --allow-all to read /proc directly; `ls` needs no more.
+  return (await run("ls", [`/proc/${pid}/fd`])).split("\n").length - 1;
+}
+
+/**
+ * Opens `count` connections to the server, each echoing one byte, and calls
+ * `measure` while they are all open and idle; then closes them and waits
+ * (at most 5 s) until the server has closed its ends too.
+ */
+async function holdIdle<T>(
+  server: Running,
+  count: number,
+  measure: () => Promise<T>,
+): Promise<T> {
+  const pid = server.child.pid;
+  const files = await openFiles(pid);
   const [cmd, ...args] = pin(1, [
     loadgen,
     "idle",
     "127.0.0.1",
     String(server.port),
-    String(IDLE_CONNECTIONS),
+    String(count),
   ]);
   const holder = new Deno.Command(cmd, {
     args,
@@ -245,10 +265,31 @@ async function idle(server: Running) {
     if (done) throw new Error("idle load generator ended early");
     text += value;
   }
-  const during = await memory(server.child.pid, "VmRSS");
+  const result = await measure();
   await holder.stdin.close();
   await reader.cancel();
   await holder.status;
+  const deadline = Date.now() + 5000;
+  while (await openFiles(pid) > files && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return result;
+}
+
+/**
+ * RSS before and with IDLE_CONNECTIONS idle connections, after a warm-up
+ * of 100 connections: what the first connections cost once (compiled code,
+ * lazily built state) is not counted per connection.
+ */
+async function idle(server: Running) {
+  const pid = server.child.pid;
+  await holdIdle(server, 100, () => Promise.resolve());
+  const before = await memory(pid, "VmRSS");
+  const during = await holdIdle(
+    server,
+    IDLE_CONNECTIONS,
+    () => memory(pid, "VmRSS"),
+  );
   return {
     rssBefore: before,
     rssIdle: during,

@@ -1,0 +1,36 @@
+/**
+ * A plain {@linkcode Protocol} echo for the benchmark: each chunk is handed to
+ * `dataReceived` as the protocol's own memory and written back. Measured next
+ * to EchoServer (a BufferedProtocol that reads into reused buffers) to show
+ * what owning every chunk costs.
+ *
+ * `deno run --allow-net bench/protocol_echo.ts` prints `listening on PORT`.
+ *
+ * @module
+ */
+
+import {
+  configureLogging,
+  createServer,
+  type Protocol,
+  type Transport,
+} from "../lib/mod.ts";
+
+class ProtocolEcho implements Protocol {
+  #transport!: Transport;
+
+  connectionMade(transport: Transport): void {
+    this.#transport = transport;
+  }
+
+  dataReceived(data: Uint8Array): void {
+    this.#transport.write(data);
+  }
+}
+
+configureLogging({ level: "warning" });
+const server = await createServer(() => new ProtocolEcho(), {
+  hostname: "127.0.0.1",
+  port: 0,
+});
+console.log(`listening on ${server.addrs[0].port}`);
