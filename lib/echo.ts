@@ -29,6 +29,9 @@ export const SEED_MESSAGES: readonly string[] = [
  */
 const pools = new Map<number, BufferPool>();
 
+/** The view an EchoServer starts with: none yet. */
+const NO_VIEW = new Uint8Array(0);
+
 function poolFor(sizeHint: number): BufferPool {
   const size = sizeHint <= MIN_READ_SIZE
     ? MIN_READ_SIZE
@@ -63,7 +66,7 @@ function poolFor(sizeHint: number): BufferPool {
  */
 export class EchoServer implements BufferedProtocol {
   #transport!: Transport;
-  #log!: Logger;
+  #log: Logger | null = null; // made on first use: most connections log nothing
   #debug = false;
   #lent: Uint8Array | null = null;
   // The buffer last handed to write(), until the next getBuffer(); older
@@ -75,16 +78,23 @@ export class EchoServer implements BufferedProtocol {
   #written = 0;
   // The last view written, reused while reads keep the same size (a
   // ping-pong peer): a view is an allocation per read otherwise.
-  #view: Uint8Array = new Uint8Array(0);
+  #view: Uint8Array = NO_VIEW;
   #viewOf: Uint8Array | null = null;
 
   /** Logs `connection accepted`. */
   connectionMade(transport: Transport): void {
     this.#transport = transport;
-    const peer = transport.getExtraInfo<Deno.Addr>("peername");
-    this.#log = namedLogger("EchoServer", `EchoServer_${addrLabel(peer)}`);
-    this.#debug = this.#log.isEnabledFor("debug");
-    if (this.#debug) this.#log.debug("connection accepted");
+    this.#debug = getLogger(["EchoServer"]).isEnabledFor("debug");
+    if (this.#debug) this.#logger().debug("connection accepted");
+  }
+
+  /** The logger named after the peer, `EchoServer_HOST_PORT`. */
+  #logger(): Logger {
+    if (this.#log === null) {
+      const peer = this.#transport.getExtraInfo<Deno.Addr>("peername");
+      this.#log = namedLogger("EchoServer", `EchoServer_${addrLabel(peer)}`);
+    }
+    return this.#log;
   }
 
   /** Lends a pooled buffer, after taking back those already sent. */
@@ -140,14 +150,14 @@ export class EchoServer implements BufferedProtocol {
       return;
     }
     const repr = bytesRepr(data);
-    this.#log.debug("received {data}", { data: repr });
+    this.#logger().debug("received {data}", { data: repr });
     this.#transport.write(data);
-    this.#log.debug("sent {data}", { data: repr });
+    this.#logger().debug("sent {data}", { data: repr });
   }
 
   /** Logs `received EOF` and half-closes; the transport then closes. */
   eofReceived(): void {
-    if (this.#debug) this.#log.debug("received EOF");
+    if (this.#debug) this.#logger().debug("received EOF");
     if (this.#transport.canWriteEof()) this.#transport.writeEof();
   }
 
@@ -160,8 +170,8 @@ export class EchoServer implements BufferedProtocol {
     this.#lent = null;
     this.#last = null;
     this.#viewOf = null;
-    if (error) this.#log.error("ERROR: {error}", { error });
-    else if (this.#debug) this.#log.debug("closing");
+    if (error) this.#logger().error("ERROR: {error}", { error });
+    else if (this.#debug) this.#logger().debug("closing");
   }
 
   /** Stops reading until the write buffer drains. */

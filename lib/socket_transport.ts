@@ -40,6 +40,8 @@ const WRITE_SETTLE_TURNS = 3;
 const COALESCE_LIMIT = 256 * 1024;
 
 const encoder = new TextEncoder();
+/** The limits of a transport given none: one object for them all. */
+const DEFAULT_LIMITS = Object.freeze(resolveWriteBufferLimits());
 /** Awaited to give other microtasks a turn, without a new promise each time. */
 const turn = Promise.resolve();
 const log = getLogger(["protocols"]);
@@ -168,7 +170,9 @@ export class SocketTransport implements Transport {
     this.#conn = conn;
     this.#options = options;
     this.#protocol = protocol;
-    this.#limits = resolveWriteBufferLimits(options.writeBufferLimits);
+    this.#limits = options.writeBufferLimits
+      ? resolveWriteBufferLimits(options.writeBufferLimits)
+      : DEFAULT_LIMITS;
     this.#extra = {
       peername: conn.remoteAddr,
       sockname: conn.localAddr,
