@@ -1,8 +1,9 @@
 /**
  * A plain {@linkcode Protocol} echo for the benchmark: each chunk is handed to
- * `dataReceived` as the protocol's own memory and written back. Measured next
- * to EchoServer (a BufferedProtocol that reads into reused buffers) to show
- * what owning every chunk costs.
+ * `dataReceived` as the protocol's own memory and written back, and reading
+ * stops while the write buffer is full. Measured next to EchoServer (a
+ * BufferedProtocol that reads into reused buffers) to show what owning every
+ * chunk costs.
  *
  * `deno run --allow-net bench/protocol_echo.ts` prints `listening on PORT`.
  *
@@ -25,6 +26,14 @@ class ProtocolEcho implements Protocol {
 
   dataReceived(data: Uint8Array): void {
     this.#transport.write(data);
+  }
+
+  pauseWriting(): void {
+    this.#transport.pauseReading();
+  }
+
+  resumeWriting(): void {
+    this.#transport.resumeReading();
   }
 }
 
