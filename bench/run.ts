@@ -9,7 +9,9 @@
  * writes bench/results/latest.json and bench/results/latest.svg.
  *
  * `--quick` runs each measurement once, briefly: a smoke test of the bench
- * itself, not a measurement.
+ * itself, not a measurement (written to results/quick.*). `--only NAME`
+ * (repeatable) runs only the servers named, e.g. `--only "raw Deno loop"
+ * --only "EchoServer (lib)"`, and writes results/partial.*.
  *
  * @module
  */
@@ -460,7 +462,8 @@ if (!flags.only) {
 console.log();
 console.log(renderTable(results));
 await Deno.mkdir(`${HERE}results`, { recursive: true });
-const name = flags.quick ? "quick" : "latest";
+// A quick or partial run is kept apart from the full table.
+const name = flags.quick ? "quick" : flags.only ? "partial" : "latest";
 await Deno.writeTextFile(
   `${HERE}results/${name}.json`,
   JSON.stringify(results, null, 2) + "\n",
