@@ -25,7 +25,7 @@ export const READ_SIZE = 64 * 1024;
  * The fewest bytes one read asks for, and the size a new connection starts
  * with: an idle connection holds one read buffer this small.
  */
-export const MIN_READ_SIZE = 1024;
+export const MIN_READ_SIZE = 256;
 
 /** The largest slab the plain-Protocol read loop reads into. */
 const SLAB_SIZE = 64 * 1024;
