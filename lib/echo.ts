@@ -24,7 +24,7 @@ export const SEED_MESSAGES: readonly string[] = [
 
 /**
  * Read buffers shared by every EchoServer connection of the process, one pool
- * per size the transport asks for (powers of two, 256 bytes to 64 KiB), each
+ * per size the transport asks for (powers of two, 256 bytes to 128 KiB), each
  * keeping at most 4 MiB of spare buffers.
  */
 const pools = new Map<number, BufferPool>();

@@ -108,9 +108,8 @@ export interface Protocol extends BaseProtocol {
    * meaning: the peer's writes may arrive split or joined.
    *
    * That ownership has a price: every byte read lands in memory no one has
-   * used before (the transport reads into slabs of up to 64 KiB and hands
-   * out views of them), and allocating and collecting it costs about what a
-   * copy would. `deno task bench` measures it: a `dataReceived` echo runs
+   * used before (the transport reads into slabs and hands out views of
+   * them), and allocating and collecting it costs about what a copy would. `deno task bench` measures it: a `dataReceived` echo runs
    * near the hand-written read loop with 1 KiB messages but at about half
    * its rate with 16 KiB ones. A protocol that does not keep chunks and
    * moves many bytes should be a {@linkcode BufferedProtocol}, which reads

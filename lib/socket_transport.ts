@@ -19,7 +19,7 @@ import {
 } from "./transport.ts";
 
 /** The most bytes one read asks for. */
-export const READ_SIZE = 64 * 1024;
+export const READ_SIZE = 128 * 1024;
 
 /**
  * The fewest bytes one read asks for, and the size a new connection starts
@@ -27,7 +27,10 @@ export const READ_SIZE = 64 * 1024;
  */
 export const MIN_READ_SIZE = 256;
 
-/** The largest slab the plain-Protocol read loop reads into. */
+/**
+ * The largest slab the plain-Protocol read loop grows to (a slab always holds
+ * at least two reads of the current size).
+ */
 const SLAB_SIZE = 64 * 1024;
 
 /** Reads this many times smaller than the read size in a row shrink it. */
