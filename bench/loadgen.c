@@ -219,7 +219,7 @@ enum { PERIOD = 16 * 1024 * 1024 + 7 };
 
 static int stream(const char *host, const char *port, uint64_t total) {
   int fd = connect_to(host, port, 1);
-  enum { BLOCK = 65536 };
+  enum { BLOCK = 256 * 1024 };
   static unsigned char in[BLOCK];
   unsigned char *pattern = malloc(PERIOD);
   uint64_t seed = 88172645463325252ull;

@@ -21,7 +21,8 @@ export interface BenchResults {
   servers: {
     name: string;
     pingpong: Record<string, PingPong>;
-    stream?: { mbPerS: number };
+    /** MB/s, and the load generator's CPU share while streaming. */
+    stream?: { mbPerS: number; loadgenCpu?: number };
     idle?: { rssBefore: number; rssIdle: number; perConnectionKiB: number };
     peakRss?: number;
   }[];
@@ -83,7 +84,8 @@ export function renderTable(results: BenchResults): string {
     pad("streaming and memory", nameWidth, true) +
       pad("MB/s", 10) + pad("", 7) +
       pad("idle KiB/conn", 15) + pad("", 7) +
-      pad("RSS MiB", 9) + pad("idle MiB", 10) + pad("peak MiB", 10),
+      pad("RSS MiB", 9) + pad("idle MiB", 10) + pad("peak MiB", 10) +
+      pad("loadgen CPU", 13),
   );
   const mib = (n: number | undefined) =>
     n === undefined ? "" : (n / 1048576).toFixed(1);
@@ -102,7 +104,13 @@ export function renderTable(results: BenchResults): string {
         ) +
         pad(mib(server.idle?.rssBefore), 9) +
         pad(mib(server.idle?.rssIdle), 10) +
-        pad(mib(server.peakRss), 10),
+        pad(mib(server.peakRss), 10) +
+        pad(
+          server.stream?.loadgenCpu === undefined
+            ? ""
+            : `${Math.round(server.stream.loadgenCpu * 100)}%`,
+          13,
+        ),
     );
   }
   if (results.workers?.length) {

@@ -217,11 +217,12 @@ function medians(runs: Awaited<ReturnType<typeof pingpongRun>>[]) {
   };
 }
 
-/** One streaming measurement, checked byte for byte: MB/s. */
-async function streamRun(
-  server: Running,
-  bytes = STREAM_BYTES,
-): Promise<number> {
+/**
+ * One streaming measurement, checked byte for byte: MB/s, and the load
+ * generator's CPU share (near 100% would mean it, not the server, set the
+ * pace).
+ */
+async function streamRun(server: Running, bytes = STREAM_BYTES) {
   const result = await loadgenJson([
     "stream",
     "127.0.0.1",
@@ -231,7 +232,7 @@ async function streamRun(
   if (result.mismatches || result.received !== bytes) {
     throw new Error(`stream not byte-exact: ${JSON.stringify(result)}`);
   }
-  return result.mb_per_s;
+  return { mbPerS: result.mb_per_s, loadgenCpu: result.cpu_s / result.seconds };
 }
 
 /** How many descriptors the process has open. */
@@ -342,17 +343,24 @@ try {
     if (wanted(spec, "idle")) rows[i].idle = await idle(running[i]);
   }
   console.log("measuring streaming ...");
-  const speeds: number[][] = specs.map(() => []);
+  const streams: Awaited<ReturnType<typeof streamRun>>[][] = specs.map(
+    () => [],
+  );
   for (const [i, spec] of specs.entries()) {
     if (wanted(spec, "stream")) await streamRun(running[i], STREAM_BYTES / 8);
   }
   for (let run = 0; run < RUNS; run++) {
     for (const [i, spec] of specs.entries()) {
-      if (wanted(spec, "stream")) speeds[i].push(await streamRun(running[i]));
+      if (wanted(spec, "stream")) streams[i].push(await streamRun(running[i]));
     }
   }
   specs.forEach((spec, i) => {
-    if (wanted(spec, "stream")) rows[i].stream = { mbPerS: median(speeds[i]) };
+    if (wanted(spec, "stream")) {
+      rows[i].stream = {
+        mbPerS: median(streams[i].map((r) => r.mbPerS)),
+        loadgenCpu: median(streams[i].map((r) => r.loadgenCpu)),
+      };
+    }
   });
   for (const { key, size, connections } of PINGPONG) {
     console.log(`measuring ping-pong ${key} ...`);
