@@ -6,9 +6,14 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { type ConnectionOptions, createConnection } from "./connection.ts";
-import type { Protocol } from "./protocol.ts";
+import { LatencyHistogram } from "./latency_histogram.ts";
+import type { BufferedProtocol } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
+
+/** The most bytes one read of an echo takes. */
+const INBOX_SIZE = 256 * 1024;
 
 /**
  * What a load run does: where to connect (as for `createConnection`: host
@@ -51,7 +56,10 @@ export interface LoadSummary {
   roundTripsPerSecond: number;
   /** Megabytes per second, both directions counted. */
   megabytesPerSecond: number;
-  /** Round-trip latency percentiles, in microseconds. */
+  /**
+   * Round-trip latency percentiles, in microseconds (exact below 1,024 µs,
+   * within 0.2% above).
+   */
   latencyUs: { p50: number; p90: number; p99: number; max: number };
   /** Connections that failed (refused, reset, closed mid-echo). */
   errors: number;
@@ -70,7 +78,7 @@ class Run {
   errors = 0;
   mismatches = 0;
   firstError?: string;
-  latencies: number[] = [];
+  readonly latencies = new LatencyHistogram();
   #deadline: number;
   #limit: number;
   #inFlight = 0;
@@ -91,7 +99,7 @@ class Run {
   done(latencyMs: number): void {
     this.#inFlight--;
     this.roundTrips++;
-    this.latencies.push(latencyMs);
+    this.latencies.record(latencyMs * 1000);
   }
 
   failed(error: Error): void {
@@ -100,11 +108,16 @@ class Run {
   }
 }
 
-/** One ping-pong connection: send, check the echo, repeat. */
-class PingPong implements Protocol {
+/**
+ * One ping-pong connection: send, check the echo, repeat. The echo is read
+ * into one buffer of its own and compared with what was sent by a native
+ * compare: no memory per read, and checking costs little next to the I/O.
+ */
+class PingPong implements BufferedProtocol {
   readonly lost = Promise.withResolvers<void>();
   #run: Run;
-  #message: Uint8Array;
+  #message: Buffer;
+  #inbox: Buffer;
   #transport!: Transport;
   #received = 0;
   #round = 0;
@@ -113,12 +126,13 @@ class PingPong implements Protocol {
 
   constructor(run: Run, size: number, id: number) {
     this.#run = run;
-    this.#message = new Uint8Array(size);
+    this.#message = Buffer.alloc(size);
     crypto.getRandomValues(this.#message.subarray(0, Math.min(size, 65536)));
     for (let i = 65536; i < size; i++) {
       this.#message[i] = this.#message[i % 65536];
     }
     this.#message[0] = id & 0xff;
+    this.#inbox = Buffer.alloc(Math.min(size, INBOX_SIZE));
   }
 
   connectionMade(transport: Transport): void {
@@ -145,18 +159,23 @@ class PingPong implements Protocol {
     this.#transport.write(m);
   }
 
-  dataReceived(data: Uint8Array): void {
+  getBuffer(): Uint8Array {
+    return this.#inbox;
+  }
+
+  bufferUpdated(nbytes: number): void {
     const m = this.#message;
-    const end = this.#received + data.byteLength;
+    const start = this.#received;
+    const end = start + nbytes;
     if (end > m.byteLength) {
       this.#mismatch("more bytes came back than were sent");
       return;
     }
-    for (let i = 0; i < data.byteLength; i++) {
-      if (data[i] !== m[this.#received + i]) {
-        this.#mismatch(`byte ${this.#received + i} of a message differs`);
-        return;
-      }
+    if (this.#inbox.compare(m, start, end, 0, nbytes) !== 0) {
+      let at = 0;
+      while (this.#inbox[at] === m[start + at]) at++;
+      this.#mismatch(`byte ${start + at} of a message differs`);
+      return;
     }
     this.#received = end;
     if (end === m.byteLength) {
@@ -182,11 +201,6 @@ class PingPong implements Protocol {
     if (error && this.#clean) this.#run.failed(error);
     this.lost.resolve();
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
 /**
@@ -252,8 +266,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     clearInterval(ticker);
   }
   const seconds = (performance.now() - run.started) / 1000;
-  const sorted = run.latencies.sort((a, b) => a - b);
-  const us = (ms: number) => Math.round(ms * 1000);
+  const latencies = run.latencies;
   return {
     connections: options.connections,
     size: options.size,
@@ -262,10 +275,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     roundTripsPerSecond: run.roundTrips / seconds,
     megabytesPerSecond: (2 * run.roundTrips * options.size) / seconds / 1e6,
     latencyUs: {
-      p50: us(percentile(sorted, 0.5)),
-      p90: us(percentile(sorted, 0.9)),
-      p99: us(percentile(sorted, 0.99)),
-      max: us(sorted.at(-1) ?? 0),
+      p50: latencies.percentile(0.5),
+      p90: latencies.percentile(0.9),
+      p99: latencies.percentile(0.99),
+      max: latencies.max,
     },
     errors: run.errors,
     mismatches: run.mismatches,
