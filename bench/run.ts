@@ -142,14 +142,32 @@ async function start(spec: ServerSpec): Promise<Running> {
     cwd: ROOT,
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const [, port] = await readUntil(
+    reader,
+    /listening on (\d+)/,
+    `${spec.name} did not start`,
+  );
+  await reader.cancel();
+  return { child, port: Number(port) };
+}
+
+/**
+ * Reads a child's output until `pattern` shows; resolves to its match.
+ * Throws `ended` (with the output so far) if the output ends first.
+ */
+async function readUntil(
+  reader: ReadableStreamDefaultReader<string>,
+  pattern: RegExp,
+  ended: string,
+): Promise<RegExpMatchArray> {
   let text = "";
-  while (!/listening on (\d+)/.test(text)) {
+  while (true) {
+    const match = text.match(pattern);
+    if (match) return match;
     const { value, done } = await reader.read();
-    if (done) throw new Error(`${spec.name} did not start: ${text}`);
+    if (done) throw new Error(`${ended}: ${text}`);
     text += value;
   }
-  await reader.cancel();
-  return { child, port: Number(text.match(/listening on (\d+)/)![1]) };
 }
 
 /** The process's CPU time so far, in seconds (utime + stime). */
@@ -267,12 +285,7 @@ async function holdIdle<T>(
   }).spawn();
   const reader = holder.stdout.pipeThrough(new TextDecoderStream())
     .getReader();
-  let text = "";
-  while (!text.includes("ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("idle load generator ended early");
-    text += value;
-  }
+  await readUntil(reader, /ready/, "idle load generator ended early");
   const result = await measure();
   await holder.stdin.close();
   await reader.cancel();
