@@ -57,6 +57,23 @@ export class Recorder implements Protocol {
   }
 }
 
+/**
+ * A protocol factory for a server that keeps every Recorder it makes, in
+ * order of connection; with `echo`, each writes back what it receives.
+ */
+export function recording(
+  { echo = false } = {},
+): { factory: () => Recorder; recorders: Recorder[] } {
+  const recorders: Recorder[] = [];
+  const factory = () => {
+    const recorder = new Recorder();
+    if (echo) recorder.onData = (data, self) => self.transport.write(data);
+    recorders.push(recorder);
+    return recorder;
+  };
+  return { factory, recorders };
+}
+
 /** Joins byte arrays. */
 export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));

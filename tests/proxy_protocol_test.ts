@@ -3,7 +3,7 @@ import { ProxyHeaderError, readProxyHeader } from "../lib/proxy_protocol.ts";
 import { createServer } from "../lib/server.ts";
 import { EchoServer } from "../lib/echo.ts";
 import { configureLogging } from "../lib/logging.ts";
-import { readAll, Recorder, writeAll } from "./_helpers.ts";
+import { readAll, recording, writeAll } from "./_helpers.ts";
 import { runProgram, ServerProcess } from "./_process.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -129,13 +129,11 @@ Deno.test("PROXY: malformed headers are refused with a reason", async () => {
 
 Deno.test("server: proxyProtocol makes peername the real client; malformed closes", async () => {
   configureLogging({ level: "error", write: () => {} });
-  const recorders: Recorder[] = [];
-  await using server = await createServer(() => {
-    const recorder = new Recorder();
-    recorder.onData = (data, self) => self.transport.write(data);
-    recorders.push(recorder);
-    return recorder;
-  }, { hostname: "127.0.0.1", proxyProtocol: true });
+  const { factory, recorders } = recording({ echo: true });
+  await using server = await createServer(factory, {
+    hostname: "127.0.0.1",
+    proxyProtocol: true,
+  });
   const port = server.addrs[0].port;
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await writeAll(

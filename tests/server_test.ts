@@ -3,7 +3,7 @@ import { createServer, Server } from "../lib/server.ts";
 import { resolveHost } from "../lib/resolve.ts";
 import type { Protocol } from "../lib/protocol.ts";
 import type { Transport } from "../lib/transport.ts";
-import { readAll, Recorder, waitFor, writeAll } from "./_helpers.ts";
+import { readAll, Recorder, recording, waitFor, writeAll } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -173,12 +173,8 @@ Deno.test("close() stops accepting; open connections go on; waitClosed waits for
 });
 
 Deno.test("closeClients flushes and closes; abortClients drops at once", async () => {
-  const recorders: Recorder[] = [];
-  const server = await createServer(() => {
-    const recorder = new Recorder();
-    recorders.push(recorder);
-    return recorder;
-  }, { hostname: "127.0.0.1" });
+  const { factory, recorders } = recording();
+  const server = await createServer(factory, { hostname: "127.0.0.1" });
   const port = server.addrs[0].port;
   const a = await Deno.connect({ hostname: "127.0.0.1", port });
   const b = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -196,12 +192,8 @@ Deno.test("closeClients flushes and closes; abortClients drops at once", async (
 });
 
 Deno.test("abortClients counts and ends every connection", async () => {
-  const recorders: Recorder[] = [];
-  const server = await createServer(() => {
-    const recorder = new Recorder();
-    recorders.push(recorder);
-    return recorder;
-  }, { hostname: "127.0.0.1" });
+  const { factory, recorders } = recording();
+  const server = await createServer(factory, { hostname: "127.0.0.1" });
   const port = server.addrs[0].port;
   const conns = await Promise.all(
     [1, 2, 3].map(() => Deno.connect({ hostname: "127.0.0.1", port })),
@@ -250,13 +242,11 @@ Deno.test("serveForever returns once its signal aborts and connections end", asy
 });
 
 Deno.test("idleTimeout closes a silent connection and spares a busy one", async () => {
-  const recorders: Recorder[] = [];
-  await using server = await createServer(() => {
-    const recorder = new Recorder();
-    recorder.onData = (data, self) => self.transport.write(data);
-    recorders.push(recorder);
-    return recorder;
-  }, { hostname: "127.0.0.1", idleTimeout: 0.5 });
+  const { factory, recorders } = recording({ echo: true });
+  await using server = await createServer(factory, {
+    hostname: "127.0.0.1",
+    idleTimeout: 0.5,
+  });
   const port = server.addrs[0].port;
   const silent = await Deno.connect({ hostname: "127.0.0.1", port });
   const busy = await Deno.connect({ hostname: "127.0.0.1", port });
