@@ -9,10 +9,8 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { reportError } from "./_report.ts";
 import { resolveHost } from "./resolve.ts";
-
-const log = getLogger(["protocols"]);
 
 /** A host and port. */
 export interface UdpAddress {
@@ -96,10 +94,13 @@ export class DatagramTransport {
       }
       this.#finish(null);
     } catch (error) {
-      log.error("Fatal error in a datagram protocol callback: {error}", {
-        error,
-      });
-      this.#finish(error instanceof Error ? error : new Error(String(error)));
+      const cause = error instanceof Error ? error : new Error(String(error));
+      reportError(
+        "Fatal error in a datagram protocol callback: {error}",
+        { error: cause },
+        cause,
+      );
+      this.#finish(cause);
     }
   }
 

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { type TlsContext, tlsContext } from "./_tls_server.ts";
 import { resolveHost } from "./resolve.ts";
 
 /** TLS settings of a server. */
@@ -34,8 +35,10 @@ export interface ListenOptions {
 
 /** Listeners that are open, and how to clean up after them. */
 export interface Listening {
-  /** One listener per address. */
+  /** One listener per address (plain TCP for TLS too: see `tls`). */
   listeners: Deno.Listener[];
+  /** The TLS each accepted connection starts with, for a TLS server. */
+  tls?: TlsContext;
   /** Removes what the listeners left behind (a Unix socket file). */
   cleanUp(): Promise<void>;
 }
@@ -49,20 +52,17 @@ function listenAll(
   addresses: string[],
   port: number,
   reusePort: boolean,
-  tls: TlsServerOptions | undefined,
 ): Deno.Listener[] {
   for (let attempt = 0;; attempt++) {
     const listeners: Deno.Listener[] = [];
     let chosen = port;
     try {
       for (const hostname of addresses) {
-        const listener = tls
-          ? Deno.listenTls({ hostname, port: chosen, ...tls })
-          : Deno.listen({
-            hostname,
-            port: chosen,
-            ...(reusePort ? { reusePort: true } : {}),
-          });
+        const listener = Deno.listen({
+          hostname,
+          port: chosen,
+          ...(reusePort ? { reusePort: true } : {}),
+        });
         listeners.push(listener);
         chosen = (listener.addr as Deno.NetAddr).port;
       }
@@ -143,9 +143,12 @@ export async function openListeners(
 ): Promise<Listening> {
   if (options.path !== undefined) return await listenUnix(options.path);
   const { hostname = "localhost", port = 0, reusePort = false } = options;
+  // Parsed first: a bad certificate is an error before anything listens.
+  const tls = options.tls && tlsContext(options.tls);
   const addresses = hostname === "" ? ["0.0.0.0"] : await resolveHost(hostname);
   return {
-    listeners: listenAll(addresses, port, reusePort, options.tls),
+    listeners: listenAll(addresses, port, reusePort),
+    ...(tls ? { tls } : {}),
     cleanUp: () => Promise.resolve(),
   };
 }

@@ -38,12 +38,12 @@ export {
   type StartTlsOptions,
 } from "./socket_transport.ts";
 export type { TlsServerOptions } from "./listen.ts";
+export { createServer, Server, type ServerOptions } from "./server.ts";
 export {
-  createServer,
-  Server,
-  type ServerOptions,
-  TLS_HANDSHAKE_TIMEOUT_MS,
-} from "./server.ts";
+  type ConnectionLimitOptions,
+  ConnectionLimits,
+  type Refusal,
+} from "./connection_limits.ts";
 export {
   type Connection,
   type ConnectionOptions,

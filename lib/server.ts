@@ -11,6 +11,11 @@ import type {
   Protocol,
   ProtocolFactory,
 } from "./protocol.ts";
+import { AddressRanges } from "./_cidr.ts";
+import { reportError } from "./_report.ts";
+import { Throttle } from "./_throttle.ts";
+import { type TlsContext, TlsServerStream } from "./_tls_server.ts";
+import { ConnectionLimits, type Refusal } from "./connection_limits.ts";
 import { IdleSweeper } from "./idle_sweeper.ts";
 import {
   type Listening,
@@ -46,11 +51,31 @@ export interface ServerOptions {
   /** Write buffer limits of each new connection. */
   writeBufferLimits?: Partial<WriteBufferLimits>;
   /**
-   * The most connections served at once (default: no limit). A connection
-   * over the limit is closed as soon as it is accepted, with a warning in
-   * the log; the server goes on accepting.
+   * The most connections served at once (default: no limit), TLS
+   * handshakes and PROXY headers still pending included. A connection over
+   * the limit is closed as soon as it is accepted, with a warning in the log
+   * (at most one a second, then a count); the server goes on accepting.
    */
   maxConnections?: number;
+  /**
+   * The most connections served at once from one IP address (default 0: no
+   * limit), counted like `maxConnections`. With `proxyProtocol`, the address
+   * is the client's from the PROXY header, not the proxy's.
+   */
+  maxConnectionsPerIp?: number;
+  /**
+   * Counters shared with other servers, in this thread or others (see
+   * {@linkcode ConnectionLimits.shared}): their limits replace
+   * `maxConnections` and `maxConnectionsPerIp`, so servers in several
+   * workers keep one limit between them.
+   */
+  limits?: ConnectionLimits;
+  /**
+   * Seconds a connection gets to finish its TLS handshake or send its PROXY
+   * header (default 10). Past that it is closed and its descriptor released;
+   * until then it counts against `maxConnections`.
+   */
+  handshakeTimeout?: number;
   /**
    * Seconds a connection may go without a completed read or write before it
    * is closed (default 0: never). A connection with unsent data is aborted,
@@ -58,9 +83,10 @@ export interface ServerOptions {
    */
   idleTimeout?: number;
   /**
-   * Serve TLS (on `Deno.listenTls`) with this certificate and key, PEM. The
-   * handshake must finish within {@linkcode TLS_HANDSHAKE_TIMEOUT_MS}; the
-   * negotiated ALPN protocol is `getExtraInfo("alpnProtocol")`.
+   * Serve TLS with this certificate and key, PEM. The handshake must finish
+   * within `handshakeTimeout`; the negotiated ALPN protocol is
+   * `getExtraInfo("alpnProtocol")`. A peer that closes without TLS
+   * close_notify ends its connection as a plain EOF would.
    */
   tls?: TlsServerOptions;
   /**
@@ -76,14 +102,31 @@ export interface ServerOptions {
    * send with `proxy_protocol on`) at the start of every connection: the
    * real client becomes `getExtraInfo("peername")` (the proxy's address is
    * `"proxyname"`). A connection without a valid header within
-   * {@linkcode TLS_HANDSHAKE_TIMEOUT_MS} is closed with a warning. Not with
-   * `tls` (Deno cannot read bytes ahead of a server-side TLS handshake).
+   * `handshakeTimeout` is closed with a warning. Not with `tls`.
+   *
+   * Anyone who can connect can claim any address this way: name the
+   * proxies in `proxyProtocolFrom`.
    */
   proxyProtocol?: boolean;
+  /**
+   * With `proxyProtocol`: the address ranges (CIDR, such as `10.0.0.0/8`,
+   * `2001:db8::/32`, or single addresses) of the proxies allowed to send a
+   * PROXY header. A connection from anywhere else is closed with a warning
+   * before its first byte is read. Default: every peer may.
+   */
+  proxyProtocolFrom?: string[];
 }
 
-/** How long a TLS client gets to finish its handshake. */
-export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** The default of {@linkcode ServerOptions.handshakeTimeout}, in seconds. */
+const DEFAULT_HANDSHAKE_TIMEOUT = 10;
+
+/** A refusal already logged: the connection only needs closing. */
+class Reported extends Error {}
+
+/** The IP address of a TCP peer; undefined for other peers. */
+function ipOf(addr: Deno.Addr | undefined): string | undefined {
+  return addr && "hostname" in addr ? addr.hostname : undefined;
+}
 
 /** `host port N` for TCP peers, `a Unix socket peer` otherwise. */
 function peerText(addr: Deno.Addr): { host: string; port: number | string } {
@@ -122,15 +165,20 @@ export class Server implements AsyncDisposable {
 
   #listeners: Deno.Listener[];
   #cleanUp: () => Promise<void>;
-  #handshaking = new Set<Deno.Conn>();
+  #tls: TlsContext | undefined;
+  #handshaking = new Set<ByteStream>();
   #factory: ProtocolFactory<Protocol | BufferedProtocol>;
   #options: ServerOptions;
+  #limits: ConnectionLimits;
+  #handshakeMs: number;
+  #trusted: AddressRanges | null;
   #connections = new Set<SocketTransport>();
   #accepting: Promise<void>[];
   #listening = true;
   #done = Promise.withResolvers<void>();
   #stopped = Promise.withResolvers<void>();
   #sweeper: IdleSweeper<SocketTransport> | null = null;
+  #throttles = new Map<string, Throttle>();
 
   /** Use {@linkcode createServer}. */
   constructor(
@@ -141,8 +189,18 @@ export class Server implements AsyncDisposable {
     const { listeners } = listening;
     this.#listeners = listeners;
     this.#cleanUp = listening.cleanUp;
+    this.#tls = listening.tls;
     this.#factory = factory;
     this.#options = options;
+    this.#limits = options.limits ?? ConnectionLimits.local({
+      maxConnections: options.maxConnections,
+      maxConnectionsPerIp: options.maxConnectionsPerIp,
+    });
+    this.#handshakeMs = 1000 *
+      (options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
+    this.#trusted = options.proxyProtocolFrom
+      ? new AddressRanges(options.proxyProtocolFrom)
+      : null;
     this.addrs = listeners.map((listener) => listener.addr)
       .filter((addr): addr is Deno.NetAddr => addr.transport === "tcp");
     this.path = options.path;
@@ -171,6 +229,24 @@ export class Server implements AsyncDisposable {
     return this.#listening;
   }
 
+  /**
+   * Logs a warning that peers can cause at will: at most one line a second
+   * for each `kind`, then one line with how many were held back.
+   */
+  #warn(kind: string, message: string, properties: Record<string, unknown>) {
+    let throttle = this.#throttles.get(kind);
+    if (!throttle) {
+      throttle = new Throttle((count) =>
+        log.warning(
+          "{count} more warning(s) like the last held back in the last second: {kind}",
+          { count, kind },
+        )
+      );
+      this.#throttles.set(kind, throttle);
+    }
+    if (throttle.attempt()) log.warning(message, properties);
+  }
+
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
     while (this.#listening) {
       let conn: Deno.Conn;
@@ -180,10 +256,11 @@ export class Server implements AsyncDisposable {
         if (!this.#listening) break;
         // One failed accept (a peer that reset before we took it) does not
         // end the listener: log and go on.
-        log.warning("accept() failed on {host} port {port}: {error}", {
-          ...peerText(listener.addr),
-          error,
-        });
+        this.#warn(
+          "accept() failed",
+          "accept() failed on {host} port {port}: {error}",
+          { ...peerText(listener.addr), error },
+        );
         if (!isPerConnectionError(error)) {
           await new Promise((resolve) =>
             setTimeout(resolve, ACCEPT_BACKOFF_MS)
@@ -195,93 +272,162 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  #serve(conn: Deno.Conn): void {
-    const max = this.#options.maxConnections;
-    const open = this.#connections.size + this.#handshaking.size;
-    if (max !== undefined && open >= max) {
-      log.warning(
+  /** Logs why a connection over a limit is refused. */
+  #refuse(refusal: Refusal, addr: Deno.Addr): void {
+    if (refusal === "total") {
+      this.#warn(
+        "refused at the connection limit",
         "Refusing connection from {host} port {port}: {max} connections open (the limit)",
-        { ...peerText(conn.remoteAddr), max },
+        { ...peerText(addr), max: this.#limits.maxConnections },
       );
+    } else {
+      this.#warn(
+        "refused at the per-address limit",
+        "Refusing connection from {host} port {port}: {max} connections open from {host} (the per-address limit)",
+        { ...peerText(addr), max: this.#limits.maxConnectionsPerIp },
+      );
+    }
+  }
+
+  #serve(conn: Deno.Conn): void {
+    const proxied = this.#options.proxyProtocol === true;
+    // A proxied connection counts against the per-address limit once its
+    // header names the client (the proxy's own address says nothing).
+    const address = proxied ? undefined : ipOf(conn.remoteAddr);
+    const refusal = this.#limits.acquire(address);
+    if (refusal) {
+      this.#refuse(refusal, conn.remoteAddr);
       conn.close();
       return;
     }
-    if ("handshake" in conn) this.#handshake(conn as Deno.TlsConn);
-    else if (this.#options.proxyProtocol) this.#readProxy(conn);
-    else this.#start(conn, {});
+    const release = () => this.#limits.release(address);
+    if (this.#tls) this.#handshake(conn as Deno.TcpConn, this.#tls, release);
+    else if (proxied) this.#readProxy(conn, release);
+    else this.#start(conn, {}, release);
   }
 
   /** Completes a TLS handshake, then serves the connection. */
-  #handshake(conn: Deno.TlsConn): void {
+  #handshake(conn: Deno.TcpConn, tls: TlsContext, release: () => void): void {
+    const stream = new TlsServerStream(conn, tls);
     this.#prepare(
-      conn,
+      stream,
       async () => {
-        const info = await conn.handshake();
-        return [conn, { alpnProtocol: info.alpnProtocol }];
+        const info = await stream.handshake();
+        return [stream, { alpnProtocol: info.alpnProtocol }];
       },
-      (error) =>
+      (error, timedOut) =>
         log.info("TLS handshake with {host} port {port} failed: {error}", {
           ...peerText(conn.remoteAddr),
-          error,
+          error: timedOut
+            ? `not done within ${this.#handshakeMs / 1000} s`
+            : error,
         }),
+      release,
     );
   }
 
   /** Reads the PROXY header, then serves the rest of the connection. */
-  #readProxy(conn: Deno.Conn): void {
+  #readProxy(conn: Deno.Conn, release: () => void): void {
+    const proxy = ipOf(conn.remoteAddr);
+    if (this.#trusted && !(proxy !== undefined && this.#trusted.has(proxy))) {
+      this.#warn(
+        "PROXY header from an untrusted peer",
+        "Closing connection from {host} port {port}: not a trusted PROXY protocol sender (proxyProtocolFrom)",
+        peerText(conn.remoteAddr),
+      );
+      conn.close();
+      release();
+      return;
+    }
+    let client: string | undefined;
     this.#prepare(conn, async () => {
       const header = await readProxyHeader(conn);
+      client = ipOf(header.source);
+      const refusal = this.#limits.acquire(client, false);
+      if (refusal) {
+        this.#refuse(refusal, header.source!);
+        client = undefined;
+        throw new Reported();
+      }
       return [new PrefixedConn(conn, header.rest), {
         peername: header.source ?? conn.remoteAddr,
         proxyname: conn.remoteAddr,
       }];
-    }, (error) =>
-      log.warning(
-        "Closing connection from {host} port {port}: malformed PROXY protocol header: {error}",
-        { ...peerText(conn.remoteAddr), error },
-      ));
+    }, (error, timedOut) => {
+      if (error instanceof Reported) return;
+      this.#warn(
+        "PROXY header rejected",
+        "Closing connection from {host} port {port}: {why}",
+        {
+          ...peerText(conn.remoteAddr),
+          why: timedOut
+            ? `no PROXY protocol header within ${this.#handshakeMs / 1000} s`
+            : `malformed PROXY protocol header: ${
+              error instanceof Error ? error.message : String(error)
+            }`,
+        },
+      );
+    }, () => {
+      this.#limits.release(client, false);
+      release();
+    });
   }
 
   /**
    * Runs what must happen before a connection is served (a TLS handshake,
-   * a PROXY header) within {@linkcode TLS_HANDSHAKE_TIMEOUT_MS}, counting
-   * the connection as open meanwhile; then serves it, or reports why not
-   * and closes it.
+   * a PROXY header) within the handshake timeout, counting the connection
+   * as open meanwhile; then serves it, or reports why not and closes it.
+   * `release` is called once the connection is over, either way.
    */
   async #prepare(
-    conn: Deno.Conn,
+    conn: ByteStream,
     prepare: () => Promise<[ByteStream, Record<string, unknown>]>,
-    failed: (error: unknown) => void,
+    failed: (error: unknown, timedOut: boolean) => void,
+    release: () => void,
   ): Promise<void> {
     this.#handshaking.add(conn);
-    const timer = setTimeout(() => conn.close(), TLS_HANDSHAKE_TIMEOUT_MS);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      conn.close();
+    }, this.#handshakeMs);
     try {
       const [stream, extra] = await prepare();
-      this.#start(stream, extra);
+      clearTimeout(timer);
+      this.#handshaking.delete(conn);
+      this.#start(stream, extra, release);
     } catch (error) {
-      failed(error);
+      clearTimeout(timer);
+      this.#handshaking.delete(conn);
+      failed(error, timedOut);
       try {
         conn.close();
       } catch {
         // Closed by the timer or the peer.
       }
-    } finally {
-      clearTimeout(timer);
-      this.#handshaking.delete(conn);
+      release();
       this.#checkDone();
     }
   }
 
-  #start(conn: ByteStream, extra: Record<string, unknown>): void {
+  #start(
+    conn: ByteStream,
+    extra: Record<string, unknown>,
+    release: () => void,
+  ): void {
     let protocol: Protocol | BufferedProtocol;
     try {
       protocol = this.#factory();
     } catch (error) {
-      log.error("Protocol factory failed for {host} port {port}: {error}", {
-        ...peerText(conn.remoteAddr!),
-        error,
-      });
+      const cause = error instanceof Error ? error : new Error(String(error));
+      reportError(
+        "Protocol factory failed for {host} port {port}: {error}",
+        { ...peerText(conn.remoteAddr!), error: cause },
+        cause,
+      );
       conn.close();
+      release();
+      this.#checkDone();
       return;
     }
     const transport = SocketTransport.start(conn, protocol, {
@@ -295,6 +441,7 @@ export class Server implements AsyncDisposable {
     transport.closed.then(() => {
       this.#connections.delete(transport);
       this.#sweeper?.delete(transport);
+      release();
       this.#checkDone();
     });
   }
@@ -326,6 +473,7 @@ export class Server implements AsyncDisposable {
           // Already closed.
         }
       }
+      for (const throttle of this.#throttles.values()) throttle.close();
       Promise.all(this.#accepting).then(() => this.#cleanUp()).then(() => {
         this.#stopped.resolve();
         this.#checkDone();
@@ -398,7 +546,7 @@ export class Server implements AsyncDisposable {
  * console.log(`listening on port ${server.addrs[0].port}`);
  * ```
  *
- * @throws {RangeError} for a bad port, `maxConnections` or `idleTimeout`.
+ * @throws {RangeError} for a bad port, limit, timeout or address range.
  * @throws {Deno.errors.AddrInUse} when the port is taken.
  * @throws {Deno.errors.NotFound} when the host name does not resolve.
  */
@@ -412,7 +560,7 @@ export async function createServer(
       `port must be a whole number from 0 to 65535, got ${port}`,
     );
   }
-  const { maxConnections, idleTimeout } = options;
+  const { maxConnections, idleTimeout, handshakeTimeout } = options;
   if (
     maxConnections !== undefined &&
     (!Number.isInteger(maxConnections) || maxConnections < 1)
@@ -421,16 +569,32 @@ export async function createServer(
       `maxConnections must be a whole number >= 1, got ${maxConnections}`,
     );
   }
+  // Checks maxConnectionsPerIp the same way the server will count it.
+  ConnectionLimits.local({ maxConnectionsPerIp: options.maxConnectionsPerIp });
   if (options.proxyProtocol && options.tls) {
     throw new RangeError(
-      "proxyProtocol cannot be used with tls: Deno cannot read a PROXY header ahead of a server-side TLS handshake",
+      "proxyProtocol cannot be used with tls",
     );
+  }
+  if (options.proxyProtocolFrom) {
+    if (!options.proxyProtocol) {
+      throw new RangeError("proxyProtocolFrom needs proxyProtocol");
+    }
+    new AddressRanges(options.proxyProtocolFrom);
   }
   if (
     idleTimeout !== undefined && !(idleTimeout >= 0 && isFinite(idleTimeout))
   ) {
     throw new RangeError(
       `idleTimeout must be a number of seconds >= 0, got ${idleTimeout}`,
+    );
+  }
+  if (
+    handshakeTimeout !== undefined &&
+    !(handshakeTimeout > 0 && isFinite(handshakeTimeout))
+  ) {
+    throw new RangeError(
+      `handshakeTimeout must be a number of seconds > 0, got ${handshakeTimeout}`,
     );
   }
   return new Server(await openListeners(options), factory, options);

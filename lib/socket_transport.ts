@@ -6,6 +6,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { reportError } from "./_report.ts";
 import { addrText } from "./addr.ts";
 import {
   type BufferedProtocol,
@@ -355,7 +356,9 @@ export class SocketTransport implements Transport {
         n = await conn.read(slab.subarray(offset, offset + size));
       } catch (error) {
         if (this.#closing) return;
-        throw error;
+        // A TLS peer that closed without close_notify: its end of data.
+        if (!(error instanceof Deno.errors.UnexpectedEof)) throw error;
+        n = null;
       } finally {
         this.#readPending = false;
       }
@@ -401,7 +404,9 @@ export class SocketTransport implements Transport {
         n = await conn.read(buffer);
       } catch (error) {
         if (this.#closing) return;
-        throw error;
+        // A TLS peer that closed without close_notify: its end of data.
+        if (!(error instanceof Deno.errors.UnexpectedEof)) throw error;
+        n = null;
       } finally {
         this.#readPending = false;
       }
@@ -467,13 +472,14 @@ export class SocketTransport implements Transport {
   #fail(error: unknown): void {
     if (this.#lost) return;
     if (error instanceof CallbackError) {
-      log.error(
+      reportError(
         "Fatal error: protocol.{callback}() call failed for {peer}: {error}",
         {
           callback: error.callback,
           peer: addrText(this.#conn.remoteAddr),
           error: error.error,
         },
+        error.error,
       );
       this.#finish(error.error);
     } else {
@@ -504,9 +510,10 @@ export class SocketTransport implements Transport {
       try {
         this.#protocol.connectionLost?.(error);
       } catch (thrown) {
-        log.error(
+        reportError(
           "Error in protocol.connectionLost() for {peer}: {error}",
           { peer: addrText(this.#conn.remoteAddr), error: thrown },
+          asError(thrown),
         );
       } finally {
         this.#closed.resolve();

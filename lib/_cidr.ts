@@ -1,0 +1,105 @@
+/**
+ * Address ranges in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`, or a
+ * single address), for `proxyProtocolFrom`.
+ *
+ * @module
+ */
+
+import { isIPv4, isIPv6 } from "node:net";
+
+/** An address as 16 bytes: IPv4 as IPv4-mapped IPv6 (`::ffff:a.b.c.d`). */
+function addressBytes(address: string): Uint8Array | null {
+  if (isIPv4(address)) {
+    const bytes = new Uint8Array(16);
+    bytes[10] = bytes[11] = 0xff;
+    address.split(".").forEach((part, i) => bytes[12 + i] = Number(part));
+    return bytes;
+  }
+  if (!isIPv6(address)) return null;
+  let text = address;
+  // A trailing dotted IPv4 part (::ffff:1.2.3.4) is two groups.
+  const dotted = text.match(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number);
+    const groups = `${((a << 8) | b).toString(16)}:${
+      ((c << 8) | d).toString(16)
+    }`;
+    text = text.slice(0, -dotted[0].length) + groups;
+  }
+  const bytes = new Uint8Array(16);
+  const [head, rest] = text.includes("::") ? text.split("::") : [text, null];
+  const parse = (part: string) =>
+    part === "" ? [] : part.split(":").map((group) => parseInt(group, 16));
+  const left = parse(head);
+  const right = rest === null ? [] : parse(rest);
+  const groups = rest === null
+    ? left
+    : [...left, ...new Array(8 - left.length - right.length).fill(0), ...right];
+  if (groups.length !== 8) return null;
+  groups.forEach((group, i) => {
+    bytes[2 * i] = group >> 8;
+    bytes[2 * i + 1] = group & 0xff;
+  });
+  return bytes;
+}
+
+/** One range: the first `bits` bits of `prefix`. */
+interface Range {
+  prefix: Uint8Array;
+  bits: number;
+}
+
+function parseRange(text: string): Range {
+  const [address, length, extra] = text.split("/");
+  const prefix = addressBytes(address);
+  const v4 = isIPv4(address);
+  const max = v4 ? 32 : 128;
+  const bits = length === undefined ? max : Number(length);
+  if (
+    prefix === null || extra !== undefined ||
+    (length !== undefined && !/^\d{1,3}$/.test(length)) || bits > max
+  ) {
+    throw new RangeError(
+      `not an address range (CIDR such as 10.0.0.0/8 or 2001:db8::/32): '${text}'`,
+    );
+  }
+  return { prefix, bits: v4 ? bits + 96 : bits };
+}
+
+function inRange(bytes: Uint8Array, range: Range): boolean {
+  let bits = range.bits;
+  for (let i = 0; bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((bytes[i] & mask) !== (range.prefix[i] & mask)) return false;
+  }
+  return true;
+}
+
+/**
+ * A set of address ranges. IPv4 addresses and IPv4-mapped IPv6 addresses
+ * (`::ffff:10.0.0.1`) are the same address.
+ *
+ * @example
+ * ```ts
+ * import { AddressRanges } from "./_cidr.ts";
+ *
+ * const ranges = new AddressRanges(["10.0.0.0/8", "::1"]);
+ * ranges.has("10.1.2.3"); // true
+ * ranges.has("192.0.2.1"); // false
+ * ```
+ */
+export class AddressRanges {
+  #ranges: Range[];
+
+  /** @throws {RangeError} for a range that does not parse. */
+  constructor(ranges: Iterable<string>) {
+    this.#ranges = [...ranges].map(parseRange);
+  }
+
+  /** Whether `address` (an IP literal) is in one of the ranges. */
+  has(address: string): boolean {
+    const bytes = addressBytes(address);
+    if (bytes === null) return false;
+    return this.#ranges.some((range) => inRange(bytes, range));
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The server end of TLS over a TCP connection the server holds itself.
+ *
+ * `Deno.listenTls` runs each handshake in a task that owns the socket until
+ * the peer sends or closes: closing a `Deno.TlsConn` whose handshake never
+ * finished leaves its descriptor open for as long as the peer likes, so a
+ * client that connects and says nothing holds a descriptor for ever. Here
+ * the TCP connection stays ours ({@linkcode Deno.listen}) and TLS runs over
+ * it through `node:tls`: closing the TCP connection releases the descriptor
+ * whatever state the handshake is in.
+ *
+ * @module
+ */
+
+import { Duplex } from "node:stream";
+import tls from "node:tls";
+import type { ByteStream } from "./socket_transport.ts";
+
+/** The most bytes one read of the TCP connection takes. */
+const RAW_READ_SIZE = 64 * 1024;
+
+/** How long `close()` after `closeWrite()` waits for close_notify to go. */
+const CLOSE_NOTIFY_WAIT_MS = 1000;
+
+/** TLS settings of a server, made once and shared by its connections. */
+export interface TlsContext {
+  /** The certificate and key, parsed. */
+  secureContext: tls.SecureContext;
+  /** ALPN protocols to accept, in order of preference. */
+  alpnProtocols?: string[];
+}
+
+/**
+ * Parses a certificate chain and key once for every connection.
+ *
+ * @throws {Error} when the certificate or key cannot be used.
+ */
+export function tlsContext(
+  options: { cert: string; key: string; alpnProtocols?: string[] },
+): TlsContext {
+  return {
+    secureContext: tls.createSecureContext({
+      cert: options.cert,
+      key: options.key,
+    }),
+    alpnProtocols: options.alpnProtocols,
+  };
+}
+
+/** The TCP connection as the Node stream `node:tls` runs over. */
+function rawStream(conn: Deno.Conn): Duplex {
+  let buffer = new Uint8Array(RAW_READ_SIZE);
+  return new Duplex({
+    allowHalfOpen: true,
+    read() {
+      conn.read(buffer).then((n) => {
+        if (n === null) {
+          this.push(null);
+          return;
+        }
+        const chunk = buffer.subarray(0, n);
+        // The chunk is handed on as it is: the next read gets new memory.
+        buffer = new Uint8Array(RAW_READ_SIZE);
+        this.push(chunk);
+      }, (error) => this.destroy(error));
+    },
+    write(chunk: Uint8Array, _encoding, callback) {
+      writeAll(conn, chunk).then(() => callback(), callback);
+    },
+    final(callback) {
+      conn.closeWrite().then(() => callback(), callback);
+    },
+    destroy(error, callback) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+      callback(error);
+    },
+  });
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.byteLength) {
+    offset += await conn.write(data.subarray(offset));
+  }
+}
+
+/**
+ * A TLS connection, server side, as a {@linkcode ByteStream}: what
+ * `SocketTransport` runs over. {@linkcode TlsServerStream.handshake} must
+ * resolve before the stream is used.
+ */
+export class TlsServerStream implements ByteStream {
+  readonly remoteAddr: Deno.Addr;
+  readonly localAddr: Deno.Addr;
+  #conn: Deno.TcpConn;
+  #socket: tls.TLSSocket;
+  #leftover: Uint8Array | null = null;
+  #ended = false;
+  #error: Error | null = null;
+  #waiting: (() => void) | null = null;
+  #ending: Promise<void> | null = null;
+
+  /** Starts TLS, as the server, over `conn`. */
+  constructor(conn: Deno.TcpConn, context: TlsContext) {
+    this.#conn = conn;
+    this.remoteAddr = conn.remoteAddr;
+    this.localAddr = conn.localAddr;
+    this.#socket = new tls.TLSSocket(rawStream(conn), {
+      isServer: true,
+      secureContext: context.secureContext,
+      ALPNProtocols: context.alpnProtocols,
+    });
+    const socket = this.#socket;
+    socket.allowHalfOpen = true;
+    socket.pause();
+    const wake = () => {
+      const waiting = this.#waiting;
+      this.#waiting = null;
+      waiting?.();
+    };
+    socket.on("readable", wake);
+    socket.on("end", () => {
+      this.#ended = true;
+      wake();
+    });
+    socket.on("error", (error: Error) => {
+      this.#error ??= error;
+      wake();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      wake();
+    });
+  }
+
+  /**
+   * Resolves once the handshake is done, with the negotiated ALPN protocol
+   * (`null` for none); rejects when it fails or the connection closes first.
+   */
+  handshake(): Promise<{ alpnProtocol: string | null }> {
+    const socket = this.#socket;
+    return new Promise((resolve, reject) => {
+      const fail = (error?: Error) => {
+        socket.off("secure", done);
+        reject(
+          error ?? new Deno.errors.UnexpectedEof(
+            "the connection closed during the TLS handshake",
+          ),
+        );
+      };
+      const done = () => {
+        socket.off("error", fail);
+        socket.off("close", closed);
+        const alpn = socket.alpnProtocol;
+        resolve({ alpnProtocol: typeof alpn === "string" ? alpn : null });
+      };
+      const closed = () => fail();
+      socket.once("secure", done);
+      socket.once("error", fail);
+      socket.once("close", closed);
+    });
+  }
+
+  /** Reads decrypted bytes into `p`; `null` at the peer's end of data. */
+  async read(p: Uint8Array): Promise<number | null> {
+    while (true) {
+      let chunk = this.#leftover;
+      this.#leftover = null;
+      if (chunk === null) {
+        if (this.#error) throw this.#error;
+        chunk = this.#socket.read() as Uint8Array | null;
+      }
+      if (chunk !== null && chunk.byteLength > 0) {
+        const n = Math.min(chunk.byteLength, p.byteLength);
+        p.set(chunk.subarray(0, n));
+        if (n < chunk.byteLength) this.#leftover = chunk.subarray(n);
+        return n;
+      }
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => this.#waiting = resolve);
+    }
+  }
+
+  /** Encrypts and sends `p`; resolves once the socket has taken it. */
+  write(p: Uint8Array): Promise<number> {
+    if (this.#error) return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => {
+      this.#socket.write(p, (error) => {
+        if (error) reject(error);
+        else resolve(p.byteLength);
+      });
+    });
+  }
+
+  /** Sends TLS close_notify, then half-closes the TCP connection. */
+  closeWrite(): Promise<void> {
+    return this.#ending ??= new Promise((resolve) => this.#socket.end(resolve));
+  }
+
+  /**
+   * Closes the connection and releases its descriptor: at once, or, after
+   * {@linkcode TlsServerStream.closeWrite}, once close_notify has been sent
+   * (within a second: a peer that does not read is not waited for).
+   */
+  close(): void {
+    if (this.#ending) {
+      const ending = this.#ending;
+      this.#ending = null;
+      const timer = setTimeout(() => this.close(), CLOSE_NOTIFY_WAIT_MS);
+      ending.then(() => {
+        clearTimeout(timer);
+        this.close();
+      });
+      return;
+    }
+    this.#ended = true;
+    this.#socket.destroy();
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    waiting?.();
+  }
+
+  /** Turns Nagle's algorithm off or on, on the TCP connection. */
+  setNoDelay(noDelay?: boolean): void {
+    this.#conn.setNoDelay(noDelay);
+  }
+}
