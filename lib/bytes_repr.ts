@@ -53,15 +53,23 @@ const SCRATCH_LIMIT = 4 * 64 * 1024 + 3;
  * no double quote. No control byte passes through unescaped, so the result
  * is safe to print to a terminal.
  *
+ * With `limit`, at most that many bytes are shown: a longer array shows its
+ * first `limit` bytes, then `...` and its length, so a log line stays short
+ * whatever a peer sends.
+ *
  * @example
  * ```ts
  * import { bytesRepr } from "./bytes_repr.ts";
  *
  * bytesRepr(new TextEncoder().encode("in parts.\n")); // "b'in parts.\\n'"
  * bytesRepr(new TextEncoder().encode("it's")); // `b"it's"`
+ * bytesRepr(new Uint8Array(1000), 4); // "b'\\x00\\x00\\x00\\x00'... (1000 bytes)"
  * ```
  */
-export function bytesRepr(data: Uint8Array): string {
+export function bytesRepr(data: Uint8Array, limit = Infinity): string {
+  if (data.length > limit) {
+    return `${bytesRepr(data.subarray(0, limit))}... (${data.length} bytes)`;
+  }
   const useDouble = data.includes(QUOTE) && !data.includes(DOUBLE_QUOTE);
   const { chars, lengths } = useDouble ? DOUBLE : SINGLE;
   // Built as ASCII bytes and decoded once: a string joined from one piece

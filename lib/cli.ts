@@ -11,6 +11,7 @@ import { getLogger } from "@logtape/logtape";
 import denoConfig from "../deno.json" with { type: "json" };
 import {
   configureLogging,
+  flushLogs,
   LOG_FORMATS,
   LOG_LEVELS,
   type LogFormat,
@@ -91,6 +92,12 @@ export const COMMON_FLAGS: Record<string, Flag> = {
     value: "FORMAT",
     help: `log line format: ${LOG_FORMATS.join("|")} (default: text)`,
   },
+  "log-bytes": {
+    type: "string",
+    value: "N",
+    help:
+      "show at most N bytes of each chunk in the log, then its length (default: 64)",
+  },
   help: { type: "boolean", help: "show this help and exit" },
   version: { type: "boolean", help: "show the version and exit" },
 };
@@ -111,6 +118,8 @@ export interface CommonConfig {
   logLevel: LogLevel;
   /** Log line format. */
   logFormat: LogFormat;
+  /** Bytes of each chunk shown in the log. */
+  logBytes: number;
 }
 
 /** A program: its flags, how it reads them, and what it does. */
@@ -280,6 +289,9 @@ export function parseCommandLine<C extends CommonConfig>(
     logFormat: values["log-format"] === undefined
       ? "text"
       : parseChoice("--log-format", String(values["log-format"]), LOG_FORMATS),
+    logBytes: values["log-bytes"] === undefined
+      ? 64
+      : parseCount("--log-bytes", String(values["log-bytes"]), 0),
   };
   if (common.host.trim() === "") {
     throw new UsageError("--host must not be empty");
@@ -302,7 +314,8 @@ function cleanParseError(error: unknown): string {
 }
 
 /**
- * One line for an error: its message, without a stack trace.
+ * One line for an error: its message, without a stack trace. `target`
+ * says what a "not found" was about: a host name, or a socket path.
  *
  * @example
  * ```ts
@@ -312,7 +325,10 @@ function cleanParseError(error: unknown): string {
  * // "address already in use"
  * ```
  */
-export function describeError(error: unknown): string {
+export function describeError(
+  error: unknown,
+  target: "host" | "path" = "host",
+): string {
   if (error instanceof Deno.errors.AddrInUse) return "address already in use";
   if (error instanceof Deno.errors.ConnectionRefused) {
     return "connection refused";
@@ -320,7 +336,9 @@ export function describeError(error: unknown): string {
   if (error instanceof Deno.errors.AddrNotAvailable) {
     return "address not available";
   }
-  if (error instanceof Deno.errors.NotFound) return "host not found";
+  if (error instanceof Deno.errors.NotFound) {
+    return target === "path" ? "no such file or directory" : "host not found";
+  }
   if (error instanceof Deno.errors.TimedOut) return "timed out";
   if (
     error instanceof Deno.errors.NotCapable ||
@@ -374,6 +392,8 @@ export async function main<C extends CommonConfig>(
       : describeError(error);
     getLogger(["main"]).error("{message}", { message });
     return EXIT_FAILURE;
+  } finally {
+    await flushLogs();
   }
 }
 
@@ -413,16 +433,21 @@ export function parseUnixPath(values: FlagValues): string | undefined {
 }
 
 /**
- * Reads a PEM file named by a flag.
+ * Reads a PEM file named by a flag, which must hold what the flag needs: a
+ * certificate, or a private key.
  *
  * @example
  * ```ts ignore
- * const cert = await readPemFile("--tls-cert", "cert.pem");
+ * const cert = await readPemFile("--tls-cert", "cert.pem", "certificate");
  * ```
  *
  * @throws {ProgramError} with one line naming the flag and the file.
  */
-export async function readPemFile(flag: string, path: string): Promise<string> {
+export async function readPemFile(
+  flag: string,
+  path: string,
+  kind: "certificate" | "private key",
+): Promise<string> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -434,6 +459,22 @@ export async function readPemFile(flag: string, path: string): Promise<string> {
   }
   if (!text.includes("-----BEGIN ")) {
     throw new ProgramError(`${flag} ${path} is not a PEM file`);
+  }
+  const certificate = text.includes("-----BEGIN CERTIFICATE-----");
+  const key = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text);
+  if (kind === "certificate" && !certificate) {
+    throw new ProgramError(
+      `${flag} ${path} holds no certificate${
+        key ? " (it is a private key)" : ""
+      }`,
+    );
+  }
+  if (kind === "private key" && !key) {
+    throw new ProgramError(
+      `${flag} ${path} holds no private key${
+        certificate ? " (it is a certificate)" : ""
+      }`,
+    );
   }
   return text;
 }

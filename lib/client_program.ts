@@ -58,6 +58,15 @@ async function writeStdout(data: Uint8Array): Promise<void> {
   }
 }
 
+/**
+ * Whether bytes start like a TLS record (handshake or alert, TLS 1.0-1.3):
+ * what a TLS server sends a client that does not speak TLS.
+ */
+function looksLikeTls(head: Uint8Array): boolean {
+  return head.length >= 3 && (head[0] === 0x15 || head[0] === 0x16) &&
+    head[1] === 0x03 && head[2] <= 0x04;
+}
+
 /** Resolves when `signal` aborts; never when there is none. */
 function aborted(signal: AbortSignal | undefined): Promise<"timeout"> {
   return new Promise((resolve) => {
@@ -82,7 +91,7 @@ async function connectionOptions(
     path: config.unix,
     tls: config.tls && {
       caCerts: config.tls.caFile
-        ? [await readPemFile("--ca", config.tls.caFile)]
+        ? [await readPemFile("--ca", config.tls.caFile, "certificate")]
         : undefined,
     },
   };
@@ -131,6 +140,9 @@ async function runLoadMode(
     summary = await runLoad({
       ...(await connectionOptions(config)),
       ...load,
+      signal: config.timeout > 0
+        ? AbortSignal.timeout(config.timeout * 1000)
+        : undefined,
       onProgress: live
         ? (progress) => status(formatProgress(progress, load.duration))
         : undefined,
@@ -139,7 +151,10 @@ async function runLoadMode(
     if (error instanceof ProgramError) throw error;
     throw new ProgramError(
       `cannot connect to ${where(config)}: ${
-        describeError(error instanceof Error ? error.cause ?? error : error)
+        describeError(
+          error instanceof Error ? error.cause ?? error : error,
+          config.unix ? "path" : "host",
+        )
       }`,
     );
   } finally {
@@ -148,7 +163,9 @@ async function runLoadMode(
   console.log(
     load.json ? JSON.stringify(summary) : formatSummary(summary),
   );
-  return summary.errors === 0 && summary.byteExact ? EXIT_OK : EXIT_FAILURE;
+  return summary.errors === 0 && summary.unanswered === 0 && summary.byteExact
+    ? EXIT_OK
+    : EXIT_FAILURE;
 }
 
 /**
@@ -241,6 +258,11 @@ export const clientProgram: Program<ClientConfig> = {
     if (unix !== undefined && values.tls) {
       throw new UsageError("--tls cannot be used with --unix");
     }
+    if (unix === undefined && common.port === 0) {
+      throw new UsageError(
+        "--port must be from 1 to 65535 for the client (0 means a free port only when listening)",
+      );
+    }
     return {
       ...common,
       ...(values.tls
@@ -273,14 +295,24 @@ export const clientProgram: Program<ClientConfig> = {
         () => new EchoClient(source, { onData }),
         { ...options, signal },
       );
-      const connection = await connecting.catch((error) => {
+      // The deadline holds while connecting too (a TLS handshake that a
+      // server never answers): a connection made after it is closed.
+      connecting.then((made) => {
+        if (signal?.aborted) made.transport.abort();
+      }, () => {});
+      const connection = await Promise.race([
+        connecting,
+        aborted(signal),
+      ]).catch((error) => {
         if (signal?.aborted) return "timeout" as const;
         // createConnection's error names the target; say it the CLI way.
         const cause = error instanceof Error && error.cause !== undefined
           ? error.cause
           : error;
         throw new ProgramError(
-          `cannot connect to ${where(config)}: ${describeError(cause)}`,
+          `cannot connect to ${where(config)}: ${
+            describeError(cause, config.unix ? "path" : "host")
+          }`,
         );
       });
       if (connection === "timeout") {
@@ -301,7 +333,20 @@ export const clientProgram: Program<ClientConfig> = {
           `exchange with ${where(config)} timed out after ${config.timeout} s`,
         );
       }
-      return outcome === null ? EXIT_OK : EXIT_FAILURE;
+      if (outcome !== null) return EXIT_FAILURE;
+      const { sentBytes, receivedBytes } = connection.protocol;
+      if (receivedBytes !== sentBytes) {
+        throw new ProgramError(
+          `the echo from ${where(config)} is incomplete: ${
+            receivedBytes.toLocaleString("en-US")
+          } of ${sentBytes.toLocaleString("en-US")} bytes came back${
+            !config.tls && looksLikeTls(connection.protocol.head)
+              ? " (the server answered with TLS: try --tls)"
+              : ""
+          }`,
+        );
+      }
+      return EXIT_OK;
     } finally {
       log.debug("closing event loop");
     }

@@ -29,6 +29,21 @@ export const SEED_MESSAGES: readonly string[] = [
  */
 const pools = new Map<number, BufferPool>();
 
+/**
+ * How many bytes of each chunk the echo protocols log by default: the
+ * seed's messages whole, and a short line for anything long.
+ */
+export const DEFAULT_LOG_BYTES = 64;
+
+/** Options of the echo protocols' logging. */
+export interface EchoLogOptions {
+  /**
+   * Show at most this many bytes of each chunk in `received`/`sent` lines,
+   * then the chunk's length (default {@linkcode DEFAULT_LOG_BYTES}).
+   */
+  logBytes?: number;
+}
+
 /** The view an EchoServer starts with: none yet. */
 const NO_VIEW = new Uint8Array(0);
 
@@ -66,6 +81,7 @@ function poolFor(sizeHint: number): BufferPool {
  */
 export class EchoServer implements BufferedProtocol {
   #transport!: Transport;
+  #logBytes: number;
   #log: Logger | null = null; // made on first use: most connections log nothing
   #debug = false;
   #lent: Uint8Array | null = null;
@@ -80,6 +96,11 @@ export class EchoServer implements BufferedProtocol {
   // ping-pong peer): a view is an allocation per read otherwise.
   #view: Uint8Array = NO_VIEW;
   #viewOf: Uint8Array | null = null;
+
+  /** Makes the protocol for one connection. */
+  constructor(options: EchoLogOptions = {}) {
+    this.#logBytes = options.logBytes ?? DEFAULT_LOG_BYTES;
+  }
 
   /** Logs `connection accepted`. */
   connectionMade(transport: Transport): void {
@@ -149,7 +170,7 @@ export class EchoServer implements BufferedProtocol {
       this.#transport.write(data);
       return;
     }
-    const repr = bytesRepr(data);
+    const repr = bytesRepr(data, this.#logBytes);
     this.#logger().debug("received {data}", { data: repr });
     this.#transport.write(data);
     this.#logger().debug("sent {data}", { data: repr });
@@ -186,7 +207,7 @@ export class EchoServer implements BufferedProtocol {
 }
 
 /** Options of {@linkcode EchoClient}. */
-export interface EchoClientOptions {
+export interface EchoClientOptions extends EchoLogOptions {
   /**
    * Called with each chunk that comes back. When it returns a promise,
    * reading pauses until the promise settles, and {@linkcode EchoClient.done}
@@ -229,6 +250,8 @@ export class EchoClient implements Protocol {
   sentBytes = 0;
   /** How many bytes came back. */
   receivedBytes = 0;
+  /** The first bytes that came back (up to 16), to tell what answered. */
+  head: Uint8Array = new Uint8Array(0);
 
   #source: EchoSource;
   #transport!: Transport;
@@ -237,6 +260,7 @@ export class EchoClient implements Protocol {
   #onData?: (data: Uint8Array) => void | Promise<void>;
   #output: Promise<void> = Promise.resolve();
   #drained: PromiseWithResolvers<void> | null = null;
+  #logBytes: number;
 
   /**
    * Makes a client that will send `messages` once connected.
@@ -250,6 +274,7 @@ export class EchoClient implements Protocol {
   ) {
     this.#source = messages;
     this.#onData = options.onData;
+    this.#logBytes = options.logBytes ?? DEFAULT_LOG_BYTES;
     const { promise, resolve } = Promise.withResolvers<Error | null>();
     this.done = promise;
     this.#settle = resolve;
@@ -277,7 +302,10 @@ export class EchoClient implements Protocol {
   #send(bytes: Uint8Array): void {
     this.#transport.write(bytes);
     this.sentBytes += bytes.byteLength;
-    this.#log.debug("sending {data}", () => ({ data: bytesRepr(bytes) }));
+    this.#log.debug(
+      "sending {data}",
+      () => ({ data: bytesRepr(bytes, this.#logBytes) }),
+    );
   }
 
   /** Sends an async source as it arrives, minding flow control. */
@@ -301,8 +329,20 @@ export class EchoClient implements Protocol {
 
   /** Logs `received b'…'` and hands the data on. */
   dataReceived(data: Uint8Array): void {
+    if (this.head.length < 16) {
+      const head = new Uint8Array(Math.min(16, this.head.length + data.length));
+      head.set(this.head);
+      head.set(
+        data.subarray(0, head.length - this.head.length),
+        this.head.length,
+      );
+      this.head = head;
+    }
     this.receivedBytes += data.byteLength;
-    this.#log.debug("received {data}", () => ({ data: bytesRepr(data) }));
+    this.#log.debug(
+      "received {data}",
+      () => ({ data: bytesRepr(data, this.#logBytes) }),
+    );
     const pending = this.#onData?.(data);
     if (pending) {
       const transport = this.#transport;
@@ -365,6 +405,12 @@ export class UdpEchoServer implements DatagramProtocol {
   #transport!: DatagramTransport;
   #debug = false;
   #log: Logger = getLogger(["EchoServer"]);
+  #logBytes: number;
+
+  /** Makes the protocol for the endpoint. */
+  constructor(options: EchoLogOptions = {}) {
+    this.#logBytes = options.logBytes ?? DEFAULT_LOG_BYTES;
+  }
 
   /** Keeps the transport. */
   connectionMade(transport: DatagramTransport): void {
@@ -377,7 +423,7 @@ export class UdpEchoServer implements DatagramProtocol {
     this.#transport.sendto(data, addr);
     if (!this.#debug) return;
     const log = namedLogger("EchoServer", `EchoServer_${addrLabel(addr)}`);
-    const repr = bytesRepr(data);
+    const repr = bytesRepr(data, this.#logBytes);
     log.debug("received {data}", { data: repr });
     log.debug("sent {data}", { data: repr });
   }

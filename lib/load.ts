@@ -15,11 +15,14 @@ import type { Transport } from "./transport.ts";
 /** The most bytes one read of an echo takes. */
 const INBOX_SIZE = 256 * 1024;
 
+/** How long after `duration` echoes still in flight are waited for. */
+const GRACE_MS = 1000;
+
 /**
  * What a load run does: where to connect (as for `createConnection`: host
  * and port, a Unix socket path, TLS) and how hard to push.
  */
-export interface LoadOptions extends Omit<ConnectionOptions, "signal"> {
+export interface LoadOptions extends ConnectionOptions {
   /** Connections ping-ponging at once. */
   connections: number;
   /** Bytes per message. */
@@ -30,6 +33,12 @@ export interface LoadOptions extends Omit<ConnectionOptions, "signal"> {
   requests: number;
   /** Called about once a second with the progress so far. */
   onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Ends the run when it aborts, as the end of `duration` does: echoes
+   * still awaited count as unanswered. (Without it, a run with no
+   * `duration` against a server that never answers would not end.)
+   */
+  signal?: AbortSignal;
 }
 
 /** Progress of a load run. */
@@ -63,6 +72,12 @@ export interface LoadSummary {
   latencyUs: { p50: number; p90: number; p99: number; max: number };
   /** Connections that failed (refused, reset, closed mid-echo). */
   errors: number;
+  /**
+   * Connections still connecting or waiting for an echo when the run ended
+   * (`duration` plus a second's grace, or the signal): a server that
+   * accepts but does not answer.
+   */
+  unanswered: number;
   /** Echoes that differed from what was sent. */
   mismatches: number;
   /** Whether every byte that came back was the byte sent. */
@@ -76,6 +91,7 @@ class Run {
   roundTrips = 0;
   started = 0;
   errors = 0;
+  unanswered = 0;
   mismatches = 0;
   firstError?: string;
   readonly latencies = new LatencyHistogram();
@@ -123,6 +139,7 @@ class PingPong implements BufferedProtocol {
   #round = 0;
   #sentAt = 0;
   #clean = true;
+  #waiting = false; // an echo is awaited
 
   constructor(run: Run, size: number, id: number) {
     this.#run = run;
@@ -156,7 +173,17 @@ class PingPong implements BufferedProtocol {
     }
     this.#received = 0;
     this.#sentAt = performance.now();
+    this.#waiting = true;
     this.#transport.write(m);
+  }
+
+  /** Ends the connection at the end of the run; counts an awaited echo. */
+  stop(): void {
+    if (!this.#waiting || this.#transport.isClosing()) return;
+    this.#waiting = false;
+    this.#clean = false;
+    this.#run.unanswered++;
+    this.#transport.abort();
   }
 
   getBuffer(): Uint8Array {
@@ -179,6 +206,7 @@ class PingPong implements BufferedProtocol {
     }
     this.#received = end;
     if (end === m.byteLength) {
+      this.#waiting = false;
       this.#run.done(performance.now() - this.#sentAt);
       this.#sendNext();
     }
@@ -192,8 +220,15 @@ class PingPong implements BufferedProtocol {
   }
 
   eofReceived(): void {
-    if (this.#received !== 0) {
-      this.#run.failed(new Error("the server closed in the middle of an echo"));
+    if (this.#waiting) {
+      this.#waiting = false;
+      this.#run.failed(
+        new Error(
+          this.#received === 0
+            ? "the server closed the connection without echoing"
+            : "the server closed in the middle of an echo",
+        ),
+      );
     }
   }
 
@@ -226,9 +261,25 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     duration: _duration,
     requests: _requests,
     onProgress: _onProgress,
+    signal,
     ...connection
   } = options;
   const run = new Run(options);
+  // The end of the run: connections still connecting are given up and
+  // those waiting for an echo aborted.
+  const protocols: PingPong[] = [];
+  const connecting = new AbortController();
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    connecting.abort();
+    for (const protocol of protocols) protocol.stop();
+  };
+  const deadline = options.duration > 0
+    ? setTimeout(stop, options.duration * 1000 + GRACE_MS)
+    : undefined;
+  signal?.addEventListener("abort", stop, { once: true });
+  if (signal?.aborted) stop();
   run.started = performance.now();
   let last = { at: run.started, roundTrips: 0 };
   const ticker = options.onProgress
@@ -249,21 +300,30 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
         { length: options.connections },
         (_, id) =>
           createConnection(
-            () => new PingPong(run, options.size, id),
-            connection,
+            () => {
+              const protocol = new PingPong(run, options.size, id);
+              protocols.push(protocol);
+              if (stopped) queueMicrotask(() => protocol.stop());
+              return protocol;
+            },
+            { ...connection, signal: connecting.signal },
           ),
       ),
     );
     const made = connections.filter((c) => c.status === "fulfilled");
-    if (made.length === 0) {
+    if (made.length === 0 && !stopped) {
       throw (connections[0] as PromiseRejectedResult).reason;
     }
     for (const c of connections) {
-      if (c.status === "rejected") run.failed(c.reason);
+      if (c.status !== "rejected") continue;
+      if (stopped) run.unanswered++;
+      else run.failed(c.reason);
     }
     await Promise.all(made.map((c) => c.value.protocol.lost.promise));
   } finally {
     clearInterval(ticker);
+    clearTimeout(deadline);
+    signal?.removeEventListener("abort", stop);
   }
   const seconds = (performance.now() - run.started) / 1000;
   const latencies = run.latencies;
@@ -281,6 +341,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       max: latencies.max,
     },
     errors: run.errors,
+    unanswered: run.unanswered,
     mismatches: run.mismatches,
     byteExact: run.mismatches === 0,
     ...(run.firstError ? { firstError: run.firstError } : {}),
@@ -311,9 +372,9 @@ export function formatSummary(s: LoadSummary): string {
     `latency µs: p50 ${num(s.latencyUs.p50)}  p90 ${
       num(s.latencyUs.p90)
     }  p99 ${num(s.latencyUs.p99)}  max ${num(s.latencyUs.max)}`,
-    `errors: ${s.errors}  byte-exact: ${s.byteExact ? "yes" : "NO"}${
-      s.firstError ? `  (first: ${s.firstError})` : ""
-    }`,
+    `errors: ${s.errors}  unanswered: ${s.unanswered}  byte-exact: ${
+      s.byteExact ? "yes" : "NO"
+    }${s.firstError ? `  (first: ${s.firstError})` : ""}`,
   ].join("\n");
 }
 

@@ -1,7 +1,8 @@
 /**
  * Logging set-up for the programs, on LogTape: Python's
- * `%(name)s: %(message)s` text lines, or JSON lines, written synchronously to
- * standard error so that no line is lost at exit and lines keep their order.
+ * `%(name)s: %(message)s` text lines, or JSON lines, queued in order for
+ * standard error and written without ever blocking the program (see
+ * {@linkcode flushLogs} for the end of a program).
  *
  * @module
  */
@@ -93,21 +94,122 @@ export function formatJson(record: LogRecord): string {
 
 const encoder = new TextEncoder();
 
-/** Memory each line is encoded into, reused while lines fit in it. */
-const lineBuffer = new Uint8Array(64 * 1024);
+/** Characters of log text that may wait for standard error: about 1 MiB. */
+const QUEUE_LIMIT = 1024 * 1024;
 
-/** Writes `line` to standard error, synchronously and whole. */
-function writeStderr(line: string): void {
-  let bytes: Uint8Array;
-  // A line that fits (the usual case) makes no garbage; `read` falls short
-  // only when it does not.
-  const { read, written } = encoder.encodeInto(line, lineBuffer);
-  if (read === line.length) bytes = lineBuffer.subarray(0, written);
-  else bytes = encoder.encode(line);
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += Deno.stderr.writeSync(bytes.subarray(offset));
+/**
+ * Lines on their way to standard error. Writing never blocks the program:
+ * lines wait here while one asynchronous write at a time sends what has
+ * gathered. When standard error is not read (a stuck terminal, a log
+ * shipper that stalled) and the queue is full, new lines are dropped and
+ * counted; once the queue has drained, a line says how many were lost.
+ */
+class StderrQueue {
+  #lines: string[] = [];
+  #size = 0;
+  #dropped = 0;
+  #writing: Promise<void> | null = null;
+  #onDropped: (count: number) => void;
+
+  constructor(onDropped: (count: number) => void) {
+    this.#onDropped = onDropped;
   }
+
+  /** Queues a line (with its newline); drops it when the queue is full. */
+  push(line: string): void {
+    if (this.#size + line.length > QUEUE_LIMIT && this.#size > 0) {
+      this.#dropped++;
+      return;
+    }
+    this.#lines.push(line);
+    this.#size += line.length;
+    this.#writing ??= this.#write();
+  }
+
+  async #write(): Promise<void> {
+    try {
+      while (this.#lines.length > 0) {
+        const bytes = encoder.encode(this.#lines.join(""));
+        this.#lines = [];
+        this.#size = 0;
+        let offset = 0;
+        while (offset < bytes.length) {
+          offset += await Deno.stderr.write(bytes.subarray(offset));
+        }
+        if (this.#dropped > 0 && this.#lines.length === 0) {
+          const count = this.#dropped;
+          this.#dropped = 0;
+          this.#onDropped(count);
+        }
+      }
+    } catch {
+      // Standard error is gone (closed pipe): nothing can be logged.
+      this.#lines = [];
+      this.#size = 0;
+    } finally {
+      this.#writing = null;
+    }
+  }
+
+  /** Resolves once every queued line is written. */
+  async drain(): Promise<void> {
+    while (this.#writing) await this.#writing;
+  }
+}
+
+let queue: StderrQueue | null = null;
+
+/** Lines the queue dropped, as counted by {@linkcode droppedLogLines}. */
+let droppedTotal = 0;
+
+/**
+ * How many log lines were dropped so far because standard error was not
+ * being read.
+ *
+ * @example
+ * ```ts
+ * import { droppedLogLines } from "./logging.ts";
+ *
+ * droppedLogLines(); // 0
+ * ```
+ */
+export function droppedLogLines(): number {
+  return droppedTotal;
+}
+
+function stderrQueue(): StderrQueue {
+  return queue ??= new StderrQueue((count) => {
+    droppedTotal += count;
+    getLogger(["logging"]).warning(
+      "dropped {count} log line(s): standard error was not being read",
+      { count },
+    );
+  });
+}
+
+/** Queues `line` for standard error (see {@linkcode StderrQueue}). */
+function writeStderr(line: string): void {
+  stderrQueue().push(line);
+}
+
+/**
+ * Waits until every log line written so far has reached standard error, or
+ * `timeoutMs` has passed (standard error may not be read at all): call it
+ * before the program exits.
+ *
+ * @example
+ * ```ts ignore
+ * Deno.exit(await flushLogs().then(() => code));
+ * ```
+ */
+export async function flushLogs(timeoutMs = 2000): Promise<void> {
+  if (!queue) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    queue.drain(),
+    new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs)),
+  ]);
+  clearTimeout(timer);
 }
 
 /** Options of {@linkcode configureLogging}. */
@@ -116,7 +218,10 @@ export interface LoggingOptions {
   level?: LogLevel;
   /** Text lines or JSON lines (default `"text"`). */
   format?: LogFormat;
-  /** Where lines go (default: standard error, synchronously). */
+  /**
+   * Where lines go (default: standard error, through a bounded queue that
+   * never blocks).
+   */
   write?: (line: string) => void;
 }
 

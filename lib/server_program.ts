@@ -20,31 +20,19 @@ import {
   UNIX_FLAG,
   UsageError,
 } from "./cli.ts";
+import { AddressRanges } from "./_cidr.ts";
 import { createDatagramEndpoint, type DatagramTransport } from "./datagram.ts";
 import { EchoServer, UdpEchoServer } from "./echo.ts";
 import { runUntilSignal, shutDown } from "./shutdown.ts";
 import { runWorkers } from "./workers.ts";
 import { createServer, type Server } from "./server.ts";
+import {
+  announceTrust,
+  type ServerConfig,
+  serverOptions,
+} from "./server_config.ts";
 
-/** The echo server's settings. */
-export interface ServerConfig extends CommonConfig {
-  /** Seconds open connections get to finish at shutdown. */
-  grace: number;
-  /** The most connections served at once. */
-  maxConnections: number;
-  /** Seconds without traffic before a connection is closed (0: never). */
-  idleTimeout: number;
-  /** Serve TLS with these PEM files. */
-  tls?: { certFile: string; keyFile: string };
-  /** Listen on this Unix socket instead of TCP. */
-  unix?: string;
-  /** Echo UDP datagrams instead of TCP connections. */
-  udp: boolean;
-  /** Expect a PROXY protocol header on each connection. */
-  proxyProtocol: boolean;
-  /** Worker threads sharing the port (1: none). */
-  workers: number;
-}
+export type { ServerConfig } from "./server_config.ts";
 
 /** Reads `--workers` (0: one per core); only for plain TCP. */
 function parseWorkers(values: FlagValues, otherTransport: boolean): number {
@@ -59,14 +47,24 @@ function parseWorkers(values: FlagValues, otherTransport: boolean): number {
   return count;
 }
 
+/** Reads a number of seconds that must be more than 0. */
+function parsePositiveSeconds(flag: string, text: string): number {
+  const value = parseSeconds(flag, text);
+  if (value === 0) throw new UsageError(`${flag} must be more than 0 seconds`);
+  return value;
+}
+
 /** The UDP echo server: until SIGINT/SIGTERM. */
 async function runUdp(config: ServerConfig): Promise<number> {
   const log = getLogger(["main"]);
   let transport: DatagramTransport;
   try {
-    ({ transport } = await createDatagramEndpoint(() => new UdpEchoServer(), {
-      localAddr: { hostname: config.host, port: config.port },
-    }));
+    ({ transport } = await createDatagramEndpoint(
+      () => new UdpEchoServer({ logBytes: config.logBytes }),
+      {
+        localAddr: { hostname: config.host, port: config.port },
+      },
+    ));
   } catch (error) {
     if (error instanceof Deno.errors.NotSupported) {
       throw new ProgramError(
@@ -120,7 +118,20 @@ export const serverProgram: Program<ServerConfig> = {
     "max-connections": {
       type: "string",
       value: "N",
-      help: "most connections served at once; more are closed (default: 10000)",
+      help:
+        "most connections served at once, all workers together; more are closed (default: 10000)",
+    },
+    "max-connections-per-ip": {
+      type: "string",
+      value: "N",
+      help:
+        "most connections at once from one IP address (the PROXY header's client with --proxy-protocol); 0 = no limit (default: 0)",
+    },
+    "handshake-timeout": {
+      type: "string",
+      value: "SECONDS",
+      help:
+        "close a connection whose TLS handshake or PROXY header is not done by then (default: 10)",
     },
     "idle-timeout": {
       type: "string",
@@ -151,6 +162,13 @@ export const serverProgram: Program<ServerConfig> = {
       help:
         "expect a PROXY protocol v1/v2 header (HAProxy, nginx) and log the real client",
     },
+    "proxy-protocol-from": {
+      type: "string",
+      multiple: true,
+      value: "CIDR",
+      help:
+        "with --proxy-protocol: only these proxies may send the header, e.g. 10.0.0.0/8 (default: any peer)",
+    },
     udp: {
       type: "boolean",
       help: "echo UDP datagrams instead (needs Deno's --unstable-net)",
@@ -174,6 +192,17 @@ export const serverProgram: Program<ServerConfig> = {
         }`,
       );
     }
+    const from = (values["proxy-protocol-from"] ?? []) as string[];
+    if (from.length > 0 && !values["proxy-protocol"]) {
+      throw new UsageError("--proxy-protocol-from needs --proxy-protocol");
+    }
+    try {
+      new AddressRanges(from);
+    } catch (error) {
+      throw new UsageError(
+        `--proxy-protocol-from: ${(error as Error).message}`,
+      );
+    }
     if (values.udp && (unix !== undefined || cert !== undefined)) {
       throw new UsageError(
         `--udp cannot be used with ${
@@ -185,6 +214,7 @@ export const serverProgram: Program<ServerConfig> = {
       ...common,
       udp: Boolean(values.udp),
       proxyProtocol: Boolean(values["proxy-protocol"]),
+      proxyProtocolFrom: from,
       workers: parseWorkers(
         values,
         unix !== undefined || Boolean(values.udp) || cert !== undefined,
@@ -199,6 +229,19 @@ export const serverProgram: Program<ServerConfig> = {
       maxConnections: values["max-connections"] === undefined
         ? 10000
         : parseCount("--max-connections", String(values["max-connections"]), 1),
+      maxConnectionsPerIp: values["max-connections-per-ip"] === undefined
+        ? 0
+        : parseCount(
+          "--max-connections-per-ip",
+          String(values["max-connections-per-ip"]),
+          0,
+        ),
+      handshakeTimeout: values["handshake-timeout"] === undefined
+        ? 10
+        : parsePositiveSeconds(
+          "--handshake-timeout",
+          String(values["handshake-timeout"]),
+        ),
       idleTimeout: values["idle-timeout"] === undefined
         ? 300
         : parseSeconds("--idle-timeout", String(values["idle-timeout"])),
@@ -217,28 +260,26 @@ export const serverProgram: Program<ServerConfig> = {
     }
     const log = getLogger(["main"]);
     const tls = config.tls && {
-      cert: await readPemFile("--tls-cert", config.tls.certFile),
-      key: await readPemFile("--tls-key", config.tls.keyFile),
+      cert: await readPemFile("--tls-cert", config.tls.certFile, "certificate"),
+      key: await readPemFile("--tls-key", config.tls.keyFile, "private key"),
     };
     const where = config.unix ?? `${config.host} port ${config.port}`;
     let server: Server;
     try {
-      server = await createServer(() => new EchoServer(), {
-        hostname: config.host,
-        port: config.port,
-        path: config.unix,
-        tls,
-        proxyProtocol: config.proxyProtocol,
-        maxConnections: config.maxConnections,
-        idleTimeout: config.idleTimeout,
-      });
+      server = await createServer(
+        () => new EchoServer({ logBytes: config.logBytes }),
+        serverOptions(config, { tls }),
+      );
     } catch (error) {
       throw new ProgramError(
-        `cannot listen on ${where}: ${describeError(error)}`,
+        `cannot listen on ${where}: ${
+          describeError(error, config.unix ? "path" : "host")
+        }`,
       );
     }
     await runUntilSignal(
       () => {
+        announceTrust(config);
         if (server.path !== undefined) {
           log.info("starting up on {path}", { path: server.path });
         } else {

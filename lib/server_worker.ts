@@ -1,7 +1,8 @@
 /**
  * One worker of `main_server.ts --workers N`: a Deno Worker that runs the
  * echo server on the shared address (`reusePort`), and shuts down when the
- * main thread says so. Messages: in `{ type: "start", config }`,
+ * main thread says so. Messages: in `{ type: "start", config, port, limits }` (limits: the shared
+ * `ConnectionLimits` buffer),
  * `{ type: "stop" }`, `{ type: "hurry" }`; out `{ type: "started", port }`,
  * `{ type: "failed", message }`, `{ type: "stopped", aborted, served }`.
  *
@@ -11,10 +12,11 @@
 /// <reference lib="deno.worker" />
 
 import { describeError } from "./cli.ts";
+import { ConnectionLimits } from "./connection_limits.ts";
 import { EchoServer } from "./echo.ts";
-import { configureLogging } from "./logging.ts";
+import { configureLogging, flushLogs } from "./logging.ts";
 import { createServer, type Server } from "./server.ts";
-import type { ServerConfig } from "./server_program.ts";
+import { type ServerConfig, serverOptions } from "./server_config.ts";
 import { shutDown } from "./shutdown.ts";
 
 let server: Server | undefined;
@@ -30,14 +32,13 @@ self.onmessage = async (event: MessageEvent) => {
     try {
       server = await createServer(() => {
         served++;
-        return new EchoServer();
+        return new EchoServer({ logBytes: config.logBytes });
       }, {
-        hostname: config.host,
+        ...serverOptions(config, {
+          limits: ConnectionLimits.attach(message.limits),
+        }),
         port: message.port ?? config.port,
         reusePort: true,
-        maxConnections: config.maxConnections,
-        idleTimeout: config.idleTimeout,
-        proxyProtocol: config.proxyProtocol,
       });
       self.postMessage({ type: "started", port: server.addrs[0].port });
     } catch (error) {
@@ -45,6 +46,7 @@ self.onmessage = async (event: MessageEvent) => {
     }
   } else if (message.type === "stop" && server) {
     const aborted = await shutDown(server, config.grace, hurry.promise);
+    await flushLogs();
     self.postMessage({ type: "stopped", aborted, served });
   } else if (message.type === "hurry") {
     hurry.resolve();

@@ -19,7 +19,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import { EXIT_OK, ProgramError } from "./cli.ts";
-import type { ServerConfig } from "./server_program.ts";
+import { ConnectionLimits } from "./connection_limits.ts";
+import { announceTrust, type ServerConfig } from "./server_config.ts";
 import { runUntilSignal } from "./shutdown.ts";
 
 interface Started {
@@ -28,7 +29,11 @@ interface Started {
 }
 
 /** Starts one worker and resolves once it listens. */
-function startWorker(config: ServerConfig, port: number): Promise<Started> {
+function startWorker(
+  config: ServerConfig,
+  port: number,
+  limits: SharedArrayBuffer,
+): Promise<Started> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL("./server_worker.ts", import.meta.url), {
       type: "module",
@@ -46,7 +51,7 @@ function startWorker(config: ServerConfig, port: number): Promise<Started> {
       worker.terminate();
       reject(new Error(event.message));
     };
-    worker.postMessage({ type: "start", config, port });
+    worker.postMessage({ type: "start", config, port, limits });
   });
 }
 
@@ -100,12 +105,21 @@ export async function runWorkers(
       "--workers needs read access to the program's own files to start its workers: add --allow-read=. (see the README)",
     );
   }
+  // One count of open connections for every worker: --max-connections is
+  // the whole server's limit, not each worker's.
+  const limits = ConnectionLimits.shared({
+    maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+  }).buffer!;
   const started: Started[] = [];
   try {
-    started.push(await startWorker(config, config.port));
+    started.push(await startWorker(config, config.port, limits));
     const port = started[0].port;
     const rest = await Promise.allSettled(
-      Array.from({ length: count - 1 }, () => startWorker(config, port)),
+      Array.from(
+        { length: count - 1 },
+        () => startWorker(config, port, limits),
+      ),
     );
     for (const result of rest) {
       if (result.status === "fulfilled") started.push(result.value);
@@ -125,6 +139,7 @@ export async function runWorkers(
   }
   await runUntilSignal(
     () => {
+      announceTrust(config);
       log.info("starting up on {host} port {port}", {
         host: config.host,
         port: started[0].port,

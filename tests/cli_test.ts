@@ -22,11 +22,15 @@ Deno.test("defaults are the seed's: localhost, port 10000, debug, text", () => {
     port: 10000,
     logLevel: "debug",
     logFormat: "text",
+    logBytes: 64,
     grace: 5,
     maxConnections: 10000,
+    maxConnectionsPerIp: 0,
     idleTimeout: 300,
+    handshakeTimeout: 10,
     udp: false,
     proxyProtocol: false,
+    proxyProtocolFrom: [],
     workers: 1,
   });
   const client = parseCommandLine(clientProgram, []);
@@ -44,7 +48,7 @@ Deno.test("flags are read, --flag=value too", () => {
   const parsed = parseCommandLine(clientProgram, [
     "--host=::1",
     "--port",
-    "0",
+    "1",
     "--log-level",
     "warning",
     "--log-format=json",
@@ -56,7 +60,7 @@ Deno.test("flags are read, --flag=value too", () => {
   ]);
   assert.ok(parsed.kind === "run");
   assert.equal(parsed.config.host, "::1");
-  assert.equal(parsed.config.port, 0);
+  assert.equal(parsed.config.port, 1);
   assert.equal(parsed.config.logLevel, "warning");
   assert.equal(parsed.config.logFormat, "json");
   assert.deepEqual(parsed.config.messages, ["a", "b"]);
