@@ -6,6 +6,8 @@
  * @module
  */
 
+import { isIPv4, isIPv6 } from "node:net";
+import { bytesRepr } from "./bytes_repr.ts";
 import type { ByteStream } from "./socket_transport.ts";
 
 /** The 12 bytes every version 2 header starts with. */
@@ -62,11 +64,21 @@ function tcp(hostname: string, port: number): Deno.NetAddr {
   return { transport: "tcp", hostname, port };
 }
 
+/** Text from a header, quoted as bytes are in log lines: no byte raw. */
+function quote(text: string): string {
+  return bytesRepr(new TextEncoder().encode(text), 64);
+}
+
 function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
-    throw new ProxyHeaderError(`bad port '${text}'`);
+    throw new ProxyHeaderError(`bad port ${quote(text)}`);
   }
   return Number(text);
+}
+
+/** Whether `text` is an address of the family: a plain literal, no zone. */
+function isAddress(family: "TCP4" | "TCP6", text: string): boolean {
+  return family === "TCP4" ? isIPv4(text) : isIPv6(text) && !text.includes("%");
 }
 
 /** Parses a complete version 1 line (without its CRLF). */
@@ -74,14 +86,12 @@ function parseV1(line: string): Omit<ProxyHeader, "rest"> {
   const parts = line.split(" ");
   if (parts[1] === "UNKNOWN") return { version: 1 };
   if (parts.length !== 6 || (parts[1] !== "TCP4" && parts[1] !== "TCP6")) {
-    throw new ProxyHeaderError(`bad version 1 header '${line}'`);
+    throw new ProxyHeaderError(`bad version 1 header ${quote(line)}`);
   }
   const [, family, src, dst, sport, dport] = parts;
-  const v4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-  const ok = family === "TCP4"
-    ? v4.test(src) && v4.test(dst)
-    : src.includes(":") && dst.includes(":");
-  if (!ok) throw new ProxyHeaderError(`bad ${family} addresses in '${line}'`);
+  if (!isAddress(family, src) || !isAddress(family, dst)) {
+    throw new ProxyHeaderError(`bad ${family} addresses in ${quote(line)}`);
+  }
   return {
     version: 1,
     source: tcp(src, parsePort(sport)),
@@ -158,19 +168,25 @@ function parseV2(header: Uint8Array): Omit<ProxyHeader, "rest"> {
  * header, or the connection ends inside it.
  */
 export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
-  let data = new Uint8Array(0);
-  const chunk = new Uint8Array(1024);
+  // Reads go straight into one buffer that doubles when full: a header
+  // sent a byte at a time costs no more than one sent at once.
+  let buffer = new Uint8Array(256);
+  let length = 0;
+  let data = buffer.subarray(0, 0);
   const more = async () => {
-    const n = await conn.read(chunk);
+    if (length === buffer.length) {
+      const bigger = new Uint8Array(2 * buffer.length);
+      bigger.set(buffer);
+      buffer = bigger;
+    }
+    const n = await conn.read(buffer.subarray(length));
     if (n === null) {
       throw new ProxyHeaderError(
         "the connection ended inside the PROXY header",
       );
     }
-    const joined = new Uint8Array(data.length + n);
-    joined.set(data);
-    joined.set(chunk.subarray(0, n), data.length);
-    data = joined;
+    length += n;
+    data = buffer.subarray(0, length);
   };
   while (data.length < 16) {
     if (!startsWith(data, V2_SIGNATURE) && !startsWith(data, V1_PREFIX)) {
@@ -185,7 +201,10 @@ export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
   if (startsWith(data, V2_SIGNATURE) && data.length >= 16) {
     const total = 16 + ((data[14] << 8) | data[15]);
     while (data.length < total) await more();
-    return { ...parseV2(data.subarray(0, total)), rest: data.subarray(total) };
+    return {
+      ...parseV2(data.subarray(0, total)),
+      rest: data.slice(total),
+    };
   }
   if (!startsWith(data, V1_PREFIX)) {
     throw new ProxyHeaderError(
@@ -204,8 +223,16 @@ export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
       "version 1 header without CRLF within 107 bytes",
     );
   }
-  const line = new TextDecoder().decode(data.subarray(0, end - 1));
-  return { ...parseV1(line), rest: data.subarray(end + 1) };
+  const line = data.subarray(0, end - 1);
+  // Printable ASCII only: anything else is not a header (and is never
+  // decoded into a log line).
+  if (line.some((byte) => byte < 0x20 || byte > 0x7e)) {
+    throw new ProxyHeaderError(`bad version 1 header ${bytesRepr(line, 64)}`);
+  }
+  return {
+    ...parseV1(new TextDecoder().decode(line)),
+    rest: data.slice(end + 1),
+  };
 }
 
 /**

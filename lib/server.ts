@@ -120,6 +120,11 @@ export interface ServerOptions {
 /** The default of {@linkcode ServerOptions.handshakeTimeout}, in seconds. */
 const DEFAULT_HANDSHAKE_TIMEOUT = 10;
 
+/** `1 connection`, `2 connections`. */
+function connections(count: number): string {
+  return `${count} connection${count === 1 ? "" : "s"}`;
+}
+
 /** A refusal already logged: the connection only needs closing. */
 class Reported extends Error {}
 
@@ -277,14 +282,17 @@ export class Server implements AsyncDisposable {
     if (refusal === "total") {
       this.#warn(
         "refused at the connection limit",
-        "Refusing connection from {host} port {port}: {max} connections open (the limit)",
-        { ...peerText(addr), max: this.#limits.maxConnections },
+        "Refusing connection from {host} port {port}: {open} open (the limit)",
+        { ...peerText(addr), open: connections(this.#limits.maxConnections) },
       );
     } else {
       this.#warn(
         "refused at the per-address limit",
-        "Refusing connection from {host} port {port}: {max} connections open from {host} (the per-address limit)",
-        { ...peerText(addr), max: this.#limits.maxConnectionsPerIp },
+        "Refusing connection from {host} port {port}: {open} open from {host} (the per-address limit)",
+        {
+          ...peerText(addr),
+          open: connections(this.#limits.maxConnectionsPerIp),
+        },
       );
     }
   }

@@ -28,16 +28,37 @@ interface Started {
   port: number;
 }
 
+/**
+ * The worker's module: server_worker.ts beside this one when run from
+ * source or a compiled binary, server_worker.js beside a bundle
+ * (`deno task bundle` builds both). Undefined when neither is there.
+ */
+async function workerModule(): Promise<URL | undefined> {
+  const candidates = ["./server_worker.ts", "./server_worker.js"].map((name) =>
+    new URL(name, import.meta.url)
+  );
+  if (candidates[0].protocol !== "file:") return candidates[0];
+  for (const candidate of candidates) {
+    try {
+      await Deno.stat(candidate);
+      return candidate;
+    } catch (error) {
+      // No read permission: the caller says what to grant.
+      if (!(error instanceof Deno.errors.NotFound)) return candidate;
+    }
+  }
+  return undefined;
+}
+
 /** Starts one worker and resolves once it listens. */
 function startWorker(
+  module: URL,
   config: ServerConfig,
   port: number,
   limits: SharedArrayBuffer,
 ): Promise<Started> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./server_worker.ts", import.meta.url), {
-      type: "module",
-    });
+    const worker = new Worker(module, { type: "module" });
     worker.onmessage = (event) => {
       const message = event.data;
       if (message.type === "started") resolve({ worker, port: message.port });
@@ -95,14 +116,20 @@ export async function runWorkers(
       "--workers needs Deno's --unstable-net flag (reusePort is unstable): deno run --allow-net --unstable-net main_server.ts --workers N",
     );
   }
-  const module = new URL("./server_worker.ts", import.meta.url);
+  const here = new URL(".", import.meta.url);
   if (
-    module.protocol === "file:" &&
-    Deno.permissions.querySync({ name: "read", path: module }).state !==
+    here.protocol === "file:" &&
+    Deno.permissions.querySync({ name: "read", path: here }).state !==
       "granted"
   ) {
     throw new ProgramError(
       "--workers needs read access to the program's own files to start its workers: add --allow-read=. (see the README)",
+    );
+  }
+  const module = await workerModule();
+  if (!module) {
+    throw new ProgramError(
+      "--workers is not available in this build (its worker module is missing): run main_server.ts, a compiled binary, or a bundle built with its server_worker.js",
     );
   }
   // One count of open connections for every worker: --max-connections is
@@ -113,12 +140,12 @@ export async function runWorkers(
   }).buffer!;
   const started: Started[] = [];
   try {
-    started.push(await startWorker(config, config.port, limits));
+    started.push(await startWorker(module, config, config.port, limits));
     const port = started[0].port;
     const rest = await Promise.allSettled(
       Array.from(
         { length: count - 1 },
-        () => startWorker(config, port, limits),
+        () => startWorker(module, config, port, limits),
       ),
     );
     for (const result of rest) {

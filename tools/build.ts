@@ -69,9 +69,12 @@ function isDownloadError(err: string): boolean {
     .test(err);
 }
 
+/** What `--workers` loads beside the bundled server. */
+const WORKER = { name: "server_worker", entry: "lib/server_worker.ts" };
+
 async function bundle(outDir: string): Promise<boolean> {
   await Deno.mkdir(outDir, { recursive: true });
-  for (const { name, entry } of PROGRAMS) {
+  for (const { name, entry } of [...PROGRAMS, WORKER]) {
     const { ok, err } = await deno([
       "bundle",
       "--quiet",
@@ -88,8 +91,24 @@ async function bundle(outDir: string): Promise<boolean> {
   return true;
 }
 
-async function compile(outDir: string, target?: string): Promise<boolean> {
+/** How a compile went: built, failed, or no base runtime to build with. */
+type Compiled = "built" | "failed" | "no base runtime";
+
+async function compile(outDir: string, target?: string): Promise<Compiled> {
   await Deno.mkdir(outDir, { recursive: true });
+  const outcome = await compileInto(outDir, target);
+  if (outcome !== "built") {
+    // Leave no empty folder behind.
+    try {
+      await Deno.remove(outDir);
+    } catch {
+      // Not empty (an earlier build is there), or already gone.
+    }
+  }
+  return outcome;
+}
+
+async function compileInto(outDir: string, target?: string): Promise<Compiled> {
   for (const { name, entry } of PROGRAMS) {
     const output = `${outDir}/${name}${
       target?.includes("windows") ? ".exe" : ""
@@ -108,16 +127,13 @@ async function compile(outDir: string, target?: string): Promise<boolean> {
     if (!ok) {
       const first = err.split("\n").find((line) => line.includes("error")) ??
         err.split("\n")[0];
-      console.error(
-        `compile: ${
-          isDownloadError(err) ? NO_BASE_RUNTIME : `${name}: ${first}`
-        }`,
-      );
-      return false;
+      if (isDownloadError(err)) return "no base runtime";
+      console.error(`compile: ${name}: ${first}`);
+      return "failed";
     }
     console.log(`built ${output}`);
   }
-  return true;
+  return "built";
 }
 
 if (import.meta.main) {
@@ -132,14 +148,21 @@ if (import.meta.main) {
       console.error(`${command}: ${runtime.why}`);
       Deno.exit(1);
     }
+    let outcome: Compiled = "built";
     if (command === "compile") {
-      ok = await compile(outDir);
+      outcome = await compile(outDir);
     } else {
-      ok = true;
       for (const target of TARGETS) {
-        ok = await compile(`${outDir}/${target}`, target) && ok;
+        const result = await compile(`${outDir}/${target}`, target);
+        if (result !== "built") outcome = result;
+        // Every other target would fail the same way: say it once.
+        if (result === "no base runtime") break;
       }
     }
+    if (outcome === "no base runtime") {
+      console.error(`compile: ${NO_BASE_RUNTIME}`);
+    }
+    ok = outcome === "built";
   } else {
     console.error("usage: build.ts bundle|compile|compile:all [OUTDIR]");
     Deno.exit(2);
