@@ -340,8 +340,12 @@ export const clientProgram: Program<ClientConfig> = {
           `the echo from ${where(config)} is incomplete: ${
             receivedBytes.toLocaleString("en-US")
           } of ${sentBytes.toLocaleString("en-US")} bytes came back${
-            !config.tls && looksLikeTls(connection.protocol.head)
+            config.tls
+              ? ""
+              : looksLikeTls(connection.protocol.head)
               ? " (the server answered with TLS: try --tls)"
+              : receivedBytes === 0
+              ? " (if the server speaks TLS, try --tls)"
               : ""
           }`,
         );

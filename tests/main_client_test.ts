@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { createServer } from "../lib/server.ts";
 import { EchoServer } from "../lib/echo.ts";
 import { configureLogging } from "../lib/logging.ts";
-import { runProgram } from "./_process.ts";
-import { randomBytes } from "./_helpers.ts";
+import { projectFile, runProgram, ServerProcess } from "./_process.ts";
+import { randomBytes, readAll, writeAll } from "./_helpers.ts";
+import { testCerts } from "./_certs.ts";
 
 // The in-process servers below log nowhere: only the client's lines count.
 configureLogging({ level: "error", write: () => {} });
@@ -166,6 +167,7 @@ const usageCases: [string[], RegExp][] = [
     /--stdin and --message cannot be used together/,
   ],
   [["--port", "65536"], /--port must be a whole number from 0 to 65535/],
+  [["--port", "0"], /--port must be from 1 to 65535 for the client/],
   [["--message"], /argument missing/],
   [["--stdin=yes"], /does not take an argument/],
 ];
@@ -190,5 +192,227 @@ Deno.test("client: --help lists its flags", async () => {
     const flag of ["--message", "--stdin", "--timeout", "--host", "--port"]
   ) {
     assert.ok(text.includes(flag), flag);
+  }
+});
+
+/**
+ * A broken echo peer: reads until the client's EOF, sends back the first
+ * half (or `reply`), and closes cleanly.
+ */
+function halfEcho(reply?: Uint8Array): { port: number; done: Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const done = (async () => {
+    const conn = await listener.accept();
+    listener.close();
+    const received = await readAll(conn);
+    await writeAll(conn, reply ?? received.subarray(0, received.length >> 1));
+    conn.close();
+  })();
+  return { port: listener.addr.port, done };
+}
+
+Deno.test("client: --stdin against a peer that echoes half exits 1 saying how much came back", async () => {
+  const peer = halfEcho();
+  const input = randomBytes(200_000);
+  const result = await runProgram("main_client.ts", [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(peer.port),
+    "--stdin",
+    "--log-level",
+    "error",
+  ], { stdin: input });
+  await peer.done;
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout.length, 100_000);
+  assert.deepEqual(result.lines, [
+    `main: the echo from 127.0.0.1 port ${peer.port} is incomplete: 100,000 of 200,000 bytes came back`,
+  ]);
+});
+
+Deno.test("client: the seed's messages count the same way", async () => {
+  const peer = halfEcho();
+  const result = await runProgram("main_client.ts", [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(peer.port),
+    "--log-level",
+    "error",
+  ]);
+  await peer.done;
+  assert.equal(result.code, 1);
+  assert.match(
+    result.lines.at(-1)!,
+    /is incomplete: 23 of 46 bytes came back$/,
+  );
+});
+
+Deno.test("client: a TLS alert in answer exits 1 saying the server speaks TLS", async () => {
+  // A TLS 1.2 fatal alert record, as a TLS server sends a plain client.
+  const peer = halfEcho(new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 2, 70]));
+  const result = await runProgram("main_client.ts", [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(peer.port),
+    "--log-level",
+    "error",
+  ]);
+  await peer.done;
+  assert.equal(result.code, 1);
+  assert.match(
+    result.lines.at(-1)!,
+    /7 of 46 bytes came back \(the server answered with TLS: try --tls\)$/,
+  );
+});
+
+Deno.test("client: a plain client closed by the TLS server exits 1 suggesting --tls", async () => {
+  const { certFile, keyFile } = await testCerts();
+  const server = await ServerProcess.start([
+    "--host",
+    "127.0.0.1",
+    "--tls-cert",
+    certFile,
+    "--tls-key",
+    keyFile,
+    "--log-level",
+    "info",
+  ], ["--allow-net", "--allow-read"]);
+  try {
+    const result = await runProgram("main_client.ts", [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(server.port),
+      "--log-level",
+      "error",
+    ]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.lines.at(-1)!,
+      /0 of 46 bytes came back \(if the server speaks TLS, try --tls\)$/,
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("client: --ca naming a private key is refused in one line", async () => {
+  const { keyFile } = await testCerts();
+  const result = await runProgram("main_client.ts", [
+    "--tls",
+    "--ca",
+    keyFile,
+    "--log-level",
+    "error",
+  ], { permissions: ["--allow-net", "--allow-read"] });
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.lines, [
+    `main: --ca ${keyFile} holds no certificate (it is a private key)`,
+  ]);
+});
+
+Deno.test("client: a missing Unix socket names the real cause", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const path of [`${dir}/none.sock`, `${dir}/no/such/dir.sock`]) {
+      const result = await runProgram("main_client.ts", [
+        "--unix",
+        path,
+        "--log-level",
+        "error",
+      ], { permissions: ["--allow-net", "--allow-read", "--allow-write"] });
+      assert.equal(result.code, 1);
+      assert.deepEqual(result.lines, [
+        `main: cannot connect to ${path}: no such file or directory`,
+      ]);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A server that accepts connections and holds them without a word. */
+function silentServer(): { port: number; close: () => void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  (async () => {
+    for await (const conn of listener) held.push(conn);
+  })().catch(() => {});
+  return {
+    port: listener.addr.port,
+    close() {
+      listener.close();
+      for (const conn of held) conn.close();
+    },
+  };
+}
+
+for (
+  const [what, flags] of [
+    ["--duration 1", ["--duration", "1"]],
+    ["--requests 5 --timeout 1", ["--requests", "5", "--timeout", "1"]],
+  ] as const
+) {
+  Deno.test(`client: load mode with ${what} ends against a silent server, summary and exit 1`, async () => {
+    const server = silentServer();
+    try {
+      const result = await runProgram("main_client.ts", [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(server.port),
+        "--connections",
+        "3",
+        "--json",
+        ...flags,
+      ]);
+      assert.equal(result.code, 1);
+      const summary = JSON.parse(new TextDecoder().decode(result.stdout));
+      assert.equal(summary.roundTrips, 0);
+      assert.equal(summary.unanswered, 3);
+    } finally {
+      server.close();
+    }
+  });
+}
+
+Deno.test("client: --stdin --timeout ends at the deadline while standard input stays open", async () => {
+  const server = silentServer();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      projectFile("main_client.ts"),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(server.port),
+      "--stdin",
+      "--timeout",
+      "1",
+      "--log-level",
+      "error",
+    ],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new Uint8Array([1, 2, 3]));
+  try {
+    // Standard input is still open: the deadline alone must end the client.
+    const [{ code }, stderr] = await Promise.all([
+      child.status,
+      new Response(child.stderr).text(),
+    ]);
+    assert.equal(code, 1);
+    assert.match(stderr, /timed out after 1 s/);
+  } finally {
+    await writer.close().catch(() => {});
+    server.close();
   }
 });
