@@ -59,6 +59,7 @@ export {
 export {
   EchoClient,
   type EchoClientOptions,
+  type EchoLogOptions,
   EchoServer,
   type EchoSource,
   SEED_MESSAGES,

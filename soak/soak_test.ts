@@ -3,7 +3,7 @@
 // every loop is bounded in count and time.
 
 import assert from "node:assert/strict";
-import { ServerProcess } from "../tests/_process.ts";
+import { openFds, rss, ServerProcess } from "../tests/_process.ts";
 import {
   assertSameBytes,
   echoThrough,
@@ -15,23 +15,6 @@ import {
 } from "../tests/_helpers.ts";
 
 const HOST = "127.0.0.1";
-
-/** Open file descriptors of a process (via ls: Deno guards /proc). */
-async function openFds(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("ls", {
-    args: [`/proc/${pid}/fd`],
-  }).output();
-  return new TextDecoder().decode(stdout).split("\n").filter(Boolean).length;
-}
-
-/** Resident set size of a process, in bytes (VmRSS). */
-async function rss(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("cat", {
-    args: [`/proc/${pid}/status`],
-  }).output();
-  const kib = new TextDecoder().decode(stdout).match(/VmRSS:\s+(\d+) kB/);
-  return Number(kib![1]) * 1024;
-}
 
 const MiB = 1024 * 1024;
 const mib = (bytes: number) => (bytes / MiB).toFixed(1);

@@ -180,3 +180,20 @@ export class ServerProcess {
     await this.status();
   }
 }
+
+/** Open file descriptors of a process (via ls: Deno guards /proc). */
+export async function openFds(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ls", {
+    args: [`/proc/${pid}/fd`],
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter(Boolean).length;
+}
+
+/** Resident set size of a process, in bytes (VmRSS). */
+export async function rss(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/status`],
+  }).output();
+  const kib = new TextDecoder().decode(stdout).match(/VmRSS:\s+(\d+) kB/);
+  return Number(kib![1]) * 1024;
+}

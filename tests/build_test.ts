@@ -79,7 +79,11 @@ Deno.test("bundle: one self-contained file per program, run with --allow-net onl
   const dir = await Deno.makeTempDir({ prefix: "echo-bundle-" });
   await build("bundle", dir);
   const files = [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
-  assert.deepEqual(files, ["echo-client.js", "echo-server.js"]);
+  assert.deepEqual(files, [
+    "echo-client.js",
+    "echo-server.js",
+    "server_worker.js",
+  ]);
   // Self-contained: no import of a project file is left.
   const source = await Deno.readTextFile(`${dir}/echo-server.js`);
   assert.ok(!/from ["']\.\.?\//.test(source), "no relative imports left");
@@ -88,6 +92,66 @@ Deno.test("bundle: one self-contained file per program, run with --allow-net onl
     ...deno,
     `${dir}/echo-client.js`,
   ]);
+  // --workers loads server_worker.js beside the bundle.
+  const workers = await ServerProcess.spawn([
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--unstable-net",
+    `--allow-read=${dir}`,
+    `${dir}/echo-server.js`,
+  ], ["--host", "127.0.0.1", "--port", "0", "--workers", "2"]);
+  try {
+    await workers.waitForLine((l) => l === "main: 2 workers share the port");
+    const exchange = await run([...deno, `${dir}/echo-client.js`], [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(workers.port),
+    ]);
+    assert.equal(exchange.code, 0, exchange.lines.join("\n"));
+    workers.kill("SIGTERM");
+    assert.equal((await workers.status()).code, 0);
+    assert.ok(
+      !workers.lines.some((l) => l.includes("error")),
+      workers.lines.join("\n"),
+    );
+  } finally {
+    await workers.stop();
+  }
+});
+
+Deno.test("compile:all without a base runtime says so once and leaves no folders", async () => {
+  if (denort) {
+    console.log("compile:all check skipped: DENORT_BIN is set, so it builds");
+    return;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "echo-compile-all-" });
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env=DENORT_BIN",
+      projectFile("tools/build.ts"),
+      "compile:all",
+      dir,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const lines = decoder.decode(out.stderr).split("\n").filter(Boolean);
+  if (out.code === 0) {
+    console.log(
+      "compile:all check skipped: this machine could download denort",
+    );
+    return;
+  }
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(lines[0], /^compile: deno compile needs Deno's base runtime/);
+  assert.deepEqual([...Deno.readDirSync(dir)], []);
 });
 
 const denort = Deno.env.get("DENORT_BIN");

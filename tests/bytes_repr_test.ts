@@ -55,3 +55,15 @@ Deno.test("bytesRepr never lets a control byte through", () => {
     assert.ok(code >= 0x20 && code < 0x7f, `char ${code} at ${i}`);
   }
 });
+
+Deno.test("bytesRepr with a limit shows that many bytes, then the length", () => {
+  const seed = new TextEncoder().encode(
+    "This is the message. It will be sent in parts.",
+  );
+  assert.equal(bytesRepr(seed, 64), `b'${new TextDecoder().decode(seed)}'`);
+  assert.equal(
+    bytesRepr(new Uint8Array(100_000).fill(0x41), 4),
+    "b'AAAA'... (100000 bytes)",
+  );
+  assert.equal(bytesRepr(new Uint8Array([0, 1]), 0), "b''... (2 bytes)");
+});

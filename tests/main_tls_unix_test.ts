@@ -128,6 +128,36 @@ Deno.test("programs: --unix on a path that is not a socket is refused, file kept
   assert.equal(await Deno.readTextFile(path), "keep me");
 });
 
+Deno.test("programs: --unix in a folder that does not exist says so", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "echo-unix-" });
+  const path = `${dir}/no/such/echo.sock`;
+  try {
+    const result = await runProgram("main_server.ts", ["--unix", path], {
+      permissions: UNIX,
+    });
+    assert.equal(result.code, 1);
+    assert.deepEqual(result.lines, [
+      `main: cannot listen on ${path}: no such file or directory`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("programs: --tls-key naming a certificate is refused in one line", async () => {
+  const { certFile } = await testCerts();
+  const result = await runProgram("main_server.ts", [
+    "--tls-cert",
+    certFile,
+    "--tls-key",
+    certFile,
+  ], { permissions: ["--allow-net", "--allow-read"] });
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.lines, [
+    `main: --tls-key ${certFile} holds no private key (it is a certificate)`,
+  ]);
+});
+
 const usageCases: [string, string[], RegExp][] = [
   ["main_server.ts", ["--tls-cert", "a.pem"], /--tls-cert needs --tls-key too/],
   ["main_server.ts", ["--tls-key", "a.pem"], /--tls-key needs --tls-cert too/],

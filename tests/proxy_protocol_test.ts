@@ -120,11 +120,66 @@ Deno.test("PROXY: malformed headers are refused with a reason", async () => {
     [encode("PROXY TCP4 " + "1".repeat(120)), /longer than 107 bytes/],
     [encode("PROXY TCP4 1.2.3.4 5.6.7.8 1 2"), /ended inside the PROXY header/],
     [v2(0x31, [1, 2, 3]), /unsupported version 2 address family 0x31/],
+    [encode("PROXY TCP6 ::1\x1b[31m ::1 1 2\r\n"), /bad version 1 header/],
+    [encode("PROXY TCP6 :: ::1: 1 2\r\n"), /bad TCP6 addresses/],
+    [encode("PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n"), /bad TCP6 addresses/],
+    [encode("PROXY TCP4 256.1.1.1 1.1.1.1 1 2\r\n"), /bad TCP4 addresses/],
+    [encode("PROXY TCP4 ::1 ::1 1 2\r\n"), /bad TCP4 addresses/],
   ];
   for (const [data, message] of bad) {
     await assert.rejects(readProxyHeader(bytes(data)), ProxyHeaderError);
     await assert.rejects(readProxyHeader(bytes(data)), message);
   }
+});
+
+Deno.test("PROXY: what an error quotes from a header is escaped", async () => {
+  const forged = [
+    "PROXY TCP4 1.2.3.4\rfake 5.6.7.8 1 2\r\n",
+    "PROXY TCP6 \x07::\x00 ::1 1 2\r\n",
+    "PROXY TCP4 1.2.3.4 5.6.7.8 1 \x1b[2J\r\n",
+  ];
+  for (const header of forged) {
+    const error = await readProxyHeader(bytes(encode(header))).then(
+      () => assert.fail("accepted"),
+      (error: Error) => error,
+    );
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(error.message, /[\x00-\x1f\x7f]/);
+  }
+});
+
+Deno.test("PROXY v2: a header sent a byte at a time is read in place", async () => {
+  // The largest header: 16 bytes and 65,535 of addresses and TLVs.
+  const addresses = new Array(65535).fill(0);
+  addresses.splice(0, 12, 10, 0, 0, 1, 10, 0, 0, 2, 0x1f, 0x90, 0, 80);
+  const header = v2(0x11, addresses);
+  const data = new Uint8Array([...header, ...encode("after")]);
+  // Every read must land right after the bytes already read: the header is
+  // never copied as it grows, so a byte-a-time sender costs linear time.
+  let offset = 0;
+  let misplaced = 0;
+  const buffers = new Set<ArrayBufferLike>();
+  const stream = {
+    read(p: Uint8Array) {
+      if (offset >= data.length) return Promise.resolve(null);
+      buffers.add(p.buffer);
+      if (p.byteOffset !== offset) misplaced++;
+      p[0] = data[offset++];
+      return Promise.resolve(1);
+    },
+    write: () => Promise.resolve(0),
+    closeWrite: () => Promise.resolve(),
+    close() {},
+  };
+  const parsed = await readProxyHeader(stream);
+  assert.deepEqual(parsed.source, {
+    transport: "tcp",
+    hostname: "10.0.0.1",
+    port: 0x1f90,
+  });
+  assert.equal(misplaced, 0);
+  // One buffer per doubling, not one per byte.
+  assert.ok(buffers.size <= 12, `${buffers.size} buffers`);
 });
 
 Deno.test("server: proxyProtocol makes peername the real client; malformed closes", async () => {

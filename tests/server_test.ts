@@ -277,4 +277,39 @@ Deno.test("createServer rejects bad limits with a RangeError", async () => {
   await assert.rejects(createServer(echo, { port: 70000 }), RangeError);
   await assert.rejects(createServer(echo, { maxConnections: 0 }), RangeError);
   await assert.rejects(createServer(echo, { idleTimeout: -1 }), RangeError);
+  await assert.rejects(createServer(echo, { handshakeTimeout: 0 }), RangeError);
+  await assert.rejects(
+    createServer(echo, { maxConnectionsPerIp: -1 }),
+    RangeError,
+  );
+  await assert.rejects(
+    createServer(echo, { proxyProtocol: true, proxyProtocolFrom: ["10/8"] }),
+    /not an address range/,
+  );
+  await assert.rejects(
+    createServer(echo, { proxyProtocolFrom: ["10.0.0.0/8"] }),
+    /proxyProtocolFrom needs proxyProtocol/,
+  );
+});
+
+Deno.test("handshakeTimeout closes a connection that sends no PROXY header", async () => {
+  const server = await createServer(echo, {
+    hostname: "127.0.0.1",
+    proxyProtocol: true,
+    handshakeTimeout: 0.2,
+  });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+  });
+  try {
+    await waitFor(() => server.connectionCount === 1, "accepted");
+    // The server closes it: the read ends without a byte.
+    assert.equal(await conn.read(new Uint8Array(1)), null);
+    assert.equal(server.connectionCount, 0);
+  } finally {
+    conn.close();
+    await server.close();
+    await server.waitClosed();
+  }
 });
