@@ -3,7 +3,8 @@
 // every loop is bounded in count and time.
 
 import assert from "node:assert/strict";
-import { openFds, rss, ServerProcess } from "../tests/_process.ts";
+import { testCerts } from "../tests/_certs.ts";
+import { openFds, projectFile, rss, ServerProcess } from "../tests/_process.ts";
 import {
   assertSameBytes,
   echoThrough,
@@ -237,5 +238,203 @@ for _ in range(100):
   } finally {
     server.kill("SIGTERM");
     assert.equal((await server.status()).code, 0);
+  }
+});
+
+Deno.test("soak: 300 silent TLS clients against --max-connections 50 --handshake-timeout 2", async () => {
+  const { certFile, keyFile, ca } = await testCerts();
+  const server = await ServerProcess.start([
+    "--host",
+    HOST,
+    "--tls-cert",
+    certFile,
+    "--tls-key",
+    keyFile,
+    "--max-connections",
+    "50",
+    "--handshake-timeout",
+    "2",
+    "--log-level",
+    "info",
+  ], ["--allow-net", "--allow-read"]);
+  try {
+    const baseline = await openFds(server.pid);
+    const started = Date.now();
+    const silent = await Promise.all(
+      Array.from(
+        { length: 300 },
+        () => Deno.connect({ hostname: HOST, port: server.port }),
+      ),
+    );
+    let peak = 0;
+    await waitFor(
+      async () => (peak = await openFds(server.pid)) >= baseline + 50,
+      "fifty held",
+    );
+    // Every one is closed by the server: refused at the limit or timed out.
+    const ends = await Promise.all(silent.map(async (conn) => {
+      try {
+        return (await conn.read(new Uint8Array(1))) === null;
+      } catch {
+        return true;
+      } finally {
+        conn.close();
+      }
+    }));
+    const seconds = (Date.now() - started) / 1000;
+    let after = 0;
+    await waitFor(
+      async () => (after = await openFds(server.pid)) <= baseline,
+      "descriptors released",
+    );
+    const tls = await Deno.connectTls({
+      hostname: "localhost",
+      port: server.port,
+      caCerts: [ca],
+    });
+    const data = randomBytes(64 * 1024);
+    assertSameBytes(await echoThrough(tls, data, 16 * 1024), data);
+    tls.close();
+    console.log(
+      `  300 silent TLS clients: ${
+        ends.filter(Boolean).length
+      } closed by the server within ${
+        seconds.toFixed(1)
+      } s; server descriptors ${baseline} before, ${peak} with the limit's 50 held, ${after} after; a real TLS client is served`,
+    );
+    assert.ok(ends.every(Boolean));
+    assert.ok(peak - baseline <= 50, `${peak - baseline} held`);
+  } finally {
+    server.kill("SIGTERM");
+    await server.status();
+  }
+});
+
+Deno.test("soak: a log nobody reads while 16 MiB is echoed, logged whole", async () => {
+  const probe = Deno.listen({ hostname: HOST, port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      projectFile("main_server.ts"),
+      "--host",
+      HOST,
+      "--port",
+      String(port),
+      "--log-bytes",
+      "65536",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    await waitFor(async () => {
+      try {
+        (await Deno.connect({ hostname: HOST, port })).close();
+        return true;
+      } catch {
+        return false;
+      }
+    }, "the server listens");
+    const started = Date.now();
+    await echoExact(port, randomBytes(16 * MiB));
+    let served = 0;
+    for (let i = 0; i < 20; i++) {
+      await echoExact(port, randomBytes(1024));
+      served++;
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const text = await new Response(
+      child.stderr.pipeThrough(
+        new TransformStream({
+          transform(chunk, controller) {
+            controller.enqueue(chunk);
+            if (new TextDecoder().decode(chunk).includes("dropped")) {
+              controller.terminate();
+            }
+          },
+        }),
+      ),
+    ).text();
+    const dropped = Number(text.match(/dropped (\d+) log line/)?.[1] ?? 0);
+    console.log(
+      `  stalled log: 16 MiB echoed and ${served} more clients served in ${
+        seconds.toFixed(1)
+      } s with standard error unread; ${dropped} log lines dropped and counted`,
+    );
+    assert.ok(dropped > 0);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+});
+
+Deno.test("soak: log volume of 32 MiB streamed at the default level", async () => {
+  const server = await ServerProcess.start(["--host", HOST]);
+  try {
+    await echoExact(server.port, randomBytes(32 * MiB));
+    await server.waitForLine((l) => /^EchoServer_.*: closing$/.test(l));
+    const bytes = server.lines.reduce((n, l) => n + l.length + 1, 0);
+    console.log(
+      `  log volume: 32 MiB streamed, ${server.lines.length} log lines, ${
+        (bytes / 1024).toFixed(0)
+      } KiB of log (${(bytes / (32 * MiB)).toFixed(4)} bytes per byte)`,
+    );
+    assert.ok(bytes < 2 * MiB);
+  } finally {
+    server.kill("SIGTERM");
+    await server.status();
+  }
+});
+
+Deno.test("soak: one address holding idle sockets cannot take every slot", async () => {
+  const server = await startServer([
+    "--max-connections",
+    "100",
+    "--max-connections-per-ip",
+    "10",
+  ]);
+  try {
+    const idle = await Promise.all(
+      Array.from(
+        { length: 200 },
+        () => Deno.connect({ hostname: HOST, port: server.port }),
+      ),
+    );
+    const held = (await Promise.all(idle.map(async (conn) => {
+      try {
+        await writeAll(conn, new Uint8Array([1]));
+        return (await conn.read(new Uint8Array(1))) === 1;
+      } catch {
+        return false;
+      }
+    }))).filter(Boolean).length;
+    // Others are still served (from another loopback address).
+    const other = await new Deno.Command("python3", {
+      args: [
+        "-c",
+        `import socket
+ok = 0
+for _ in range(20):
+    s = socket.socket(); s.settimeout(10); s.bind(("127.0.0.2", 0))
+    s.connect(("${HOST}", ${server.port})); s.sendall(b"x")
+    ok += s.recv(1) == b"x"; s.close()
+print(ok)`,
+      ],
+      stdout: "piped",
+    }).output();
+    const served = Number(new TextDecoder().decode(other.stdout));
+    console.log(
+      `  per-address limit: 200 idle sockets from 127.0.0.1 hold ${held} slots of 100; ${served} of 20 clients from 127.0.0.2 served meanwhile`,
+    );
+    for (const conn of idle) conn.close();
+    assert.equal(held, 10);
+    assert.equal(served, 20);
+  } finally {
+    server.kill("SIGTERM");
+    await server.status();
   }
 });
