@@ -79,10 +79,51 @@ function listenAll(
 }
 
 /**
+ * Takes the lock file beside a Unix socket (`PATH.lock`), held while the
+ * server listens: how servers of this library tell a live socket from one a
+ * dead server left without connecting to it (a connection would show up in
+ * the live server's log). Resolves to the open, locked file and whether it
+ * was there before (so the socket beside it is one of ours); null when a
+ * running server holds it.
+ */
+async function lockSocket(
+  path: string,
+): Promise<{ file: Deno.FsFile; existed: boolean } | null> {
+  const lockPath = `${path}.lock`;
+  let existed = true;
+  try {
+    await Deno.lstat(lockPath);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    existed = false;
+  }
+  const file = await Deno.open(lockPath, {
+    read: true,
+    write: true,
+    create: true,
+  });
+  if (await file.tryLock(true)) return { file, existed };
+  file.close();
+  return null;
+}
+
+/** Whether something accepts connections on the Unix socket at `path`. */
+async function answers(path: string): Promise<boolean> {
+  try {
+    (await Deno.connect({ transport: "unix", path })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Listens on a Unix socket at `path`. A socket file already there is
- * removed if nothing accepts on it (a server that died left it); one that a
+ * removed if no server holds it (a server that died left it); one that a
  * live server answers on is an error, and so is any other kind of file —
- * never removed.
+ * never removed. A server of this library is known to be live by its lock
+ * file (`PATH.lock`), so it is never sent a probing connection; a socket of
+ * another program is probed by connecting to it.
  */
 async function listenUnix(path: string): Promise<Listening> {
   let existing: Deno.FileInfo | null = null;
@@ -91,39 +132,49 @@ async function listenUnix(path: string): Promise<Listening> {
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  if (existing) {
-    if (!existing.isSocket) {
-      throw new Deno.errors.AlreadyExists(
-        `${path} exists and is not a socket; not removing it`,
-      );
-    }
-    let live = false;
-    try {
-      (await Deno.connect({ transport: "unix", path })).close();
-      live = true;
-    } catch {
-      // Nothing accepts: a stale socket.
-    }
-    if (live) {
-      throw new Deno.errors.AddrInUse(
-        `${path} is in use by a running server`,
-      );
-    }
-    await Deno.remove(path);
+  if (existing && !existing.isSocket) {
+    throw new Deno.errors.AlreadyExists(
+      `${path} exists and is not a socket; not removing it`,
+    );
   }
-  const listener = Deno.listen({ transport: "unix", path });
-  const ino = (await Deno.lstat(path)).ino;
-  return {
-    listeners: [listener],
-    async cleanUp() {
-      try {
-        const now = await Deno.lstat(path);
-        if (now.isSocket && now.ino === ino) await Deno.remove(path);
-      } catch {
-        // Already gone.
+  const lock = await lockSocket(path);
+  if (!lock) {
+    throw new Deno.errors.AddrInUse(`${path} is in use by a running server`);
+  }
+  try {
+    if (existing) {
+      // Ours and unlocked: left by a dead server. Otherwise, ask it.
+      if (!lock.existed && await answers(path)) {
+        throw new Deno.errors.AddrInUse(
+          `${path} is in use by a running server`,
+        );
       }
-    },
-  };
+      await Deno.remove(path);
+    }
+    const listener = Deno.listen({ transport: "unix", path });
+    const ino = (await Deno.lstat(path)).ino;
+    return {
+      listeners: [listener],
+      async cleanUp() {
+        try {
+          const now = await Deno.lstat(path);
+          if (now.isSocket && now.ino === ino) await Deno.remove(path);
+        } catch {
+          // Already gone.
+        }
+        try {
+          await Deno.remove(`${path}.lock`);
+        } catch {
+          // Already gone.
+        }
+        lock.file.close();
+      },
+    };
+  } catch (error) {
+    lock.file.close();
+    if (!lock.existed) await Deno.remove(`${path}.lock`).catch(() => {});
+    throw error;
+  }
 }
 
 /**

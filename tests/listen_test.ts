@@ -60,14 +60,71 @@ Deno.test("Unix socket: a stale socket file is replaced", async () => {
   assert.equal(server.path, path);
 });
 
-Deno.test("Unix socket: a path a live server uses is refused", async () => {
+Deno.test("Unix socket: a path a live server uses is refused, without a connection to it", async () => {
   const path = await tempPath();
-  await using _live = await createServer(() => new EchoServer(), { path });
+  let made = 0;
+  await using live = await createServer(() => {
+    made++;
+    return new EchoServer();
+  }, { path });
   await assert.rejects(
     createServer(() => new EchoServer(), { path }),
     Deno.errors.AddrInUse,
     "is in use by a running server",
   );
+  // The live server's lock file told: it was never probed. (A probe would
+  // be accepted before this client, which the server takes in order.)
+  const { protocol } = await createConnection(() => new EchoClient(["x"]), {
+    path,
+  });
+  assert.equal(await protocol.done, null);
+  assert.equal(made, 1);
+  assert.equal(live.path, path);
+});
+
+Deno.test("Unix socket: a live socket of another program is refused (probed)", async () => {
+  const path = await tempPath();
+  const listener = Deno.listen({ transport: "unix", path });
+  try {
+    await assert.rejects(
+      createServer(() => new EchoServer(), { path }),
+      Deno.errors.AddrInUse,
+      "is in use by a running server",
+    );
+    // No lock file is left behind by the refused server.
+    await assert.rejects(Deno.lstat(`${path}.lock`), Deno.errors.NotFound);
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("Unix socket: a socket and lock file left by a killed server are replaced", async () => {
+  const path = await tempPath();
+  const script = `
+    import { createServer } from "${
+    new URL("../lib/server.ts", import.meta.url).href
+  }";
+    await createServer(() => ({}), { path: ${JSON.stringify(path)} });
+    Deno.exit(9); // dies without cleaning up`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 9, new TextDecoder().decode(out.stderr));
+  assert.ok((await Deno.lstat(path)).isSocket);
+  assert.ok((await Deno.lstat(`${path}.lock`)).isFile);
+  {
+    await using server = await createServer(() => new EchoServer(), { path });
+    const { protocol } = await createConnection(
+      () => new EchoClient(["x"]),
+      { path },
+    );
+    assert.equal(await protocol.done, null);
+    assert.equal(server.path, path);
+  }
+  // Closed cleanly: both files are gone.
+  await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
+  await assert.rejects(Deno.lstat(`${path}.lock`), Deno.errors.NotFound);
 });
 
 Deno.test("Unix socket: a path that is not a socket is never removed", async () => {
