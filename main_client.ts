@@ -4,7 +4,7 @@
  * @module
  */
 
-import { main } from "./lib/cli.ts";
-import { clientProgram } from "./lib/client_program.ts";
+import { main } from "./echo/program.ts";
+import { clientProgram } from "./echo/client_program.ts";
 
 Deno.exit(await main(clientProgram, Deno.args));

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { main } from "./lib/cli.ts";
-import { serverProgram } from "./lib/server_program.ts";
+import { main } from "./echo/program.ts";
+import { serverProgram } from "./echo/server_program.ts";
 
 Deno.exit(await main(serverProgram, Deno.args));

@@ -6,12 +6,9 @@
  * @module
  */
 
-import {
-  configureLogging,
-  createServer,
-  EchoServer,
-  type LogLevel,
-} from "../lib/mod.ts";
+import { createServer } from "@protocols/core";
+import { EchoServer } from "../echo/echo.ts";
+import { configureLogging, type LogLevel } from "../echo/logging.ts";
 
 configureLogging({ level: (Deno.args[0] ?? "warning") as LogLevel });
 const server = await createServer(() => new EchoServer(), {

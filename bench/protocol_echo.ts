@@ -10,12 +10,8 @@
  * @module
  */
 
-import {
-  configureLogging,
-  createServer,
-  type Protocol,
-  type Transport,
-} from "../lib/mod.ts";
+import { createServer, type Protocol, type Transport } from "@protocols/core";
+import { configureLogging } from "../echo/logging.ts";
 
 class ProtocolEcho implements Protocol {
   #transport!: Transport;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { getConfig, getLogger } from "@logtape/logtape";
+import { getConfig, getLogger } from "./_log.ts";
 
 const log = getLogger(["protocols"]);
 

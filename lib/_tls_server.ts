@@ -14,7 +14,7 @@
 
 import { Duplex } from "node:stream";
 import tls from "node:tls";
-import type { ByteStream } from "./socket_transport.ts";
+import type { ByteStream } from "./transport.ts";
 
 /** The most bytes one read of the TCP connection takes. */
 const RAW_READ_SIZE = 64 * 1024;

@@ -10,7 +10,7 @@ import type {
   Protocol,
   ProtocolFactory,
 } from "./protocol.ts";
-import { resolveHost, unbracket } from "./resolve.ts";
+import { resolveHost, unbracket } from "./_resolve.ts";
 import { SocketTransport } from "./socket_transport.ts";
 import type { WriteBufferLimits } from "./transport.ts";
 

@@ -10,7 +10,7 @@
  */
 
 import { reportError } from "./_report.ts";
-import { resolveHost } from "./resolve.ts";
+import { resolveHost } from "./_resolve.ts";
 
 /** A host and port. */
 export interface UdpAddress {

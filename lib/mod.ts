@@ -27,18 +27,15 @@ export type {
   ProtocolFactory,
 } from "./protocol.ts";
 export { isBufferedProtocol } from "./protocol.ts";
-export type { Transport, WriteBufferLimits } from "./transport.ts";
-export { DEFAULT_HIGH_WATER, resolveWriteBufferLimits } from "./transport.ts";
+export type { ByteStream, Transport, WriteBufferLimits } from "./transport.ts";
 export {
-  type ByteStream,
-  MIN_READ_SIZE,
-  READ_SIZE,
   SocketTransport,
   type SocketTransportOptions,
   type StartTlsOptions,
 } from "./socket_transport.ts";
-export type { TlsServerOptions } from "./listen.ts";
+export type { TlsServerOptions } from "./_listen.ts";
 export { createServer, Server, type ServerOptions } from "./server.ts";
+export { AddressRanges } from "./address_ranges.ts";
 export {
   type ConnectionLimitOptions,
   ConnectionLimits,
@@ -49,22 +46,6 @@ export {
   type ConnectionOptions,
   createConnection,
 } from "./connection.ts";
-export { resolveHost } from "./resolve.ts";
-export {
-  PrefixedConn,
-  type ProxyHeader,
-  ProxyHeaderError,
-  readProxyHeader,
-} from "./proxy_protocol.ts";
-export {
-  EchoClient,
-  type EchoClientOptions,
-  type EchoLogOptions,
-  EchoServer,
-  type EchoSource,
-  SEED_MESSAGES,
-  UdpEchoServer,
-} from "./echo.ts";
 export {
   createDatagramEndpoint,
   type DatagramEndpointOptions,
@@ -79,24 +60,3 @@ export {
   type SubprocessProtocol,
   SubprocessTransport,
 } from "./subprocess.ts";
-export {
-  connectPair,
-  MemoryTransport,
-  type MemoryTransportOptions,
-} from "./testing.ts";
-export {
-  configureLogging,
-  LOG_FORMATS,
-  LOG_LEVELS,
-  type LogFormat,
-  type LoggingOptions,
-  type LogLevel,
-} from "./logging.ts";
-export { bytesRepr } from "./bytes_repr.ts";
-export {
-  formatSummary,
-  type LoadOptions,
-  type LoadProgress,
-  type LoadSummary,
-  runLoad,
-} from "./load.ts";

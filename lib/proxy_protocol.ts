@@ -7,8 +7,8 @@
  */
 
 import { isIPv4, isIPv6 } from "node:net";
-import { bytesRepr } from "./bytes_repr.ts";
-import type { ByteStream } from "./socket_transport.ts";
+import { escapeBytes } from "./_escape.ts";
+import type { ByteStream } from "./transport.ts";
 
 /** The 12 bytes every version 2 header starts with. */
 const V2_SIGNATURE = new Uint8Array([
@@ -66,7 +66,7 @@ function tcp(hostname: string, port: number): Deno.NetAddr {
 
 /** Text from a header, quoted as bytes are in log lines: no byte raw. */
 function quote(text: string): string {
-  return bytesRepr(new TextEncoder().encode(text), 64);
+  return escapeBytes(new TextEncoder().encode(text));
 }
 
 function parsePort(text: string): number {
@@ -227,7 +227,7 @@ export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
   // Printable ASCII only: anything else is not a header (and is never
   // decoded into a log line).
   if (line.some((byte) => byte < 0x20 || byte > 0x7e)) {
-    throw new ProxyHeaderError(`bad version 1 header ${bytesRepr(line, 64)}`);
+    throw new ProxyHeaderError(`bad version 1 header ${escapeBytes(line)}`);
   }
   return {
     ...parseV1(new TextDecoder().decode(line)),

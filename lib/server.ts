@@ -5,26 +5,26 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./_log.ts";
 import type {
   BufferedProtocol,
   Protocol,
   ProtocolFactory,
 } from "./protocol.ts";
-import { AddressRanges } from "./_cidr.ts";
+import { AddressRanges } from "./address_ranges.ts";
 import { reportError } from "./_report.ts";
 import { Throttle } from "./_throttle.ts";
 import { type TlsContext, TlsServerStream } from "./_tls_server.ts";
 import { ConnectionLimits, type Refusal } from "./connection_limits.ts";
-import { IdleSweeper } from "./idle_sweeper.ts";
+import { IdleSweeper } from "./_idle_sweeper.ts";
 import {
   type Listening,
   openListeners,
   type TlsServerOptions,
-} from "./listen.ts";
+} from "./_listen.ts";
 import { PrefixedConn, readProxyHeader } from "./proxy_protocol.ts";
-import { type ByteStream, SocketTransport } from "./socket_transport.ts";
-import type { WriteBufferLimits } from "./transport.ts";
+import { SocketTransport } from "./socket_transport.ts";
+import type { ByteStream, WriteBufferLimits } from "./transport.ts";
 
 const log = getLogger(["protocols"]);
 

@@ -5,15 +5,16 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./_log.ts";
 import { reportError } from "./_report.ts";
-import { addrText } from "./addr.ts";
+import { addrText } from "./_addr.ts";
 import {
   type BufferedProtocol,
   isBufferedProtocol,
   type Protocol,
 } from "./protocol.ts";
 import {
+  type ByteStream,
   resolveWriteBufferLimits,
   type Transport,
   type WriteBufferLimits,
@@ -49,26 +50,6 @@ const DEFAULT_LIMITS = Object.freeze(resolveWriteBufferLimits());
 /** Awaited to give other microtasks a turn, without a new promise each time. */
 const turn = Promise.resolve();
 const log = getLogger(["protocols"]);
-
-/**
- * What a {@linkcode SocketTransport} runs over: a {@linkcode Deno.Conn} (TCP,
- * TLS, Unix socket), or any byte stream with the same four methods (a child
- * process's pipes, see `connectProcess`).
- */
-export interface ByteStream {
-  /** Reads into `p`; resolves to the count, or `null` at end of input. */
-  read(p: Uint8Array): Promise<number | null>;
-  /** Writes from `p`; resolves to how many bytes were taken. */
-  write(p: Uint8Array): Promise<number>;
-  /** Ends the output (half-close), keeping the input open. */
-  closeWrite(): Promise<void>;
-  /** Closes both directions; a pending read then rejects. */
-  close(): void;
-  /** The far end's address, where there is one. */
-  readonly remoteAddr?: Deno.Addr;
-  /** The near end's address, where there is one. */
-  readonly localAddr?: Deno.Addr;
-}
 
 /** TLS settings for {@linkcode SocketTransport.startTls}. */
 export interface StartTlsOptions {

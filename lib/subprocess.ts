@@ -10,7 +10,8 @@
  */
 
 import type { Protocol } from "./protocol.ts";
-import { type ByteStream, SocketTransport } from "./socket_transport.ts";
+import { SocketTransport } from "./socket_transport.ts";
+import type { ByteStream } from "./transport.ts";
 
 /**
  * A child process's standard input, or its output, as the byte stream a

@@ -152,3 +152,23 @@ export interface Transport {
   /** How many written bytes have not yet been handed to the socket. */
   getWriteBufferSize(): number;
 }
+
+/**
+ * What a socket transport runs over: a {@linkcode Deno.Conn} (TCP,
+ * TLS, Unix socket), or any byte stream with the same four methods (a child
+ * process's pipes, see `connectProcess`).
+ */
+export interface ByteStream {
+  /** Reads into `p`; resolves to the count, or `null` at end of input. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes from `p`; resolves to how many bytes were taken. */
+  write(p: Uint8Array): Promise<number>;
+  /** Ends the output (half-close), keeping the input open. */
+  closeWrite(): Promise<void>;
+  /** Closes both directions; a pending read then rejects. */
+  close(): void;
+  /** The far end's address, where there is one. */
+  readonly remoteAddr?: Deno.Addr;
+  /** The near end's address, where there is one. */
+  readonly localAddr?: Deno.Addr;
+}

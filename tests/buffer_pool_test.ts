@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BufferPool } from "../lib/buffer_pool.ts";
+import { BufferPool } from "../echo/buffer_pool.ts";
 
 Deno.test("BufferPool hands back what it was given, up to maxFree", () => {
   const pool = new BufferPool(1024, 2);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { bytesRepr } from "../lib/bytes_repr.ts";
+import { bytesRepr } from "../echo/bytes_repr.ts";
 import { randomBytes } from "./_helpers.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);

@@ -1,16 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  describeError,
-  helpText,
-  parseCommandLine,
-  parseCount,
-  parsePort,
-  parseSeconds,
-  UsageError,
-  VERSION,
-} from "../lib/cli.ts";
-import { serverProgram } from "../lib/server_program.ts";
-import { clientProgram } from "../lib/client_program.ts";
+import { describeError, UsageError } from "../echo/errors.ts";
+import { helpText, parseCommandLine, VERSION } from "../echo/program.ts";
+import { parseCount, parsePort, parseSeconds } from "../echo/parse.ts";
+import { serverProgram } from "../echo/server_program.ts";
+import { clientProgram } from "../echo/client_program.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
 Deno.test("defaults are the seed's: localhost, port 10000, debug, text", () => {

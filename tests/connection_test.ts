@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createConnection } from "../lib/connection.ts";
 import { createServer } from "../lib/server.ts";
-import { EchoClient, EchoServer } from "../lib/echo.ts";
+import { EchoClient, EchoServer } from "../echo/echo.ts";
 
 Deno.test("createConnection runs the protocol over the connection", async () => {
   await using server = await createServer(() => new EchoServer(), {

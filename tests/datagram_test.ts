@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createDatagramEndpoint } from "../lib/datagram.ts";
-import { UdpEchoServer } from "../lib/echo.ts";
-import { configureLogging } from "../lib/logging.ts";
+import { UdpEchoServer } from "../echo/echo.ts";
+import { configureLogging } from "../echo/logging.ts";
 import { runProgram, ServerProcess } from "./_process.ts";
 import { waitFor } from "./_helpers.ts";
 

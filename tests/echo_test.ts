@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { EchoClient, EchoServer, SEED_MESSAGES } from "../lib/echo.ts";
-import { configureLogging } from "../lib/logging.ts";
+import { EchoClient, EchoServer, SEED_MESSAGES } from "../echo/echo.ts";
+import { configureLogging } from "../echo/logging.ts";
 import { connectPair, MemoryTransport } from "../lib/testing.ts";
 import { assertSameBytes } from "./_helpers.ts";
 

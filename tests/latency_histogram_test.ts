@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LatencyHistogram } from "../lib/latency_histogram.ts";
+import { LatencyHistogram } from "../echo/latency_histogram.ts";
 
 /** The exact percentile of `values`, by the same rank rule. */
 function exact(values: number[], p: number): number {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createConnection } from "../lib/connection.ts";
 import { createServer } from "../lib/server.ts";
-import { EchoClient, EchoServer } from "../lib/echo.ts";
-import { configureLogging } from "../lib/logging.ts";
+import { EchoClient, EchoServer } from "../echo/echo.ts";
+import { configureLogging } from "../echo/logging.ts";
 
 configureLogging({ level: "error", write: () => {} });
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { formatSummary, runLoad } from "../lib/load.ts";
+import { formatSummary, runLoad } from "../echo/load.ts";
 import { createServer } from "../lib/server.ts";
-import { EchoServer } from "../lib/echo.ts";
-import { configureLogging } from "../lib/logging.ts";
+import { EchoServer } from "../echo/echo.ts";
+import { configureLogging } from "../echo/logging.ts";
 import type { Protocol } from "../lib/protocol.ts";
 import type { Transport } from "../lib/transport.ts";
 import { runProgram } from "./_process.ts";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
-import { configureLogging } from "../lib/logging.ts";
+import { configureLogging } from "../echo/logging.ts";
 
-const LOGGING = new URL("../lib/logging.ts", import.meta.url).href;
+const LOGGING = new URL("../echo/logging.ts", import.meta.url).href;
 
 /** Runs `code` in a new Deno with `log` set up; returns its standard error. */
 async function stderrOf(code: string): Promise<string> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "../lib/server.ts";
-import { EchoServer } from "../lib/echo.ts";
-import { configureLogging } from "../lib/logging.ts";
+import { EchoServer } from "../echo/echo.ts";
+import { configureLogging } from "../echo/logging.ts";
 import { projectFile, runProgram, ServerProcess } from "./_process.ts";
 import { randomBytes, readAll, writeAll } from "./_helpers.ts";
 import { testCerts } from "./_certs.ts";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { ProxyHeaderError, readProxyHeader } from "../lib/proxy_protocol.ts";
 import { createServer } from "../lib/server.ts";
-import { EchoServer } from "../lib/echo.ts";
-import { configureLogging } from "../lib/logging.ts";
+import { EchoServer } from "../echo/echo.ts";
+import { configureLogging } from "../echo/logging.ts";
 import { readAll, recording, writeAll } from "./_helpers.ts";
 import { runProgram, ServerProcess } from "./_process.ts";
 

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { createServer } from "../lib/server.ts";
-import { configureLogging } from "../lib/logging.ts";
+import { configureLogging } from "../echo/logging.ts";
 import { writeAll } from "./_helpers.ts";
 
 const SERVER = new URL("../lib/server.ts", import.meta.url).href;

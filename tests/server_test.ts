@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer, Server } from "../lib/server.ts";
-import { resolveHost } from "../lib/resolve.ts";
+import { resolveHost } from "../lib/_resolve.ts";
 import type { Protocol } from "../lib/protocol.ts";
 import type { Transport } from "../lib/transport.ts";
 import { readAll, Recorder, recording, waitFor, writeAll } from "./_helpers.ts";

@@ -4,8 +4,8 @@ import {
   spawnProcess,
   type SubprocessTransport,
 } from "../lib/subprocess.ts";
-import { EchoClient, SEED_MESSAGES } from "../lib/echo.ts";
-import { configureLogging } from "../lib/logging.ts";
+import { EchoClient, SEED_MESSAGES } from "../echo/echo.ts";
+import { configureLogging } from "../echo/logging.ts";
 
 configureLogging({ level: "error", write: () => {} });
 const decode = (parts: Uint8Array[]) =>

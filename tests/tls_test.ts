@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createConnection } from "../lib/connection.ts";
 import { createServer } from "../lib/server.ts";
-import { EchoClient, EchoServer, SEED_MESSAGES } from "../lib/echo.ts";
-import { configureLogging } from "../lib/logging.ts";
+import { EchoClient, EchoServer, SEED_MESSAGES } from "../echo/echo.ts";
+import { configureLogging } from "../echo/logging.ts";
 import type { Protocol } from "../lib/protocol.ts";
 import type { SocketTransport } from "../lib/socket_transport.ts";
 import { testCerts } from "./_certs.ts";

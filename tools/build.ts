@@ -70,7 +70,7 @@ function isDownloadError(err: string): boolean {
 }
 
 /** What `--workers` loads beside the bundled server. */
-const WORKER = { name: "server_worker", entry: "lib/server_worker.ts" };
+const WORKER = { name: "server_worker", entry: "echo/server_worker.ts" };
 
 async function bundle(outDir: string): Promise<boolean> {
   await Deno.mkdir(outDir, { recursive: true });
@@ -118,7 +118,7 @@ async function compileInto(outDir: string, target?: string): Promise<Compiled> {
       "--quiet",
       ...PERMISSIONS,
       // The --workers threads load this module at run time.
-      ...(name === "echo-server" ? ["--include", "lib/server_worker.ts"] : []),
+      ...(name === "echo-server" ? ["--include", "echo/server_worker.ts"] : []),
       ...(target ? ["--target", target] : []),
       "-o",
       output,

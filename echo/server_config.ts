@@ -6,10 +6,12 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { CommonConfig } from "./cli.ts";
-import type { ConnectionLimits } from "./connection_limits.ts";
-import type { TlsServerOptions } from "./listen.ts";
-import type { ServerOptions } from "./server.ts";
+import type {
+  ConnectionLimits,
+  ServerOptions,
+  TlsServerOptions,
+} from "@protocols/core";
+import type { CommonConfig } from "./flags.ts";
 
 /** The echo server's settings. */
 export interface ServerConfig extends CommonConfig {

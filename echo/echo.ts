@@ -6,14 +6,17 @@
  */
 
 import { getLogger, type Logger } from "@logtape/logtape";
+import {
+  type BufferedProtocol,
+  type DatagramProtocol,
+  type DatagramTransport,
+  type Protocol,
+  type Transport,
+} from "@protocols/core";
 import { addrLabel, addrText } from "./addr.ts";
+import { BufferPool } from "./buffer_pool.ts";
 import { bytesRepr } from "./bytes_repr.ts";
 import { namedLogger } from "./logging.ts";
-import { BufferPool } from "./buffer_pool.ts";
-import type { DatagramProtocol, DatagramTransport } from "./datagram.ts";
-import type { BufferedProtocol, Protocol } from "./protocol.ts";
-import { MIN_READ_SIZE, READ_SIZE } from "./socket_transport.ts";
-import type { Transport } from "./transport.ts";
 
 /** The client's messages when none are given: the seed's three. */
 export const SEED_MESSAGES: readonly string[] = [
@@ -21,6 +24,10 @@ export const SEED_MESSAGES: readonly string[] = [
   "It will be sent ",
   "in parts.",
 ];
+
+/** The smallest and largest reads a socket transport asks for. */
+const MIN_READ_SIZE = 256;
+const READ_SIZE = 128 * 1024;
 
 /**
  * Read buffers shared by every EchoServer connection of the process, one pool

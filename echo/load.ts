@@ -7,10 +7,13 @@
  */
 
 import { Buffer } from "node:buffer";
-import { type ConnectionOptions, createConnection } from "./connection.ts";
+import {
+  type BufferedProtocol,
+  type ConnectionOptions,
+  createConnection,
+  type Transport,
+} from "@protocols/core";
 import { LatencyHistogram } from "./latency_histogram.ts";
-import type { BufferedProtocol } from "./protocol.ts";
-import type { Transport } from "./transport.ts";
 
 /** The most bytes one read of an echo takes. */
 const INBOX_SIZE = 256 * 1024;

@@ -7,30 +7,30 @@
 
 import { getLogger } from "@logtape/logtape";
 import {
-  type CommonConfig,
-  describeError,
-  EXIT_OK,
-  type FlagValues,
-  parseCount,
-  parseSeconds,
-  parseUnixPath,
-  type Program,
-  ProgramError,
-  readPemFile,
-  UNIX_FLAG,
-  UsageError,
-} from "./cli.ts";
-import { AddressRanges } from "./_cidr.ts";
-import { createDatagramEndpoint, type DatagramTransport } from "./datagram.ts";
+  AddressRanges,
+  createDatagramEndpoint,
+  createServer,
+  type DatagramTransport,
+  type Server,
+} from "@protocols/core";
 import { EchoServer, UdpEchoServer } from "./echo.ts";
-import { runUntilSignal, shutDown } from "./shutdown.ts";
-import { runWorkers } from "./workers.ts";
-import { createServer, type Server } from "./server.ts";
+import { describeError, EXIT_OK, ProgramError, UsageError } from "./errors.ts";
+import {
+  type CommonConfig,
+  type FlagValues,
+  parseUnixPath,
+  UNIX_FLAG,
+} from "./flags.ts";
+import { parseCount, parseSeconds } from "./parse.ts";
+import { readPemFile } from "./pem.ts";
+import type { Program } from "./program.ts";
 import {
   announceTrust,
   type ServerConfig,
   serverOptions,
 } from "./server_config.ts";
+import { runUntilSignal, shutDown } from "./shutdown.ts";
+import { runWorkers } from "./workers.ts";
 
 export type { ServerConfig } from "./server_config.ts";
 
@@ -98,7 +98,7 @@ async function runUdp(config: ServerConfig): Promise<number> {
  *
  * @example
  * ```ts ignore
- * import { main } from "./cli.ts";
+ * import { main } from "./program.ts";
  * import { serverProgram } from "./server_program.ts";
  *
  * Deno.exit(await main(serverProgram, ["--port", "0"]));

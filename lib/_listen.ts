@@ -7,7 +7,7 @@
  */
 
 import { type TlsContext, tlsContext } from "./_tls_server.ts";
-import { resolveHost } from "./resolve.ts";
+import { resolveHost } from "./_resolve.ts";
 
 /** TLS settings of a server. */
 export interface TlsServerOptions {

@@ -11,11 +11,10 @@
 
 /// <reference lib="deno.worker" />
 
-import { describeError } from "./cli.ts";
-import { ConnectionLimits } from "./connection_limits.ts";
+import { ConnectionLimits, createServer, type Server } from "@protocols/core";
 import { EchoServer } from "./echo.ts";
+import { describeError } from "./errors.ts";
 import { configureLogging, flushLogs } from "./logging.ts";
-import { createServer, type Server } from "./server.ts";
 import { type ServerConfig, serverOptions } from "./server_config.ts";
 import { shutDown } from "./shutdown.ts";
 

@@ -6,7 +6,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Server } from "./server.ts";
+import type { Server } from "@protocols/core";
 
 /**
  * The signals that stop the server.

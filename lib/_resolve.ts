@@ -12,7 +12,7 @@ import { isIP } from "node:net";
  *
  * @example
  * ```ts
- * import { unbracket } from "./resolve.ts";
+ * import { unbracket } from "./_resolve.ts";
  *
  * unbracket("[::1]"); // "::1"
  * unbracket("localhost"); // "localhost"
@@ -31,7 +31,7 @@ export function unbracket(hostname: string): string {
  *
  * @example
  * ```ts ignore
- * import { resolveHost } from "./resolve.ts";
+ * import { resolveHost } from "./_resolve.ts";
  *
  * await resolveHost("localhost"); // e.g. ["::1", "127.0.0.1"]
  * ```

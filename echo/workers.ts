@@ -18,8 +18,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { EXIT_OK, ProgramError } from "./cli.ts";
-import { ConnectionLimits } from "./connection_limits.ts";
+import { ConnectionLimits } from "@protocols/core";
+import { EXIT_OK, ProgramError } from "./errors.ts";
 import { announceTrust, type ServerConfig } from "./server_config.ts";
 import { runUntilSignal } from "./shutdown.ts";
 

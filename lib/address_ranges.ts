@@ -76,12 +76,13 @@ function inRange(bytes: Uint8Array, range: Range): boolean {
 }
 
 /**
- * A set of address ranges. IPv4 addresses and IPv4-mapped IPv6 addresses
- * (`::ffff:10.0.0.1`) are the same address.
+ * A set of address ranges, as `proxyProtocolFrom` takes them. IPv4
+ * addresses and IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) are the same
+ * address.
  *
  * @example
  * ```ts
- * import { AddressRanges } from "./_cidr.ts";
+ * import { AddressRanges } from "./address_ranges.ts";
  *
  * const ranges = new AddressRanges(["10.0.0.0/8", "::1"]);
  * ranges.has("10.1.2.3"); // true

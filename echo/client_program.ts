@@ -7,24 +7,28 @@
 
 import { getLogger } from "@logtape/logtape";
 import {
-  type CommonConfig,
+  type ConnectionOptions,
+  createConnection,
+  type Transport,
+} from "@protocols/core";
+import { EchoClient, type EchoSource, SEED_MESSAGES } from "./echo.ts";
+import {
   describeError,
   EXIT_FAILURE,
   EXIT_OK,
-  type FlagValues,
-  parseCount,
-  parseSeconds,
-  parseUnixPath,
-  type Program,
   ProgramError,
-  readPemFile,
-  UNIX_FLAG,
   UsageError,
-} from "./cli.ts";
-import { type ConnectionOptions, createConnection } from "./connection.ts";
-import { EchoClient, type EchoSource, SEED_MESSAGES } from "./echo.ts";
+} from "./errors.ts";
+import {
+  type CommonConfig,
+  type FlagValues,
+  parseUnixPath,
+  UNIX_FLAG,
+} from "./flags.ts";
 import { formatProgress, formatSummary, runLoad } from "./load.ts";
-import type { Transport } from "./transport.ts";
+import { parseCount, parseSeconds } from "./parse.ts";
+import { readPemFile } from "./pem.ts";
+import type { Program } from "./program.ts";
 
 /** The echo client's settings. */
 export interface ClientConfig extends CommonConfig {
@@ -173,7 +177,7 @@ async function runLoadMode(
  *
  * @example
  * ```ts ignore
- * import { main } from "./cli.ts";
+ * import { main } from "./program.ts";
  * import { clientProgram } from "./client_program.ts";
  *
  * Deno.exit(await main(clientProgram, ["--port", "10000"]));
