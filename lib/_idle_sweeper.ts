@@ -5,12 +5,6 @@
  * @module
  */
 
-/** What the sweeper watches: anything with a counter of completed I/O. */
-export interface Watched {
-  /** Grows with every completed read or write. */
-  readonly ioCount: number;
-}
-
 interface Entry {
   seen: number;
   since: number;
@@ -28,26 +22,38 @@ interface Entry {
  *
  * @example
  * ```ts ignore
- * const sweeper = new IdleSweeper(300_000, (transport) => transport.close());
+ * const sweeper = new IdleSweeper(300_000, (t) => t.close(), ioCountOf);
  * sweeper.add(transport);
  * transport.closed.then(() => sweeper.delete(transport));
  * ```
  */
-export class IdleSweeper<T extends Watched> {
+export class IdleSweeper<T> {
   readonly timeoutMs: number;
   #onIdle: (item: T) => void;
   #entries = new Map<T, Entry>();
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /** Calls `onIdle` for items idle for `timeoutMs` milliseconds. */
-  constructor(timeoutMs: number, onIdle: (item: T) => void) {
+  #count: (item: T) => number;
+
+  /**
+   * @param timeoutMs how long a connection may go without I/O.
+   * @param onIdle called with each connection found idle.
+   * @param count a connection's counter of completed reads and writes.
+   */
+  constructor(
+    timeoutMs: number,
+    onIdle: (item: T) => void,
+    count: (item: T) => number,
+  ) {
+    this.#count = count;
     this.timeoutMs = timeoutMs;
     this.#onIdle = onIdle;
   }
 
   /** Starts watching `item`; its idle time starts now. */
   add(item: T): void {
-    this.#entries.set(item, { seen: item.ioCount, since: Date.now() });
+    this.#entries.set(item, { seen: this.#count(item), since: Date.now() });
     if (this.#timer === undefined) {
       const interval = Math.min(1000, Math.max(10, this.timeoutMs / 4));
       this.#timer = setInterval(this.#sweep, interval);
@@ -70,7 +76,7 @@ export class IdleSweeper<T extends Watched> {
   #sweep = (): void => {
     const now = Date.now();
     for (const [item, entry] of this.#entries) {
-      const count = item.ioCount;
+      const count = this.#count(item);
       if (count !== entry.seen) {
         entry.seen = count;
         entry.since = now;

@@ -43,6 +43,13 @@ export interface DatagramProtocol {
  * transport.sendto(new TextEncoder().encode("ping"), { hostname: "127.0.0.1", port: 9999, transport: "udp" });
  * ```
  */
+/** Makes a DatagramTransport: only {@linkcode createDatagramEndpoint} can. */
+let makeTransport: (
+  conn: Deno.DatagramConn,
+  protocol: DatagramProtocol,
+  remote: Deno.NetAddr | undefined,
+) => DatagramTransport;
+
 export class DatagramTransport {
   #conn: Deno.DatagramConn;
   #protocol: DatagramProtocol;
@@ -52,8 +59,12 @@ export class DatagramTransport {
   #lost = false;
   #closed = Promise.withResolvers<void>();
 
-  /** Use {@linkcode createDatagramEndpoint}. */
-  constructor(
+  static {
+    makeTransport = (conn, protocol, remote) =>
+      new DatagramTransport(conn, protocol, remote);
+  }
+
+  private constructor(
     conn: Deno.DatagramConn,
     protocol: DatagramProtocol,
     remote: Deno.NetAddr | undefined,
@@ -221,7 +232,7 @@ export async function createDatagramEndpoint<P extends DatagramProtocol>(
     port: local.port,
   });
   const protocol = factory();
-  const transport = new DatagramTransport(conn, protocol, remote);
+  const transport = makeTransport(conn, protocol, remote);
   transport.run();
   return { transport, protocol };
 }

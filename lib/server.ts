@@ -23,7 +23,7 @@ import {
   type TlsServerOptions,
 } from "./_listen.ts";
 import { PrefixedConn, readProxyHeader } from "./proxy_protocol.ts";
-import { SocketTransport } from "./socket_transport.ts";
+import { ioCountOf, SocketTransport } from "./socket_transport.ts";
 import type { ByteStream, WriteBufferLimits } from "./transport.ts";
 
 const log = getLogger(["protocols"]);
@@ -162,6 +162,13 @@ function isPerConnectionError(error: unknown): boolean {
  * await server.serveForever(stop.signal);
  * ```
  */
+/** Makes a Server: only {@linkcode createServer} can. */
+let makeServer: (
+  listening: Listening,
+  factory: ProtocolFactory<Protocol | BufferedProtocol>,
+  options: ServerOptions,
+) => Server;
+
 export class Server implements AsyncDisposable {
   /** Every bound TCP address, with the real port (empty for a Unix socket). */
   readonly addrs: readonly Deno.NetAddr[];
@@ -185,8 +192,12 @@ export class Server implements AsyncDisposable {
   #sweeper: IdleSweeper<SocketTransport> | null = null;
   #throttles = new Map<string, Throttle>();
 
-  /** Use {@linkcode createServer}. */
-  constructor(
+  static {
+    makeServer = (listening, factory, options) =>
+      new Server(listening, factory, options);
+  }
+
+  private constructor(
     listening: Listening,
     factory: ProtocolFactory<Protocol | BufferedProtocol>,
     options: ServerOptions,
@@ -219,7 +230,7 @@ export class Server implements AsyncDisposable {
         );
         if (transport.getWriteBufferSize() > 0) transport.abort();
         else transport.close();
-      });
+      }, ioCountOf);
     }
     this.#accepting = listeners.map((listener) => this.#acceptLoop(listener));
   }
@@ -605,5 +616,5 @@ export async function createServer(
       `handshakeTimeout must be a number of seconds > 0, got ${handshakeTimeout}`,
     );
   }
-  return new Server(await openListeners(options), factory, options);
+  return makeServer(await openListeners(options), factory, options);
 }

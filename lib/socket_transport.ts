@@ -13,12 +13,8 @@ import {
   isBufferedProtocol,
   type Protocol,
 } from "./protocol.ts";
-import {
-  type ByteStream,
-  resolveWriteBufferLimits,
-  type Transport,
-  type WriteBufferLimits,
-} from "./transport.ts";
+import { WriteFlowControl } from "./_flow_control.ts";
+import type { ByteStream, Transport, WriteBufferLimits } from "./transport.ts";
 
 /** The most bytes one read asks for. */
 export const READ_SIZE = 128 * 1024;
@@ -45,8 +41,6 @@ const WRITE_SETTLE_TURNS = 3;
 const COALESCE_LIMIT = 256 * 1024;
 
 const encoder = new TextEncoder();
-/** The limits of a transport given none: one object for them all. */
-const DEFAULT_LIMITS = Object.freeze(resolveWriteBufferLimits());
 /** Awaited to give other microtasks a turn, without a new promise each time. */
 const turn = Promise.resolve();
 const log = getLogger(["protocols"]);
@@ -114,6 +108,13 @@ function asError(value: unknown): Error {
  * await transport.closed;
  * ```
  */
+/**
+ * How many reads and writes of a transport have completed so far: a counter
+ * that moves while the connection has traffic either way (for the server's
+ * idle timeout). Internal: not exported by the package.
+ */
+export let ioCountOf: (transport: SocketTransport) => number;
+
 export class SocketTransport implements Transport {
   #conn: ByteStream;
   #options: SocketTransportOptions;
@@ -126,8 +127,7 @@ export class SocketTransport implements Transport {
   #inFlight: Uint8Array | null = null; // handed to conn.write, not yet done
   #eofRequested = false;
   #eofSent = false;
-  #limits: WriteBufferLimits;
-  #writePaused = false;
+  #flow: WriteFlowControl;
 
   // Reading.
   #readSize = MIN_READ_SIZE; // adapts: doubles on full reads, halves on small
@@ -147,6 +147,10 @@ export class SocketTransport implements Transport {
   #lost = false;
   #closed = Promise.withResolvers<void>();
 
+  static {
+    ioCountOf = (transport) => transport.#ioCount;
+  }
+
   private constructor(
     conn: ByteStream,
     protocol: Protocol | BufferedProtocol,
@@ -155,9 +159,7 @@ export class SocketTransport implements Transport {
     this.#conn = conn;
     this.#options = options;
     this.#protocol = protocol;
-    this.#limits = options.writeBufferLimits
-      ? resolveWriteBufferLimits(options.writeBufferLimits)
-      : DEFAULT_LIMITS;
+    this.#flow = new WriteFlowControl(options.writeBufferLimits);
     this.#extra = {
       peername: conn.remoteAddr,
       sockname: conn.localAddr,
@@ -262,7 +264,7 @@ export class SocketTransport implements Transport {
         ...this.#options,
         extra: { ...this.#options.extra, alpnProtocol: info.alpnProtocol },
       });
-      upgraded.#limits = this.#limits;
+      upgraded.#flow = new WriteFlowControl(this.#flow.limits);
       upgraded.#run(false);
       return upgraded;
     } catch (error) {
@@ -272,15 +274,6 @@ export class SocketTransport implements Transport {
       this.#fail(error);
       throw error;
     }
-  }
-
-  /**
-   * How many reads and writes have completed so far: a counter that moves
-   * while the connection has traffic either way (see
-   * `idleTimeout` of `createServer`).
-   */
-  get ioCount(): number {
-    return this.#ioCount;
   }
 
   /**
@@ -513,10 +506,7 @@ export class SocketTransport implements Transport {
     this.#queued += data.byteLength;
     if (this.#inFlight) this.#queue.push(data);
     else this.#send(data);
-    if (!this.#writePaused && this.#queued > this.#limits.high) {
-      this.#writePaused = true;
-      this.#callFlowControl("pauseWriting");
-    }
+    if (this.#flow.grew(this.#queued)) this.#callFlowControl("pauseWriting");
   }
 
   writelines(chunks: Iterable<Uint8Array | string>): void {
@@ -552,8 +542,7 @@ export class SocketTransport implements Transport {
       this.#send(chunk.subarray(n)); // a partial write: send the rest
       return;
     }
-    if (this.#writePaused && this.#queued <= this.#limits.low) {
-      this.#writePaused = false;
+    if (this.#flow.shrank(this.#queued)) {
       this.#callFlowControl("resumeWriting");
       if (this.#lost) return;
     }
@@ -668,15 +657,13 @@ export class SocketTransport implements Transport {
   }
 
   setWriteBufferLimits(limits?: Partial<WriteBufferLimits>): void {
-    this.#limits = resolveWriteBufferLimits(limits);
-    if (!this.#writePaused && this.#queued > this.#limits.high) {
-      this.#writePaused = true;
+    if (this.#flow.setLimits(limits, this.#queued)) {
       this.#callFlowControl("pauseWriting");
     }
   }
 
   getWriteBufferLimits(): WriteBufferLimits {
-    return { ...this.#limits };
+    return { ...this.#flow.limits };
   }
 
   getWriteBufferSize(): number {

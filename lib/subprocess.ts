@@ -166,21 +166,30 @@ export interface SubprocessProtocol {
  * stdin.writeEof(); // closes the child's standard input
  * ```
  */
+/** Makes a SubprocessTransport and records its exit: module-private. */
+let makeTransport: (
+  child: Deno.ChildProcess,
+  pipes: Map<number, SocketTransport>,
+) => SubprocessTransport;
+let setReturncode: (transport: SubprocessTransport, code: number) => void;
+
 export class SubprocessTransport {
   #child: Deno.ChildProcess;
   #pipes: Map<number, SocketTransport>;
   #returncode: number | null = null;
   #closing = false;
 
-  /** Use {@linkcode spawnProcess}. */
-  constructor(child: Deno.ChildProcess, pipes: Map<number, SocketTransport>) {
-    this.#child = child;
-    this.#pipes = pipes;
+  static {
+    makeTransport = (child, pipes) => new SubprocessTransport(child, pipes);
+    setReturncode = (transport, code) => transport.#returncode = code;
   }
 
-  /** Records the exit code (called once the child has exited). */
-  setReturncode(code: number): void {
-    this.#returncode = code;
+  private constructor(
+    child: Deno.ChildProcess,
+    pipes: Map<number, SocketTransport>,
+  ) {
+    this.#child = child;
+    this.#pipes = pipes;
   }
 
   /** The child's process id. */
@@ -248,7 +257,7 @@ export async function spawnProcess<P extends SubprocessProtocol>(
   const child = spawn(command, args, options, "piped");
   const protocol = factory();
   const pipes = new Map<number, SocketTransport>();
-  const transport = new SubprocessTransport(child, pipes);
+  const transport = makeTransport(child, pipes);
   let open = 3;
   let exited = false;
   let lost = false;
@@ -281,7 +290,7 @@ export async function spawnProcess<P extends SubprocessProtocol>(
   }
   protocol.connectionMade?.(transport);
   child.status.then((status) => {
-    transport.setReturncode(status.code);
+    setReturncode(transport, status.code);
     exited = true;
     protocol.processExited?.();
     // The child is gone: nothing more will be read from its input.

@@ -12,11 +12,8 @@ import {
   isBufferedProtocol,
   type Protocol,
 } from "./protocol.ts";
-import {
-  resolveWriteBufferLimits,
-  type Transport,
-  type WriteBufferLimits,
-} from "./transport.ts";
+import { WriteFlowControl } from "./_flow_control.ts";
+import type { Transport, WriteBufferLimits } from "./transport.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -64,8 +61,7 @@ export class MemoryTransport implements Transport {
   #pending: Uint8Array[] = [];
   #pendingSize = 0;
   #blocked = false;
-  #limits: WriteBufferLimits = resolveWriteBufferLimits();
-  #writePaused = false;
+  #flow = new WriteFlowControl();
   #reading = true;
   #held: (Uint8Array | null)[] = [];
   #eofRequested = false;
@@ -238,8 +234,7 @@ export class MemoryTransport implements Transport {
     this.#pending.push(bytes);
     this.#pendingSize += bytes.byteLength;
     if (this.#blocked) {
-      if (!this.#writePaused && this.#pendingSize > this.#limits.high) {
-        this.#writePaused = true;
+      if (this.#flow.grew(this.#pendingSize)) {
         this.#call(() => this.#protocol.pauseWriting?.());
       }
     } else {
@@ -257,8 +252,7 @@ export class MemoryTransport implements Transport {
       this.#written.push(chunk);
       this.#options.onWrite?.(chunk);
     }
-    if (this.#writePaused && this.#pendingSize <= this.#limits.low) {
-      this.#writePaused = false;
+    if (this.#flow.shrank(this.#pendingSize)) {
       this.#call(() => this.#protocol.resumeWriting?.());
     }
     if (this.#pending.length > 0 || this.#lost) return;
@@ -339,11 +333,13 @@ export class MemoryTransport implements Transport {
   }
 
   setWriteBufferLimits(limits?: Partial<WriteBufferLimits>): void {
-    this.#limits = resolveWriteBufferLimits(limits);
+    if (this.#flow.setLimits(limits, this.#pendingSize)) {
+      this.#call(() => this.#protocol.pauseWriting?.());
+    }
   }
 
   getWriteBufferLimits(): WriteBufferLimits {
-    return { ...this.#limits };
+    return { ...this.#flow.limits };
   }
 
   getWriteBufferSize(): number {

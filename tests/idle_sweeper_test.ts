@@ -9,7 +9,7 @@ Deno.test("IdleSweeper reports an item whose counter stops, and only it", async 
   const sweeper = new IdleSweeper<{ ioCount: number }>(200, (item) => {
     seen.push(item);
     reported.resolve(item);
-  });
+  }, (item) => item.ioCount);
   const started = Date.now();
   sweeper.add(quiet);
   sweeper.add(busy);
@@ -34,7 +34,7 @@ Deno.test("IdleSweeper forgets deleted items", async () => {
   const sweeper = new IdleSweeper<{ ioCount: number }>(50, (i) => {
     reported.push(i);
     done.resolve();
-  });
+  }, (i) => i.ioCount);
   sweeper.add(item);
   sweeper.add(other);
   sweeper.delete(item);
