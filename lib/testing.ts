@@ -72,8 +72,7 @@ export class MemoryTransport implements Transport {
   #lost = false;
   #closed = Promise.withResolvers<Error | null>();
 
-  /** Use {@linkcode MemoryTransport.connect}. */
-  constructor(
+  private constructor(
     protocol: Protocol | BufferedProtocol,
     options: MemoryTransportOptions = {},
   ) {

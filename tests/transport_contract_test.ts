@@ -1,0 +1,372 @@
+// The Transport contract, run against every transport: the socket
+// transport over a real loopback connection and the in-memory one that
+// protocol tests use instead. The in-memory transport's claim to behave as a
+// socket does is only as good as this suite.
+
+import assert from "node:assert/strict";
+import { type Protocol, SocketTransport, type Transport } from "../lib/mod.ts";
+import { MemoryTransport } from "../lib/testing.ts";
+import { concat, waitFor, writeAll } from "./_helpers.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The far end of a transport under test, played by the test. */
+interface Peer {
+  /** The transport the protocol was given. */
+  transport: Transport;
+  /** Sends bytes to the protocol. */
+  send(data: string): Promise<void>;
+  /** Half-closes towards the protocol: it sees EOF. */
+  sendEof(): Promise<void>;
+  /** Everything the protocol wrote, once its side has ended (EOF or close). */
+  receivedAll(): Promise<string>;
+  /** Stops taking the protocol's writes (a peer that does not read). */
+  stopReading(): void;
+  /** Takes the protocol's writes again. */
+  startReading(): void;
+  /** Resolves with connectionLost's argument. */
+  lost: Promise<Error | null>;
+  /** Frees what the harness holds. */
+  dispose(): void;
+}
+
+/** A protocol that records every callback, with optional behaviour. */
+class Recorder implements Protocol {
+  events: string[] = [];
+  transport!: Transport;
+  lost = Promise.withResolvers<Error | null>();
+  constructor(
+    readonly hooks: {
+      made?: (t: Transport) => void;
+      data?: (t: Transport, data: Uint8Array) => void;
+      eof?: (t: Transport) => boolean | void;
+    } = {},
+  ) {}
+  connectionMade(transport: Transport) {
+    this.transport = transport;
+    this.events.push("made");
+    this.hooks.made?.(transport);
+  }
+  dataReceived(data: Uint8Array) {
+    this.events.push(`data:${decoder.decode(data)}`);
+    this.hooks.data?.(this.transport, data);
+  }
+  eofReceived() {
+    this.events.push("eof");
+    return this.hooks.eof?.(this.transport);
+  }
+  connectionLost(error: Error | null) {
+    this.events.push(error ? `lost:${error.message}` : "lost");
+    this.lost.resolve(error);
+  }
+  pauseWriting() {
+    this.events.push("pause");
+  }
+  resumeWriting() {
+    this.events.push("resume");
+  }
+  /** The data events joined, as chunk boundaries carry no meaning. */
+  get text(): string {
+    return this.events.filter((e) => e.startsWith("data:"))
+      .map((e) => e.slice(5)).join("");
+  }
+}
+
+type Harness = (protocol: Recorder) => Promise<Peer>;
+
+/** SocketTransport over a real loopback TCP connection. */
+const socketHarness: Harness = async (protocol) => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [client, server] = await Promise.all([
+    Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+    listener.accept(),
+  ]);
+  listener.close();
+  const transport = SocketTransport.start(server, protocol);
+  let reading = Promise.withResolvers<void>();
+  reading.resolve();
+  const parts: Uint8Array[] = [];
+  const drained = (async () => {
+    const buffer = new Uint8Array(64 * 1024);
+    while (true) {
+      await reading.promise;
+      const n = await client.read(buffer).catch(() => null);
+      if (n === null) return;
+      parts.push(buffer.slice(0, n));
+    }
+  })();
+  return {
+    transport,
+    send: (data) => writeAll(client, encoder.encode(data)),
+    sendEof: () => client.closeWrite(),
+    receivedAll: async () => {
+      await drained;
+      return decoder.decode(concat(parts));
+    },
+    stopReading: () => reading = Promise.withResolvers<void>(),
+    startReading: () => reading.resolve(),
+    lost: protocol.lost.promise,
+    dispose: () => {
+      try {
+        client.close();
+      } catch {
+        // Already closed.
+      }
+    },
+  };
+};
+
+/** MemoryTransport, with the test as its peer. */
+const memoryHarness: Harness = (protocol) => {
+  const parts: Uint8Array[] = [];
+  const ended = Promise.withResolvers<void>();
+  const transport = MemoryTransport.connect(protocol, {
+    onWrite: (data) => parts.push(data),
+    onWriteEof: () => ended.resolve(),
+  });
+  transport.closed.then(() => ended.resolve());
+  return Promise.resolve({
+    transport,
+    send: (data) => Promise.resolve(transport.receive(data)),
+    sendEof: () => Promise.resolve(transport.receiveEof()),
+    receivedAll: async () => {
+      await ended.promise;
+      return decoder.decode(concat(parts));
+    },
+    stopReading: () => transport.blockWrites(),
+    startReading: () => transport.unblockWrites(),
+    lost: protocol.lost.promise,
+    dispose: () => {},
+  });
+};
+
+const harnesses: [string, Harness][] = [
+  ["SocketTransport", socketHarness],
+  ["MemoryTransport", memoryHarness],
+];
+
+for (const [name, harness] of harnesses) {
+  const contract = (title: string, fn: () => Promise<void>) =>
+    Deno.test(`transport contract (${name}): ${title}`, fn);
+
+  contract("callbacks come in order, connectionLost exactly once", async () => {
+    const protocol = new Recorder();
+    const peer = await harness(protocol);
+    try {
+      await peer.send("hello");
+      await waitFor(() => protocol.text === "hello", "the data");
+      await peer.sendEof();
+      assert.equal(await peer.lost, null);
+      const events = protocol.events;
+      assert.equal(events[0], "made");
+      assert.deepEqual(events.slice(-2), ["eof", "lost"]);
+      assert.ok(
+        events.slice(1, -2).every((e) => e.startsWith("data:")),
+        events.join(),
+      );
+      // Nothing after connectionLost, even once everything has settled.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(events.filter((e) => e.startsWith("lost")).length, 1);
+      assert.ok(peer.transport.isClosing());
+    } finally {
+      peer.dispose();
+    }
+  });
+
+  contract("EOF closes the transport once its writes are flushed", async () => {
+    const protocol = new Recorder({
+      data: (t, data) => t.write(data),
+    });
+    const peer = await harness(protocol);
+    try {
+      await peer.send("echo me");
+      await waitFor(() => protocol.text === "echo me", "the data");
+      await peer.sendEof();
+      assert.equal(await peer.receivedAll(), "echo me");
+      assert.equal(await peer.lost, null);
+    } finally {
+      peer.dispose();
+    }
+  });
+
+  contract("eofReceived returning true keeps the connection open", async () => {
+    const protocol = new Recorder({ eof: () => true });
+    const peer = await harness(protocol);
+    try {
+      await peer.sendEof();
+      await waitFor(() => protocol.events.includes("eof"), "EOF");
+      assert.ok(!peer.transport.isClosing());
+      peer.transport.write("still here");
+      peer.transport.close();
+      assert.equal(await peer.receivedAll(), "still here");
+      assert.equal(await peer.lost, null);
+    } finally {
+      peer.dispose();
+    }
+  });
+
+  contract(
+    "writeEof half-closes: data still arrives, writes are refused",
+    async () => {
+      const protocol = new Recorder({
+        made: (t) => {
+          t.write("bye");
+          t.writeEof();
+        },
+      });
+      const peer = await harness(protocol);
+      try {
+        assert.ok(peer.transport.canWriteEof());
+        assert.equal(await peer.receivedAll(), "bye");
+        assert.throws(() => peer.transport.write("more"), /after writeEof/);
+        peer.transport.writeEof(); // a second call does nothing
+        await peer.send("late");
+        await waitFor(() => protocol.text === "late", "data after EOF sent");
+        await peer.sendEof();
+        assert.equal(await peer.lost, null);
+      } finally {
+        peer.dispose();
+      }
+    },
+  );
+
+  contract("close() flushes first; write() after close() throws", async () => {
+    const protocol = new Recorder({
+      made: (t) => {
+        t.write("first ");
+        t.writelines(["second ", encoder.encode("third")]);
+        t.write(""); // nothing
+        t.close();
+        t.close(); // nothing
+      },
+    });
+    const peer = await harness(protocol);
+    try {
+      assert.equal(await peer.receivedAll(), "first second third");
+      assert.equal(await peer.lost, null);
+      assert.throws(() => peer.transport.write("x"), /after close\(\)/);
+      assert.ok(peer.transport.isClosing());
+      assert.ok(!peer.transport.isReading());
+    } finally {
+      peer.dispose();
+    }
+  });
+
+  contract("abort() ends at once with connectionLost(null)", async () => {
+    const protocol = new Recorder({ made: (t) => t.abort() });
+    const peer = await harness(protocol);
+    try {
+      assert.equal(await peer.lost, null);
+      assert.ok(peer.transport.isClosing());
+      assert.throws(() => peer.transport.write("x"), /after abort\(\)/);
+    } finally {
+      peer.dispose();
+    }
+  });
+
+  contract("an exception in a callback aborts with that error", async () => {
+    const protocol = new Recorder({
+      data: () => {
+        throw new RangeError("protocol bug");
+      },
+    });
+    const peer = await harness(protocol);
+    // This suite checks the transport; the report itself is tested elsewhere.
+    const quiet = console.error;
+    console.error = () => {};
+    try {
+      await peer.send("x");
+      const error = await peer.lost;
+      assert.ok(error instanceof RangeError);
+      assert.equal(error.message, "protocol bug");
+      assert.ok(peer.transport.isClosing());
+    } finally {
+      console.error = quiet;
+      peer.dispose();
+    }
+  });
+
+  contract(
+    "pauseReading holds data until resumeReading, in order",
+    async () => {
+      const protocol = new Recorder();
+      const peer = await harness(protocol);
+      try {
+        await peer.send("a");
+        await waitFor(() => protocol.text === "a", "the first chunk");
+        peer.transport.pauseReading();
+        assert.ok(!peer.transport.isReading());
+        await peer.send("b");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(protocol.text, "a", "nothing delivered while paused");
+        peer.transport.resumeReading();
+        assert.ok(peer.transport.isReading());
+        await waitFor(() => protocol.text === "ab", "the held chunk");
+        await peer.sendEof();
+        await peer.lost;
+      } finally {
+        peer.dispose();
+      }
+    },
+  );
+
+  contract(
+    "write buffer limits: defaults, validation, pause and resume",
+    async () => {
+      const protocol = new Recorder();
+      const peer = await harness(protocol);
+      try {
+        const t = peer.transport;
+        assert.deepEqual(t.getWriteBufferLimits(), { high: 65536, low: 16384 });
+        assert.throws(
+          () => t.setWriteBufferLimits({ high: 1, low: 2 }),
+          RangeError,
+        );
+        t.setWriteBufferLimits({ high: 1024 });
+        assert.deepEqual(t.getWriteBufferLimits(), { high: 1024, low: 256 });
+        peer.stopReading();
+        // A peer that reads nothing: the buffer grows past the high mark.
+        const block = new Uint8Array(256 * 1024);
+        for (let i = 0; i < 64 && !protocol.events.includes("pause"); i++) {
+          t.write(block);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        assert.ok(protocol.events.includes("pause"), "pauseWriting");
+        peer.startReading();
+        await waitFor(
+          () => protocol.events.includes("resume"),
+          "resumeWriting",
+        );
+        assert.ok(t.getWriteBufferSize() <= 256, "resumed at the low mark");
+        assert.deepEqual(
+          protocol.events.filter((e) => e === "pause" || e === "resume"),
+          ["pause", "resume"],
+        );
+        t.close();
+        await peer.receivedAll();
+        await peer.lost;
+      } finally {
+        peer.dispose();
+      }
+    },
+  );
+
+  contract(
+    "getExtraInfo knows the peer; unknown names give the fallback",
+    async () => {
+      const protocol = new Recorder();
+      const peer = await harness(protocol);
+      try {
+        const addr = peer.transport.getExtraInfo<Deno.NetAddr>("peername");
+        assert.equal(addr?.transport, "tcp");
+        assert.equal(addr?.hostname, "127.0.0.1");
+        assert.equal(peer.transport.getExtraInfo("nothing", 42), 42);
+        peer.transport.abort();
+        await peer.lost;
+      } finally {
+        peer.dispose();
+      }
+    },
+  );
+}
