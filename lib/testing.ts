@@ -26,6 +26,8 @@ export interface MemoryTransportOptions {
   onWrite?: (data: Uint8Array) => void;
   /** Called once the protocol's half-close leaves the write buffer. */
   onWriteEof?: () => void;
+  /** Initial write buffer limits, as for a socket transport. */
+  writeBufferLimits?: Partial<WriteBufferLimits>;
 }
 
 /**
@@ -61,7 +63,7 @@ export class MemoryTransport implements Transport {
   #pending: Uint8Array[] = [];
   #pendingSize = 0;
   #blocked = false;
-  #flow = new WriteFlowControl();
+  #flow: WriteFlowControl;
   #reading = true;
   #held: (Uint8Array | null)[] = [];
   #eofRequested = false;
@@ -78,6 +80,7 @@ export class MemoryTransport implements Transport {
   ) {
     this.#protocol = protocol;
     this.#options = options;
+    this.#flow = new WriteFlowControl(options.writeBufferLimits);
     this.#extra = options.extra ?? {
       peername: { transport: "tcp", hostname: "127.0.0.1", port: 54321 },
       sockname: { transport: "tcp", hostname: "127.0.0.1", port: 10000 },

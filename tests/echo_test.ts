@@ -178,10 +178,11 @@ Deno.test("EchoClient holds an async source back while writing is paused", async
   }
   configureLogging({ level: "error", write: () => {} });
   const client = new EchoClient(source());
-  const transport = new MemoryTransport(client);
-  transport.setWriteBufferLimits({ high: 250 });
+  const transport = MemoryTransport.connect(client, {
+    writeBufferLimits: { high: 250 },
+  });
+  // Blocked before the source's first chunk arrives (a microtask later).
   transport.blockWrites();
-  client.connectionMade(transport);
   // Let the pump run as far as it can.
   for (let i = 0; i < 20; i++) await Promise.resolve();
   assert.equal(pulled, 3, "stopped right after passing 250 bytes");
