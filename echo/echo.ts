@@ -1,6 +1,7 @@
 /**
- * The seed's echo protocols: {@linkcode EchoServer} and
- * {@linkcode EchoClient}, logging the seed's lines.
+ * The echo protocols of the PyMOTW asyncio example this application
+ * reproduces ("Asynchronous I/O with Protocol Class Abstractions"):
+ * {@linkcode EchoServer} and {@linkcode EchoClient}, logging its lines.
  *
  * @module
  */
@@ -81,7 +82,8 @@ function poolFor(sizeHint: number): BufferPool {
  *
  * @example
  * ```ts ignore
- * import { createServer, EchoServer } from "./mod.ts";
+ * import { createServer } from "@protocols/core";
+ * import { EchoServer } from "./echo.ts";
  *
  * const server = await createServer(() => new EchoServer(), { port: 10000 });
  * ```
@@ -238,7 +240,8 @@ export type EchoSource =
  *
  * @example
  * ```ts ignore
- * import { createConnection, EchoClient } from "./mod.ts";
+ * import { createConnection } from "@protocols/core";
+ * import { EchoClient } from "./echo.ts";
  *
  * const { protocol } = await createConnection(
  *   () => new EchoClient(["This is the message. "]),
@@ -401,7 +404,8 @@ export class EchoClient implements Protocol {
  *
  * @example
  * ```ts ignore
- * import { createDatagramEndpoint, UdpEchoServer } from "./mod.ts";
+ * import { createDatagramEndpoint } from "@protocols/core";
+ * import { UdpEchoServer } from "./echo.ts";
  *
  * await createDatagramEndpoint(() => new UdpEchoServer(), {
  *   localAddr: { hostname: "localhost", port: 10000 },

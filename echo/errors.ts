@@ -48,7 +48,7 @@ export class ProgramError extends Error {
  *
  * @example
  * ```ts
- * import { describeError } from "./program.ts";
+ * import { describeError } from "./errors.ts";
  *
  * describeError(new Deno.errors.AddrInUse("Address already in use (os error 98)"));
  * // "address already in use"

@@ -20,19 +20,3 @@ export function addrText(addr: Deno.Addr | undefined): string {
   if ("hostname" in addr) return `${addr.hostname} port ${addr.port}`;
   return "path" in addr && addr.path ? addr.path : addr.transport;
 }
-
-/**
- * `host_port` of an address, for per-connection logger names
- * (`EchoServer_127.0.0.1_35952`); otherwise as {@linkcode addrText}.
- *
- * @example
- * ```ts
- * import { addrLabel } from "./_addr.ts";
- *
- * addrLabel({ transport: "tcp", hostname: "127.0.0.1", port: 35952 }); // "127.0.0.1_35952"
- * ```
- */
-export function addrLabel(addr: Deno.Addr | undefined): string {
-  if (addr && "hostname" in addr) return `${addr.hostname}_${addr.port}`;
-  return addrText(addr);
-}

@@ -6,10 +6,47 @@
  * @module
  */
 
-import {
-  resolveWriteBufferLimits,
-  type WriteBufferLimits,
-} from "./transport.ts";
+import type { WriteBufferLimits } from "./transport.ts";
+
+/** The default high-water mark of a write buffer: 64 KiB. */
+export const DEFAULT_HIGH_WATER = 64 * 1024;
+
+/**
+ * Works out both water marks from what the caller gave, as asyncio does: a
+ * missing low mark is a quarter of the high one, a missing high mark is four
+ * times the low one (or {@linkcode DEFAULT_HIGH_WATER}).
+ *
+ * @example
+ * ```ts
+ * import { resolveWriteBufferLimits } from "./_flow_control.ts";
+ *
+ * resolveWriteBufferLimits({ high: 1024 }); // { high: 1024, low: 256 }
+ * ```
+ *
+ * @throws {RangeError} when a mark is negative or not an integer, or low > high.
+ */
+export function resolveWriteBufferLimits(
+  limits: Partial<WriteBufferLimits> = {},
+): WriteBufferLimits {
+  let { high, low } = limits;
+  if (high === undefined) {
+    high = low === undefined ? DEFAULT_HIGH_WATER : 4 * low;
+  }
+  if (low === undefined) low = Math.floor(high / 4);
+  for (const [name, value] of [["high", high], ["low", low]] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(
+        `${name} water mark must be a whole number of bytes >= 0, got ${value}`,
+      );
+    }
+  }
+  if (low > high) {
+    throw new RangeError(
+      `low water mark (${low}) must not exceed high water mark (${high})`,
+    );
+  }
+  return { high, low };
+}
 
 /** The limits of a transport given none: one object for them all. */
 const DEFAULT_LIMITS: WriteBufferLimits = Object.freeze(
@@ -23,8 +60,13 @@ const DEFAULT_LIMITS: WriteBufferLimits = Object.freeze(
  * due now. Pauses and resumes always come in pairs.
  *
  * @example
- * ```ts ignore
- * if (this.#flow.grew(this.#queued)) this.#protocol.pauseWriting?.();
+ * ```ts
+ * import { WriteFlowControl } from "./_flow_control.ts";
+ *
+ * const flow = new WriteFlowControl({ high: 100 });
+ * flow.grew(150); // true: call pauseWriting
+ * flow.grew(200); // false: already paused
+ * flow.shrank(25); // true: call resumeWriting
  * ```
  */
 export class WriteFlowControl {

@@ -21,10 +21,19 @@ interface Entry {
  * completed read or write.
  *
  * @example
- * ```ts ignore
- * const sweeper = new IdleSweeper(300_000, (t) => t.close(), ioCountOf);
- * sweeper.add(transport);
- * transport.closed.then(() => sweeper.delete(transport));
+ * ```ts
+ * import { IdleSweeper } from "./_idle_sweeper.ts";
+ *
+ * const connection = { io: 0, close() {} };
+ * type Connection = typeof connection;
+ * const sweeper = new IdleSweeper<Connection>(
+ *   300_000,
+ *   (c) => c.close(),
+ *   (c) => c.io,
+ * );
+ * sweeper.add(connection);
+ * connection.io++; // traffic: not idle
+ * sweeper.delete(connection);
  * ```
  */
 export class IdleSweeper<T> {

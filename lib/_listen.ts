@@ -181,8 +181,12 @@ async function listenUnix(path: string): Promise<Listening> {
  * Opens the listeners `options` ask for.
  *
  * @example
- * ```ts ignore
- * const { listeners, cleanUp } = await openListeners({ hostname: "localhost", port: 0 });
+ * ```ts
+ * import { openListeners } from "./_listen.ts";
+ *
+ * const { listeners, cleanUp } = await openListeners({ port: 0 });
+ * for (const listener of listeners) listener.close();
+ * await cleanUp();
  * ```
  *
  * @throws {Deno.errors.AddrInUse} when the port or socket path is taken.

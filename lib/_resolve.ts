@@ -30,7 +30,7 @@ export function unbracket(hostname: string): string {
  * literal resolves to itself without a lookup.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { resolveHost } from "./_resolve.ts";
  *
  * await resolveHost("localhost"); // e.g. ["::1", "127.0.0.1"]

@@ -82,7 +82,7 @@ function inRange(bytes: Uint8Array, range: Range): boolean {
  *
  * @example
  * ```ts
- * import { AddressRanges } from "./address_ranges.ts";
+ * import { AddressRanges } from "@protocols/core";
  *
  * const ranges = new AddressRanges(["10.0.0.0/8", "::1"]);
  * ranges.has("10.1.2.3"); // true
@@ -92,7 +92,11 @@ function inRange(bytes: Uint8Array, range: Range): boolean {
 export class AddressRanges {
   #ranges: Range[];
 
-  /** @throws {RangeError} for a range that does not parse. */
+  /**
+   * Parses `ranges`: CIDR ranges or single addresses, IPv4 or IPv6.
+   *
+   * @throws {RangeError} for a range that does not parse, naming it.
+   */
   constructor(ranges: Iterable<string>) {
     this.#ranges = [...ranges].map(parseRange);
   }

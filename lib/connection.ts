@@ -132,15 +132,25 @@ async function upgrade(
  * resolves to is tried in turn until one accepts.
  *
  * @example
- * ```ts ignore
- * import { createConnection } from "./connection.ts";
- * import { EchoClient } from "./echo.ts";
+ * ```ts
+ * import { createConnection, type Protocol, type Transport } from "@protocols/core";
  *
- * const { protocol } = await createConnection(
- *   () => new EchoClient(["hello"]),
- *   { hostname: "localhost", port: 10000 },
- * );
- * await protocol.done;
+ * class Hello implements Protocol {
+ *   done = Promise.withResolvers<void>();
+ *   connectionMade(transport: Transport) {
+ *     transport.write("hello\n");
+ *     transport.writeEof();
+ *   }
+ *   dataReceived(data: Uint8Array) {
+ *     console.log(new TextDecoder().decode(data));
+ *   }
+ *   connectionLost() { this.done.resolve(); }
+ * }
+ * const { protocol } = await createConnection(() => new Hello(), {
+ *   hostname: "localhost",
+ *   port: 10000,
+ * });
+ * await protocol.done.promise;
  * ```
  *
  * @throws {Deno.errors.ConnectionRefused} (and the like) with a message that

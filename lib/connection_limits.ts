@@ -48,7 +48,7 @@ function slotOf(address: string): number {
  *
  * @example One limit for two servers
  * ```ts
- * import { ConnectionLimits } from "./connection_limits.ts";
+ * import { ConnectionLimits } from "@protocols/core";
  *
  * const limits = ConnectionLimits.local({ maxConnections: 2 });
  * limits.acquire("10.0.0.1"); // null: accepted

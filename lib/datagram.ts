@@ -35,14 +35,6 @@ export interface DatagramProtocol {
   connectionLost?(error: Error | null): void;
 }
 
-/**
- * A UDP endpoint: send datagrams, close. asyncio's `DatagramTransport`.
- *
- * @example
- * ```ts ignore
- * transport.sendto(new TextEncoder().encode("ping"), { hostname: "127.0.0.1", port: 9999, transport: "udp" });
- * ```
- */
 /** Makes a DatagramTransport: only {@linkcode createDatagramEndpoint} can. */
 let makeTransport: (
   conn: Deno.DatagramConn,
@@ -50,6 +42,24 @@ let makeTransport: (
   remote: Deno.NetAddr | undefined,
 ) => DatagramTransport;
 
+/**
+ * A UDP endpoint: send datagrams, close. asyncio's `DatagramTransport`.
+ *
+ * @example
+ * ```ts
+ * import { createDatagramEndpoint } from "@protocols/core";
+ *
+ * const { transport } = await createDatagramEndpoint(() => ({}), {
+ *   localAddr: { hostname: "127.0.0.1", port: 0 },
+ * });
+ * transport.sendto(new TextEncoder().encode("ping"), {
+ *   transport: "udp",
+ *   hostname: "127.0.0.1",
+ *   port: 9999,
+ * });
+ * transport.close();
+ * ```
+ */
 export class DatagramTransport {
   #conn: Deno.DatagramConn;
   #protocol: DatagramProtocol;
@@ -195,11 +205,23 @@ export interface DatagramEndpointOptions {
  * Opens a UDP endpoint and runs the protocol `factory` makes over it.
  *
  * @example A UDP echo server
- * ```ts ignore
- * const { transport } = await createDatagramEndpoint(() => ({
- *   connectionMade(t) { this.t = t; },
- *   datagramReceived(data, addr) { this.t.sendto(data, addr); },
- * }), { localAddr: { hostname: "127.0.0.1", port: 9999 } });
+ * ```ts
+ * import {
+ *   createDatagramEndpoint,
+ *   type DatagramProtocol,
+ *   type DatagramTransport,
+ * } from "@protocols/core";
+ *
+ * class UdpEcho implements DatagramProtocol {
+ *   #transport!: DatagramTransport;
+ *   connectionMade(transport: DatagramTransport) { this.#transport = transport; }
+ *   datagramReceived(data: Uint8Array, addr: Deno.NetAddr) {
+ *     this.#transport.sendto(data, addr);
+ *   }
+ * }
+ * await createDatagramEndpoint(() => new UdpEcho(), {
+ *   localAddr: { hostname: "127.0.0.1", port: 9999 },
+ * });
  * ```
  *
  * @throws {Deno.errors.NotSupported} without Deno's `--unstable-net`.

@@ -5,8 +5,8 @@
  * transport that buffers writes, half-closes and applies flow control.
  *
  * @example An echo server in six lines
- * ```ts ignore
- * import { createServer, type Protocol, type Transport } from "./mod.ts";
+ * ```ts
+ * import { createServer, type Protocol, type Transport } from "@protocols/core";
  *
  * class Echo implements Protocol {
  *   #transport!: Transport;

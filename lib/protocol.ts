@@ -27,7 +27,7 @@ import type { Transport } from "./transport.ts";
  *
  * @example A protocol that only counts connections
  * ```ts
- * import type { BaseProtocol } from "./protocol.ts";
+ * import type { BaseProtocol } from "@protocols/core";
  *
  * let open = 0;
  * const counter: BaseProtocol = {
@@ -86,8 +86,7 @@ export interface BaseProtocol {
  *
  * @example An upper-casing echo
  * ```ts
- * import type { Protocol } from "./protocol.ts";
- * import type { Transport } from "./transport.ts";
+ * import type { Protocol, Transport } from "@protocols/core";
  *
  * class Shout implements Protocol {
  *   #transport?: Transport;
@@ -124,7 +123,7 @@ export interface Protocol extends BaseProtocol {
  *
  * @example Reading into one reused buffer
  * ```ts
- * import type { BufferedProtocol } from "./protocol.ts";
+ * import type { BufferedProtocol } from "@protocols/core";
  *
  * class Counter implements BufferedProtocol {
  *   #buffer = new Uint8Array(16384);
@@ -159,7 +158,7 @@ export type ProtocolFactory<P extends BaseProtocol = Protocol> = () => P;
  *
  * @example
  * ```ts
- * import { isBufferedProtocol } from "./protocol.ts";
+ * import { isBufferedProtocol } from "@protocols/core";
  *
  * isBufferedProtocol({ getBuffer: () => new Uint8Array(8), bufferUpdated() {} }); // true
  * isBufferedProtocol({ dataReceived() {} }); // false

@@ -33,8 +33,19 @@ const V1_MAX = 107;
  * A header that is not a PROXY protocol header, or a broken one.
  *
  * @example
- * ```ts ignore
- * try { await readProxyHeader(conn); } catch (e) { if (e instanceof ProxyHeaderError) conn.close(); }
+ * ```ts
+ * import {
+ *   ProxyHeaderError,
+ *   readProxyHeader,
+ * } from "@protocols/core/proxy-protocol";
+ *
+ * const listener = Deno.listen({ port: 0 });
+ * const conn = await listener.accept();
+ * try {
+ *   await readProxyHeader(conn);
+ * } catch (error) {
+ *   if (error instanceof ProxyHeaderError) conn.close();
+ * }
  * ```
  */
 export class ProxyHeaderError extends Error {
@@ -159,7 +170,11 @@ function parseV2(header: Uint8Array): Omit<ProxyHeader, "rest"> {
  * Reads a PROXY protocol header (version 1 or 2) from the start of `conn`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { readProxyHeader } from "@protocols/core/proxy-protocol";
+ *
+ * const listener = Deno.listen({ port: 0 });
+ * const conn = await listener.accept();
  * const header = await readProxyHeader(conn);
  * console.log(header.source); // the real client, e.g. { hostname: "203.0.113.7", port: 56324 }
  * ```

@@ -147,21 +147,6 @@ function isPerConnectionError(error: unknown): boolean {
     error instanceof Deno.errors.ConnectionAborted;
 }
 
-/**
- * A listening server: returned by {@linkcode createServer}.
- *
- * @example Serving until a signal, then shutting down
- * ```ts ignore
- * import { createServer } from "./server.ts";
- * import { EchoServer } from "./echo.ts";
- *
- * await using server = await createServer(() => new EchoServer(), { port: 0 });
- * console.log(server.addrs[0].port);
- * const stop = new AbortController();
- * Deno.addSignalListener("SIGINT", () => stop.abort());
- * await server.serveForever(stop.signal);
- * ```
- */
 /** Makes a Server: only {@linkcode createServer} can. */
 let makeServer: (
   listening: Listening,
@@ -169,6 +154,25 @@ let makeServer: (
   options: ServerOptions,
 ) => Server;
 
+/**
+ * A listening server: returned by {@linkcode createServer}.
+ *
+ * @example Serving until a signal, then shutting down
+ * ```ts
+ * import { createServer, type Protocol, type Transport } from "@protocols/core";
+ *
+ * class Echo implements Protocol {
+ *   #transport!: Transport;
+ *   connectionMade(transport: Transport) { this.#transport = transport; }
+ *   dataReceived(data: Uint8Array) { this.#transport.write(data); }
+ * }
+ * await using server = await createServer(() => new Echo(), { port: 0 });
+ * console.log(server.addrs[0].port);
+ * const stop = new AbortController();
+ * Deno.addSignalListener("SIGINT", () => stop.abort());
+ * await server.serveForever(stop.signal);
+ * ```
+ */
 export class Server implements AsyncDisposable {
   /** Every bound TCP address, with the real port (empty for a Unix socket). */
   readonly addrs: readonly Deno.NetAddr[];
@@ -557,11 +561,16 @@ export class Server implements AsyncDisposable {
  * each one. asyncio's `loop.create_server`.
  *
  * @example An echo server on a free port
- * ```ts ignore
- * import { createServer } from "./server.ts";
- * import { EchoServer } from "./echo.ts";
+ * ```ts
+ * import { createServer, type Protocol, type Transport } from "@protocols/core";
  *
- * const server = await createServer(() => new EchoServer(), { port: 0 });
+ * class Hello implements Protocol {
+ *   connectionMade(transport: Transport) {
+ *     transport.write("hello\n");
+ *     transport.close();
+ *   }
+ * }
+ * const server = await createServer(() => new Hello(), { port: 0 });
  * console.log(`listening on port ${server.addrs[0].port}`);
  * ```
  *

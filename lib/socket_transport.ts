@@ -86,6 +86,13 @@ function asError(value: unknown): Error {
 }
 
 /**
+ * How many reads and writes of a transport have completed so far: a counter
+ * that moves while the connection has traffic either way (for the server's
+ * idle timeout). Internal: not exported by the package.
+ */
+export let ioCountOf: (transport: SocketTransport) => number;
+
+/**
  * The transport over one {@linkcode Deno.Conn}: it reads with
  * `conn.read()` into its own buffer (or the protocol's, for a
  * {@linkcode BufferedProtocol}), calls the protocol's callbacks, and buffers
@@ -97,24 +104,22 @@ function asError(value: unknown): Error {
  * No promise of the transport ever rejects unhandled.
  *
  * @example Running a protocol over a connection made by hand
- * ```ts ignore
- * import { SocketTransport } from "./socket_transport.ts";
+ * ```ts
+ * import { SocketTransport, type Transport } from "@protocols/core";
  *
  * const conn = await Deno.connect({ hostname: "localhost", port: 10000 });
  * const transport = SocketTransport.start(conn, {
- *   connectionMade(t) { t.write("ping"); t.writeEof(); },
- *   dataReceived(data) { console.log(data); },
+ *   connectionMade(t: Transport) {
+ *     t.write("ping");
+ *     t.writeEof();
+ *   },
+ *   dataReceived(data: Uint8Array) {
+ *     console.log(data);
+ *   },
  * });
  * await transport.closed;
  * ```
  */
-/**
- * How many reads and writes of a transport have completed so far: a counter
- * that moves while the connection has traffic either way (for the server's
- * idle timeout). Internal: not exported by the package.
- */
-export let ioCountOf: (transport: SocketTransport) => number;
-
 export class SocketTransport implements Transport {
   #conn: ByteStream;
   #options: SocketTransportOptions;
@@ -172,8 +177,13 @@ export class SocketTransport implements Transport {
    * Wraps `conn`, calls `protocol.connectionMade`, and starts reading.
    *
    * @example
-   * ```ts ignore
-   * const transport = SocketTransport.start(conn, new EchoServer());
+   * ```ts
+   * import { SocketTransport } from "@protocols/core";
+   *
+   * const conn = await Deno.connect({ hostname: "localhost", port: 10000 });
+   * const transport = SocketTransport.start(conn, {
+   *   dataReceived: (data: Uint8Array) => console.log(data.length),
+   * });
    * ```
    */
   static start(
@@ -211,11 +221,22 @@ export class SocketTransport implements Transport {
    * pending). Buffered writes are sent before the upgrade.
    *
    * @example
-   * ```ts ignore
-   * dataReceived(data: Uint8Array) {
-   *   if (isStartTlsOk(data)) {
-   *     this.transport.pauseReading();
-   *     this.transport.startTls({ caCerts: [ca] }).then((t) => this.transport = t);
+   * ```ts
+   * import type { Protocol, SocketTransport } from "@protocols/core";
+   *
+   * // A client that asks for TLS, then upgrades once the server agrees.
+   * class StartTls implements Protocol {
+   *   transport!: SocketTransport;
+   *   connectionMade(transport: SocketTransport) {
+   *     this.transport = transport;
+   *     transport.write("STARTTLS\r\n");
+   *   }
+   *   dataReceived(data: Uint8Array) {
+   *     if (new TextDecoder().decode(data).startsWith("OK")) {
+   *       this.transport.pauseReading();
+   *       this.transport.startTls({ hostname: "example.com" })
+   *         .then((tls) => this.transport = tls);
+   *     }
    *   }
    * }
    * ```

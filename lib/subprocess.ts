@@ -103,12 +103,21 @@ function spawn(
  * transport stops the child (SIGTERM) if it is still running. The child's
  * standard error is passed through to ours.
  *
- * @example The seed's echo client talking to `cat`
- * ```ts ignore
- * import { connectProcess, EchoClient } from "./mod.ts";
+ * @example A client talking to `cat`
+ * ```ts
+ * import { connectProcess, type Protocol, type Transport } from "@protocols/core";
  *
- * const { protocol } = await connectProcess(() => new EchoClient(), "cat", []);
- * await protocol.done;
+ * // `cat` as the peer: what is written comes back.
+ * class Ping implements Protocol {
+ *   connectionMade(transport: Transport) {
+ *     transport.write("ping");
+ *     transport.writeEof();
+ *   }
+ *   dataReceived(data: Uint8Array) {
+ *     console.log(new TextDecoder().decode(data)); // "ping"
+ *   }
+ * }
+ * await connectProcess(() => new Ping(), "cat", []);
  * ```
  *
  * @throws {Deno.errors.NotFound} when the command does not exist.
@@ -154,18 +163,6 @@ export interface SubprocessProtocol {
   connectionLost?(error: Error | null): void;
 }
 
-/**
- * A running child process: its pid, its exit code, a transport for each
- * pipe, and a way to signal it. asyncio's `SubprocessTransport`.
- *
- * @example
- * ```ts ignore
- * const { transport } = await spawnProcess(() => protocol, "cat", []);
- * const stdin = transport.getPipeTransport(0)!;
- * stdin.write("hello");
- * stdin.writeEof(); // closes the child's standard input
- * ```
- */
 /** Makes a SubprocessTransport and records its exit: module-private. */
 let makeTransport: (
   child: Deno.ChildProcess,
@@ -173,6 +170,20 @@ let makeTransport: (
 ) => SubprocessTransport;
 let setReturncode: (transport: SubprocessTransport, code: number) => void;
 
+/**
+ * A running child process: its pid, its exit code, a transport for each
+ * pipe, and a way to signal it. asyncio's `SubprocessTransport`.
+ *
+ * @example
+ * ```ts
+ * import { spawnProcess } from "@protocols/core";
+ *
+ * const { transport } = await spawnProcess(() => ({}), "cat", []);
+ * const stdin = transport.getPipeTransport(0)!;
+ * stdin.write("hello");
+ * stdin.writeEof(); // closes the child's standard input
+ * ```
+ */
 export class SubprocessTransport {
   #child: Deno.ChildProcess;
   #pipes: Map<number, SocketTransport>;
@@ -239,9 +250,11 @@ export class SubprocessTransport {
  * it with the protocol `factory` makes. asyncio's `loop.subprocess_exec`.
  *
  * @example
- * ```ts ignore
- * const { transport } = await spawnProcess(() => ({
- *   pipeDataReceived: (fd, data) => console.log(fd, data),
+ * ```ts
+ * import { spawnProcess } from "@protocols/core";
+ *
+ * await spawnProcess(() => ({
+ *   pipeDataReceived: (fd: number, data: Uint8Array) => console.log(fd, data),
  *   processExited: () => console.log("exited"),
  * }), "echo", ["hello"]);
  * ```

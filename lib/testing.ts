@@ -40,8 +40,8 @@ export interface MemoryTransportOptions {
  *
  * @example Testing an echo protocol without a socket
  * ```ts
- * import { MemoryTransport } from "./testing.ts";
- * import type { Protocol, Transport } from "./mod.ts";
+ * import { MemoryTransport } from "@protocols/core/testing";
+ * import type { Protocol, Transport } from "@protocols/core";
  *
  * class Echo implements Protocol {
  *   #t!: Transport;
@@ -92,7 +92,7 @@ export class MemoryTransport implements Transport {
    *
    * @example
    * ```ts
-   * import { MemoryTransport } from "./testing.ts";
+   * import { MemoryTransport } from "@protocols/core/testing";
    *
    * const transport = MemoryTransport.connect({});
    * ```
@@ -354,14 +354,25 @@ export class MemoryTransport implements Transport {
  * receives, and a half-close reaches the other as EOF. Delivery happens in
  * microtasks, so neither protocol is re-entered from its own callback.
  *
- * @example The seed's exchange without a socket
+ * @example A client and a server protocol talking without a socket
  * ```ts
- * import { connectPair } from "./testing.ts";
- * import { EchoClient, EchoServer } from "./echo.ts";
+ * import { connectPair } from "@protocols/core/testing";
+ * import type { Protocol, Transport } from "@protocols/core";
  *
- * const client = new EchoClient();
- * connectPair(client, new EchoServer());
- * await client.done; // null
+ * class Echo implements Protocol {
+ *   #t!: Transport;
+ *   connectionMade(t: Transport) { this.#t = t; }
+ *   dataReceived(data: Uint8Array) { this.#t.write(data); }
+ * }
+ * class Ping implements Protocol {
+ *   answer = "";
+ *   connectionMade(t: Transport) { t.write("ping"); t.writeEof(); }
+ *   dataReceived(data: Uint8Array) { this.answer += new TextDecoder().decode(data); }
+ * }
+ * const ping = new Ping();
+ * const [transport] = connectPair(ping, new Echo());
+ * await transport.closed;
+ * ping.answer; // "ping"
  * ```
  */
 export function connectPair(

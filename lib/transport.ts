@@ -13,46 +13,6 @@ export interface WriteBufferLimits {
   low: number;
 }
 
-/** The default high-water mark of a write buffer: 64 KiB. */
-export const DEFAULT_HIGH_WATER = 64 * 1024;
-
-/**
- * Works out both water marks from what the caller gave, as asyncio does: a
- * missing low mark is a quarter of the high one, a missing high mark is four
- * times the low one (or {@linkcode DEFAULT_HIGH_WATER}).
- *
- * @example
- * ```ts
- * import { resolveWriteBufferLimits } from "./transport.ts";
- *
- * resolveWriteBufferLimits({ high: 1024 }); // { high: 1024, low: 256 }
- * ```
- *
- * @throws {RangeError} when a mark is negative or not an integer, or low > high.
- */
-export function resolveWriteBufferLimits(
-  limits: Partial<WriteBufferLimits> = {},
-): WriteBufferLimits {
-  let { high, low } = limits;
-  if (high === undefined) {
-    high = low === undefined ? DEFAULT_HIGH_WATER : 4 * low;
-  }
-  if (low === undefined) low = Math.floor(high / 4);
-  for (const [name, value] of [["high", high], ["low", low]] as const) {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new RangeError(
-        `${name} water mark must be a whole number of bytes >= 0, got ${value}`,
-      );
-    }
-  }
-  if (low > high) {
-    throw new RangeError(
-      `low water mark (${low}) must not exceed high water mark (${high})`,
-    );
-  }
-  return { high, low };
-}
-
 /**
  * A protocol's handle on its connection.
  *
@@ -62,8 +22,7 @@ export function resolveWriteBufferLimits(
  *
  * @example Answering a greeting and closing
  * ```ts
- * import type { Protocol } from "./protocol.ts";
- * import type { Transport } from "./transport.ts";
+ * import type { Protocol, Transport } from "@protocols/core";
  *
  * class Hello implements Protocol {
  *   connectionMade(transport: Transport) {
@@ -141,8 +100,11 @@ export interface Transport {
   isReading(): boolean;
 
   /**
-   * Sets the write buffer's water marks (see
-   * {@linkcode resolveWriteBufferLimits} for the defaults).
+   * Sets the write buffer's water marks. As in asyncio, a missing low mark
+   * is a quarter of the high one, a missing high mark four times the low one
+   * (or 64 KiB when neither is given).
+   *
+   * @throws {RangeError} when a mark is negative or not whole, or low > high.
    */
   setWriteBufferLimits(limits?: Partial<WriteBufferLimits>): void;
 
