@@ -1,0 +1,83 @@
+// The layout's rules, read from Deno's own module graph: the library never
+// imports the application, the application reaches the library only through
+// its public entry, and no module imports itself round a cycle.
+
+import assert from "node:assert/strict";
+import { projectFile } from "./_process.ts";
+
+const ROOT = new URL("../", import.meta.url).href;
+const ENTRIES = [
+  "main_server.ts",
+  "main_client.ts",
+  "echo/server_worker.ts",
+  "lib/mod.ts",
+  "lib/testing.ts",
+  "lib/proxy_protocol.ts",
+];
+
+/** The project's modules and what each imports, by path from the root. */
+async function graph(): Promise<Map<string, string[]>> {
+  const edges = new Map<string, string[]>();
+  for (const entry of ENTRIES) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", projectFile(entry)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const info = JSON.parse(new TextDecoder().decode(out.stdout));
+    for (const module of info.modules) {
+      if (!module.specifier.startsWith(ROOT)) continue;
+      const from = module.specifier.slice(ROOT.length);
+      const to = (module.dependencies ?? [])
+        .map((d: { code?: { specifier?: string } }) => d.code?.specifier)
+        .filter((s: string | undefined): s is string =>
+          s?.startsWith(ROOT) === true
+        )
+        .map((s: string) => s.slice(ROOT.length));
+      edges.set(from, to);
+    }
+  }
+  return edges;
+}
+
+Deno.test("layout: the library imports nothing of the application", async () => {
+  for (const [from, to] of await graph()) {
+    if (!from.startsWith("lib/")) continue;
+    for (const target of to) {
+      assert.ok(target.startsWith("lib/"), `${from} imports ${target}`);
+    }
+  }
+});
+
+Deno.test("layout: the application reaches the library only through its entry", async () => {
+  for (const [from, to] of await graph()) {
+    if (from.startsWith("lib/")) continue;
+    for (const target of to) {
+      if (target.startsWith("lib/")) {
+        assert.equal(target, "lib/mod.ts", `${from} imports ${target}`);
+      }
+    }
+  }
+});
+
+Deno.test("layout: no import cycles", async () => {
+  const edges = await graph();
+  const state = new Map<string, "open" | "done">();
+  const path: string[] = [];
+  const visit = (node: string) => {
+    if (state.get(node) === "done") return;
+    if (state.get(node) === "open") {
+      assert.fail(
+        `cycle: ${[...path.slice(path.indexOf(node)), node].join(" → ")}`,
+      );
+    }
+    state.set(node, "open");
+    path.push(node);
+    for (const next of edges.get(node) ?? []) visit(next);
+    path.pop();
+    state.set(node, "done");
+  };
+  for (const node of edges.keys()) visit(node);
+  assert.ok(edges.size > 30, `${edges.size} modules seen`);
+});
