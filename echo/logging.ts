@@ -249,6 +249,14 @@ export function configureLogging(options: LoggingOptions = {}): void {
         sinks: ["out"],
         lowestLevel: (options.level ?? "debug") as LogTapeLevel,
       },
+      // The line that says a server is up is written at every level: at
+      // --log-level warning it is the one line of a quiet, healthy server.
+      {
+        category: STARTUP,
+        sinks: ["out"],
+        parentSinks: "override",
+        lowestLevel: "info",
+      },
       // LogTape's own diagnostics: only its warnings and errors.
       {
         category: ["logtape", "meta"],
@@ -258,6 +266,27 @@ export function configureLogging(options: LoggingOptions = {}): void {
       },
     ],
   });
+}
+
+/** The category of the start-up line (see {@linkcode startupLogger}). */
+const STARTUP = ["main", "startup"];
+
+/**
+ * The logger of the line that says a server is up (`main: starting up on
+ * …`): named `main`, and written whatever the level.
+ *
+ * @example
+ * ```ts
+ * import { startupLogger } from "./logging.ts";
+ *
+ * startupLogger().info("starting up on {host} port {port}", {
+ *   host: "localhost",
+ *   port: 10000,
+ * });
+ * ```
+ */
+export function startupLogger(): Logger {
+  return getLogger(STARTUP).with({ [NAME]: "main" });
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   type Server,
 } from "@protocols/core";
 import { EchoServer, UdpEchoServer } from "./echo.ts";
+import { startupLogger } from "./logging.ts";
 import { describeError, EXIT_OK, ProgramError, UsageError } from "./errors.ts";
 import {
   type CommonConfig,
@@ -56,7 +57,6 @@ function parsePositiveSeconds(flag: string, text: string): number {
 
 /** The UDP echo server: until SIGINT/SIGTERM. */
 async function runUdp(config: ServerConfig): Promise<number> {
-  const log = getLogger(["main"]);
   let transport: DatagramTransport;
   try {
     ({ transport } = await createDatagramEndpoint(
@@ -79,7 +79,7 @@ async function runUdp(config: ServerConfig): Promise<number> {
   }
   await runUntilSignal(
     () =>
-      log.info("starting up on {host} port {port}", {
+      startupLogger().info("starting up on {host} port {port}", {
         host: config.host,
         port: transport.getExtraInfo<Deno.NetAddr>("sockname")!.port,
       }),
@@ -281,9 +281,9 @@ export const serverProgram: Program<ServerConfig> = {
       () => {
         announceTrust(config);
         if (server.path !== undefined) {
-          log.info("starting up on {path}", { path: server.path });
+          startupLogger().info("starting up on {path}", { path: server.path });
         } else {
-          log.info("starting up on {host} port {port}", {
+          startupLogger().info("starting up on {host} port {port}", {
             host: config.host,
             port: server.addrs[0].port,
           });

@@ -20,6 +20,7 @@
 import { getLogger } from "@logtape/logtape";
 import { ConnectionLimits } from "@protocols/core";
 import { EXIT_OK, ProgramError } from "./errors.ts";
+import { startupLogger } from "./logging.ts";
 import { announceTrust, type ServerConfig } from "./server_config.ts";
 import { runUntilSignal } from "./shutdown.ts";
 
@@ -167,7 +168,7 @@ export async function runWorkers(
   await runUntilSignal(
     () => {
       announceTrust(config);
-      log.info("starting up on {host} port {port}", {
+      startupLogger().info("starting up on {host} port {port}", {
         host: config.host,
         port: started[0].port,
       });

@@ -398,3 +398,31 @@ Deno.test("server: --idle-timeout 1 closes an idle client", async () => {
     await server.stop();
   }
 });
+
+Deno.test("server: at --log-level warning the start-up line is all a healthy server says", async () => {
+  const server = await ServerProcess.start([
+    "--host",
+    "127.0.0.1",
+    "--log-level",
+    "warning",
+  ]);
+  try {
+    const client = await runProgram("main_client.ts", [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(server.port),
+      "--log-level",
+      "warning",
+    ]);
+    assert.equal(client.code, 0, client.stderr);
+    assert.deepEqual(client.lines, []);
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+    assert.deepEqual(server.lines, [
+      `main: starting up on 127.0.0.1 port ${server.port}`,
+    ]);
+  } finally {
+    await server.stop();
+  }
+});
