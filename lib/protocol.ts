@@ -103,16 +103,21 @@ export interface Protocol extends BaseProtocol {
    * times between `connectionMade` and `eofReceived`/`connectionLost`.
    *
    * The chunk belongs to the protocol: it stays valid after the call returns
-   * and the transport never writes to it again. Chunk boundaries carry no
-   * meaning: the peer's writes may arrive split or joined.
+   * and the transport never writes to it again, with one exception — a chunk
+   * the protocol hands back to {@linkcode Transport.write} (the same array,
+   * written once) is the transport's again from that call on: once it has
+   * been sent, the transport reads the next bytes into its memory, and the
+   * array left in the protocol's hands is emptied (detached, length 0),
+   * never silently rewritten. So an echo or a proxy that writes its chunks
+   * back costs no memory per read; to keep a chunk and also write it, keep
+   * or write a copy (`data.slice()`). Chunk boundaries carry no meaning: the
+   * peer's writes may arrive split or joined.
    *
-   * That ownership has a price: every byte read lands in memory no one has
-   * used before (the transport reads into slabs and hands out views of
-   * them), and allocating and collecting it costs about what a copy would. `deno task bench` measures it: a `dataReceived` echo runs
-   * near the hand-written read loop with 1 KiB messages but at about half
-   * its rate with 16 KiB ones. A protocol that does not keep chunks and
-   * moves many bytes should be a {@linkcode BufferedProtocol}, which reads
-   * into memory it reuses.
+   * A protocol that keeps its chunks, or parses and drops them, gets memory
+   * no one has used before for every read (views of slabs the transport
+   * fills one read after another), and allocating and collecting it has a
+   * price that `deno task bench` shows; a {@linkcode BufferedProtocol} reads
+   * into memory of its own instead.
    */
   dataReceived?(data: Uint8Array): void;
 }

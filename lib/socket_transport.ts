@@ -37,6 +37,9 @@ const SHRINK_AFTER = 16;
 /** Microtask turns the read loop gives a write in flight to settle. */
 const WRITE_SETTLE_TURNS = 3;
 
+/** Sent chunks kept to read into again, at most (see #readCopies). */
+const MAX_SPARES = 2;
+
 /** Queued chunks are joined into one socket write up to this many bytes. */
 const COALESCE_LIMIT = 256 * 1024;
 
@@ -130,6 +133,14 @@ export class SocketTransport implements Transport {
   #queue: Uint8Array[] = []; // waiting behind the write in flight
   #queued = 0; // bytes written but not yet accepted by the socket
   #inFlight: Uint8Array | null = null; // handed to conn.write, not yet done
+
+  // Chunks written back (see #readCopies): the chunk dataReceived has now
+  // and how often the protocol wrote it; the memory of chunks written back
+  // and still being sent, oldest first; memory sent and ready to read into.
+  #delivered: Uint8Array | null = null;
+  #deliveredWrites = 0;
+  #returning: ArrayBuffer[] = [];
+  #spares: ArrayBuffer[] = [];
   #eofRequested = false;
   #eofSent = false;
   #flow: WriteFlowControl;
@@ -323,32 +334,49 @@ export class SocketTransport implements Transport {
   }
 
   /**
-   * The read loop for a plain Protocol. Reads go into a slab, one after
-   * another, and the protocol is handed a view of each read's bytes: no
-   * copy, and one allocation per slab rather than per read. A slab is never
-   * written again once a view of it has been handed out.
+   * The read loop for a plain Protocol: the protocol owns each chunk it is
+   * given, so each read goes into memory no one else uses. Two ways:
    *
-   * A connection's first slab holds two reads; each slab it fills is
-   * followed by one twice as large, up to {@linkcode SLAB_SIZE}: a busy
-   * connection allocates once per many reads, an idle one holds little.
+   * - While the protocol writes its chunks back (an echo, a proxy), each read
+   *   gets an ArrayBuffer of its own; once a chunk written back has been sent
+   *   (see {@linkcode SocketTransport.#recycle}) its memory is read into
+   *   again: no new memory per read.
+   * - While it keeps them (or parses and drops them), reads go one after
+   *   another into a slab and the protocol gets views of it: one allocation
+   *   per slab rather than per read. A connection's first slab holds two
+   *   reads; each slab it fills is followed by one twice as large, up to
+   *   {@linkcode SLAB_SIZE}. A slab is never written again once a view of it
+   *   has been handed out.
+   *
+   * Which way is taken is decided by what the protocol did with its last
+   * chunk.
    */
   async #readCopies(protocol: Protocol): Promise<void> {
     const conn = this.#conn;
     let slabSize = 2 * this.#readSize;
-    let slab = new Uint8Array(slabSize);
+    let slab = new Uint8Array(0);
     let offset = 0;
+    let echoing = true; // the protocol wrote its last chunk back
     while (true) {
       if (!this.#reading && !(await this.#waitForReading())) return;
       const size = this.#readSize;
-      if (slab.byteLength - offset < size) {
-        slabSize = Math.max(2 * size, Math.min(2 * slabSize, SLAB_SIZE));
-        slab = new Uint8Array(slabSize);
-        offset = 0;
+      let own: ArrayBuffer | null = null;
+      let target: Uint8Array;
+      if (echoing) {
+        own = this.#spare(size);
+        target = new Uint8Array(own, 0, size);
+      } else {
+        if (slab.byteLength - offset < size) {
+          slabSize = Math.max(2 * size, Math.min(2 * slabSize, SLAB_SIZE));
+          slab = new Uint8Array(slabSize);
+          offset = 0;
+        }
+        target = slab.subarray(offset, offset + size);
       }
       let n: number | null;
       this.#readPending = true;
       try {
-        n = await conn.read(slab.subarray(offset, offset + size));
+        n = await conn.read(target);
       } catch (error) {
         if (this.#closing) return;
         // A TLS peer that closed without close_notify: its end of data.
@@ -360,20 +388,48 @@ export class SocketTransport implements Transport {
       if (this.#closing) return;
       this.#ioCount++;
       if (!this.#reading && !(await this.#waitForReading())) return;
-      if (n === null) return this.#eof();
+      if (n === null) {
+        if (own) this.#spares.push(own);
+        return this.#eof();
+      }
       this.#adapt(n, size);
-      const data = slab.subarray(offset, offset + n);
-      offset += n;
+      let data: Uint8Array;
+      if (own) {
+        data = n === size ? target : new Uint8Array(own, 0, n);
+      } else {
+        data = slab.subarray(offset, offset + n);
+        offset += n;
+      }
+      this.#delivered = data;
+      this.#deliveredWrites = 0;
       try {
         protocol.dataReceived?.(data);
       } catch (error) {
         throw new CallbackError("dataReceived", asError(error));
+      } finally {
+        this.#delivered = null;
       }
+      // Written back exactly once: the memory returns once it is sent.
+      // Written twice, or kept, it is the protocol's (and the next reads
+      // go into slabs until it writes a chunk back again).
+      const returned = this.#deliveredWrites === 1;
+      if (own && returned && !this.#lost) this.#returning.push(own);
+      echoing = returned;
       // See #readInto.
       for (let i = 0; i < WRITE_SETTLE_TURNS && this.#inFlight; i++) {
         await turn;
       }
     }
+  }
+
+  /** Memory for a read of `size` bytes: a spare one, or new. */
+  #spare(size: number): ArrayBuffer {
+    const spares = this.#spares;
+    while (spares.length > 0) {
+      const spare = spares.pop()!;
+      if (spare.byteLength >= size) return spare;
+    }
+    return new ArrayBuffer(size);
   }
 
   /** The read loop for a BufferedProtocol: reads go into its memory. */
@@ -495,6 +551,8 @@ export class SocketTransport implements Transport {
     this.#closing = true;
     this.#queue = [];
     this.#queued = 0;
+    this.#returning = [];
+    this.#spares = [];
     try {
       this.#conn.close();
     } catch {
@@ -524,6 +582,7 @@ export class SocketTransport implements Transport {
     }
     if (typeof data === "string") data = encoder.encode(data);
     if (data.byteLength === 0) return;
+    if (data === this.#delivered) this.#deliveredWrites++;
     this.#queued += data.byteLength;
     if (this.#inFlight) this.#queue.push(data);
     else this.#send(data);
@@ -563,6 +622,9 @@ export class SocketTransport implements Transport {
       this.#send(chunk.subarray(n)); // a partial write: send the rest
       return;
     }
+    if (this.#returning.length > 0 && chunk.buffer === this.#returning[0]) {
+      this.#recycle();
+    }
     if (this.#flow.shrank(this.#queued)) {
       this.#callFlowControl("resumeWriting");
       if (this.#lost) return;
@@ -594,6 +656,17 @@ export class SocketTransport implements Transport {
     }
   }
 
+  /**
+   * The oldest chunk written back has been sent: its memory is read into
+   * again. `transfer()` moves the memory to a new ArrayBuffer without a copy
+   * and detaches the old one, so a view the protocol kept against the
+   * contract is empty, never silently rewritten.
+   */
+  #recycle(): void {
+    const buffer = this.#returning.shift()!;
+    if (this.#spares.length < MAX_SPARES) this.#spares.push(buffer.transfer());
+  }
+
   /** Takes the next chunk off the queue, joining small ones. */
   #takeChunk(): Uint8Array {
     const queue = this.#queue;
@@ -619,6 +692,10 @@ export class SocketTransport implements Transport {
     for (const part of queue.splice(0, count)) {
       joined.set(part, offset);
       offset += part.byteLength;
+      // Copied: a chunk written back is free now.
+      if (this.#returning.length > 0 && part.buffer === this.#returning[0]) {
+        this.#recycle();
+      }
     }
     return joined;
   }

@@ -38,7 +38,9 @@ export interface Transport {
    * Strings are sent as UTF-8. An empty write does nothing.
    *
    * The bytes are sent as they are when they reach the socket, without a
-   * copy: do not change the array after handing it over.
+   * copy: do not change the array after handing it over. A chunk the
+   * transport gave `dataReceived`, written back, is the transport's again
+   * (see `Protocol.dataReceived`): once sent, its memory is read into.
    *
    * @throws {Error} after `writeEof()`, `close()` or `abort()`. After the
    * connection was lost to an error the data is dropped silently, as

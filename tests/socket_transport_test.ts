@@ -384,3 +384,92 @@ Deno.test("the read size starts small, grows while reads fill it, and shrinks ag
   assert.ok(buffer.byteLength > 0);
   peer.close();
 });
+
+/** A protocol that writes every chunk back and keeps what it was given. */
+class KeepingEcho implements Protocol {
+  transport!: Transport;
+  kept: Uint8Array[] = [];
+  copies: Uint8Array[] = [];
+  writes = 1;
+  lost = Promise.withResolvers<void>();
+  connectionMade(transport: Transport) {
+    this.transport = transport;
+  }
+  dataReceived(data: Uint8Array) {
+    this.kept.push(data);
+    this.copies.push(data.slice());
+    for (let i = 0; i < this.writes; i++) this.transport.write(data);
+  }
+  connectionLost() {
+    this.lost.resolve();
+  }
+}
+
+/**
+ * Sends `messages` one round trip at a time, each expected back `times`
+ * times; returns what came back for each.
+ */
+async function pingPong(peer: Deno.Conn, messages: string[], times = 1) {
+  const answers: string[] = [];
+  const buffer = new Uint8Array(64 * 1024);
+  for (const message of messages) {
+    await writeAll(peer, new TextEncoder().encode(message));
+    let got = "";
+    while (got.length < message.length * times) {
+      const n = await peer.read(buffer);
+      if (n === null) break;
+      got += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    answers.push(got);
+  }
+  return answers;
+}
+
+Deno.test("a chunk written back is read into again once sent; a kept view is emptied, never rewritten", async () => {
+  const protocol = new KeepingEcho();
+  const { peer } = await connected(protocol);
+  const messages = ["first", "second", "third", "fourth"];
+  assert.deepEqual(await pingPong(peer, messages), messages);
+  peer.close();
+  await protocol.lost.promise;
+  assert.deepEqual(
+    protocol.copies.map((c) => new TextDecoder().decode(c)),
+    messages,
+  );
+  // Each view the protocol kept after writing it back is detached (empty):
+  // its memory went back to the transport. None shows another's bytes.
+  for (const view of protocol.kept.slice(0, -1)) {
+    assert.equal(view.byteLength, 0);
+  }
+});
+
+Deno.test("a chunk written back twice, or kept without a write, stays the protocol's", async () => {
+  const twice = new KeepingEcho();
+  twice.writes = 2;
+  const first = await connected(twice);
+  const answers = await pingPong(first.peer, ["ab", "cd", "ef"], 2);
+  assert.deepEqual(answers, ["abab", "cdcd", "efef"]);
+  first.peer.close();
+  await twice.lost.promise;
+  assert.deepEqual(
+    twice.kept.map((view) => new TextDecoder().decode(view)),
+    ["ab", "cd", "ef"],
+  );
+
+  const quiet = new KeepingEcho();
+  quiet.writes = 0;
+  const second = await connected(quiet);
+  for (const message of ["one", "two", "three"]) {
+    await writeAll(second.peer, new TextEncoder().encode(message));
+    await waitFor(
+      () => quiet.copies.some((c) => new TextDecoder().decode(c) === message),
+      message,
+    );
+  }
+  second.peer.close();
+  await quiet.lost.promise;
+  assert.deepEqual(
+    quiet.kept.map((view) => new TextDecoder().decode(view)),
+    ["one", "two", "three"],
+  );
+});
