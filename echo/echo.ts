@@ -8,14 +8,12 @@
 
 import { getLogger, type Logger } from "@logtape/logtape";
 import {
-  type BufferedProtocol,
   type DatagramProtocol,
   type DatagramTransport,
   type Protocol,
   type Transport,
 } from "@protocols/core";
 import { addrLabel, addrText } from "./addr.ts";
-import { BufferPool } from "./buffer_pool.ts";
 import { bytesRepr } from "./bytes_repr.ts";
 import { namedLogger } from "./logging.ts";
 
@@ -26,20 +24,9 @@ export const SEED_MESSAGES: readonly string[] = [
   "in parts.",
 ];
 
-/** The smallest and largest reads a socket transport asks for. */
-const MIN_READ_SIZE = 256;
-const READ_SIZE = 128 * 1024;
-
-/**
- * Read buffers shared by every EchoServer connection of the process, one pool
- * per size the transport asks for (powers of two, 256 bytes to 128 KiB), each
- * keeping at most 4 MiB of spare buffers.
- */
-const pools = new Map<number, BufferPool>();
-
 /**
  * How many bytes of each chunk the echo protocols log by default: the
- * seed's messages whole, and a short line for anything long.
+ * asyncio example's messages whole, and a short line for anything long.
  */
 export const DEFAULT_LOG_BYTES = 64;
 
@@ -52,59 +39,30 @@ export interface EchoLogOptions {
   logBytes?: number;
 }
 
-/** The view an EchoServer starts with: none yet. */
-const NO_VIEW = new Uint8Array(0);
-
-function poolFor(sizeHint: number): BufferPool {
-  const size = sizeHint <= MIN_READ_SIZE
-    ? MIN_READ_SIZE
-    : sizeHint >= READ_SIZE
-    ? READ_SIZE
-    : 2 ** Math.ceil(Math.log2(sizeHint));
-  let pool = pools.get(size);
-  if (!pool) {
-    pool = new BufferPool(size, (4 * 1024 * 1024) / size);
-    pools.set(size, pool);
-  }
-  return pool;
-}
-
 /**
- * The seed's echo server protocol: writes back every chunk it receives,
- * answers the peer's EOF with its own, and logs each step under the name
- * `EchoServer_HOST_PORT`.
+ * The asyncio example's echo server protocol: writes back every chunk it
+ * receives, answers the peer's EOF with its own, and logs each step under
+ * the name `EchoServer_HOST_PORT`.
  *
- * It applies flow control: while its write buffer is over the high-water
- * mark it stops reading, so a peer that sends without reading cannot make it
- * buffer without bound. And it makes no garbage: it is a
- * {@linkcode BufferedProtocol} whose reads go into buffers from a shared
- * pool, each given back once the transport has sent its bytes.
+ * It is the example's ten lines plus logging: each chunk is written back as
+ * it is (which gives the transport its memory back, so echoing costs no
+ * memory per read), and while the write buffer is over the high-water mark
+ * it stops reading, so a peer that sends without reading cannot make it
+ * buffer without bound.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { createServer } from "@protocols/core";
  * import { EchoServer } from "./echo.ts";
  *
  * const server = await createServer(() => new EchoServer(), { port: 10000 });
  * ```
  */
-export class EchoServer implements BufferedProtocol {
+export class EchoServer implements Protocol {
   #transport!: Transport;
   #logBytes: number;
   #log: Logger | null = null; // made on first use: most connections log nothing
   #debug = false;
-  #lent: Uint8Array | null = null;
-  // The buffer last handed to write(), until the next getBuffer(); older
-  // ones not yet sent wait in #busy, oldest first, with the position in the
-  // output stream where each one's bytes end.
-  #last: Uint8Array | null = null;
-  #busy: Uint8Array[] = [];
-  #busyEnds: number[] = [];
-  #written = 0;
-  // The last view written, reused while reads keep the same size (a
-  // ping-pong peer): a view is an allocation per read otherwise.
-  #view: Uint8Array = NO_VIEW;
-  #viewOf: Uint8Array | null = null;
 
   /** Makes the protocol for one connection. */
   constructor(options: EchoLogOptions = {}) {
@@ -127,58 +85,13 @@ export class EchoServer implements BufferedProtocol {
     return this.#log;
   }
 
-  /** Lends a pooled buffer, after taking back those already sent. */
-  getBuffer(sizeHint: number): Uint8Array {
-    const last = this.#last;
-    if (last !== null) {
-      this.#last = null;
-      const unsent = this.#transport.getWriteBufferSize();
-      if (unsent === 0) {
-        // Everything written has been sent: the last buffer is lent again
-        // when it has the right size (the usual case: no trip through the
-        // pool), and any older ones are free.
-        if (this.#busy.length > 0) this.#release(this.#written);
-        if (last.byteLength === sizeHint) return this.#lent = last;
-        poolFor(last.byteLength).give(last);
-      } else {
-        this.#release(this.#written - unsent);
-        this.#busy.push(last);
-        this.#busyEnds.push(this.#written);
-      }
-    }
-    return this.#lent = poolFor(sizeHint).take();
-  }
-
-  /** Gives back to the pool the busy buffers sent up to `sent`. */
-  #release(sent: number): void {
-    const busy = this.#busy;
-    const ends = this.#busyEnds;
-    let count = 0;
-    while (count < busy.length && ends[count] <= sent) {
-      poolFor(busy[count].byteLength).give(busy[count]);
-      count++;
-    }
-    if (count > 0) {
-      busy.splice(0, count);
-      ends.splice(0, count);
-    }
-  }
-
-  /** Writes the bytes just read back; logs `received …` and `sent …`. */
-  bufferUpdated(nbytes: number): void {
-    const buffer = this.#lent!;
-    this.#lent = null;
-    this.#last = buffer;
-    this.#written += nbytes;
-    let data = this.#view;
-    if (this.#viewOf !== buffer || data.byteLength !== nbytes) {
-      data = this.#view = buffer.subarray(0, nbytes);
-      this.#viewOf = buffer;
-    }
+  /** Writes the chunk back; logs `received …` and `sent …`. */
+  dataReceived(data: Uint8Array): void {
     if (!this.#debug) {
       this.#transport.write(data);
       return;
     }
+    // Formatted before the write: the chunk is the transport's after it.
     const repr = bytesRepr(data, this.#logBytes);
     this.#logger().debug("received {data}", { data: repr });
     this.#transport.write(data);
@@ -193,13 +106,6 @@ export class EchoServer implements BufferedProtocol {
 
   /** Logs `closing`, or `ERROR: …` when the connection failed. */
   connectionLost(error: Error | null): void {
-    // Buffers still lent or in flight are left to the garbage collector: a
-    // cancelled socket operation may still hold them.
-    this.#busy = [];
-    this.#busyEnds = [];
-    this.#lent = null;
-    this.#last = null;
-    this.#viewOf = null;
     if (error) this.#logger().error("ERROR: {error}", { error });
     else if (this.#debug) this.#logger().debug("closing");
   }

@@ -64,6 +64,12 @@ export class MemoryTransport implements Transport {
   #pendingSize = 0;
   #blocked = false;
   #flow: WriteFlowControl;
+  // A chunk written back is the transport's again (see
+  // Protocol.dataReceived): detached once sent, as on a socket.
+  #delivered: Uint8Array | null = null;
+  #deliveredWrites = 0;
+  #deliveredSent = false;
+  #returning = new Set<Uint8Array>();
   #reading = true;
   #held: (Uint8Array | null)[] = [];
   #eofRequested = false;
@@ -146,7 +152,16 @@ export class MemoryTransport implements Transport {
     if (this.#closeRequested || this.#lost) return;
     const protocol = this.#protocol;
     if (!isBufferedProtocol(protocol)) {
-      this.#call(() => protocol.dataReceived?.(bytes.slice()));
+      const chunk = bytes.slice();
+      this.#delivered = chunk;
+      this.#deliveredWrites = 0;
+      this.#deliveredSent = false;
+      this.#call(() => protocol.dataReceived?.(chunk));
+      this.#delivered = null;
+      if (this.#deliveredWrites === 1) {
+        if (this.#deliveredSent) chunk.buffer.transfer();
+        else this.#returning.add(chunk);
+      }
       return;
     }
     let offset = 0;
@@ -233,6 +248,7 @@ export class MemoryTransport implements Transport {
     if (this.#lost) return;
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     if (bytes.byteLength === 0) return;
+    if (bytes === this.#delivered) this.#deliveredWrites++;
     this.#pending.push(bytes);
     this.#pendingSize += bytes.byteLength;
     if (this.#blocked) {
@@ -249,7 +265,12 @@ export class MemoryTransport implements Transport {
     while (this.#pending.length > 0 && !this.#lost) {
       // Copied, as a socket copies into the kernel: the protocol may reuse
       // the array once it has been sent.
-      const chunk = this.#pending.shift()!.slice();
+      const original = this.#pending.shift()!;
+      const chunk = original.slice();
+      if (original === this.#delivered) this.#deliveredSent = true;
+      else if (this.#returning.delete(original)) {
+        (original.buffer as ArrayBuffer).transfer();
+      }
       this.#pendingSize -= chunk.byteLength;
       this.#written.push(chunk);
       this.#options.onWrite?.(chunk);

@@ -370,3 +370,46 @@ for (const [name, harness] of harnesses) {
     },
   );
 }
+
+for (const [name, harness] of harnesses) {
+  Deno.test(`transport contract (${name}): a chunk written back is the transport's again once sent`, async () => {
+    const kept: Uint8Array[] = [];
+    const protocol = new Recorder({
+      data: (t, data) => {
+        kept.push(data);
+        t.write(data);
+      },
+    });
+    const peer = await harness(protocol);
+    try {
+      await peer.send("one");
+      await waitFor(() => protocol.text === "one", "the first chunk");
+      await waitFor(() => kept[0].byteLength === 0, "the chunk sent back");
+      await peer.sendEof();
+      assert.equal(await peer.receivedAll(), "one");
+    } finally {
+      peer.dispose();
+    }
+  });
+
+  Deno.test(`transport contract (${name}): a chunk kept without a write stays the protocol's`, async () => {
+    const kept: Uint8Array[] = [];
+    const protocol = new Recorder({ data: (_t, data) => kept.push(data) });
+    const peer = await harness(protocol);
+    try {
+      for (const word of ["alpha", "beta", "gamma"]) {
+        await peer.send(word);
+        await waitFor(() => protocol.text.endsWith(word), word);
+      }
+      await peer.sendEof();
+      await peer.lost;
+      assert.deepEqual(kept.map((c) => decoder.decode(c)), [
+        "alpha",
+        "beta",
+        "gamma",
+      ]);
+    } finally {
+      peer.dispose();
+    }
+  });
+}
