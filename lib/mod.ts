@@ -60,3 +60,14 @@ export {
   type SubprocessProtocol,
   SubprocessTransport,
 } from "./subprocess.ts";
+export {
+  IncompleteReadError,
+  LimitOverrunError,
+  openConnection,
+  type OpenConnectionOptions,
+  startServer,
+  type StreamHandler,
+  StreamReader,
+  type StreamServerOptions,
+  StreamWriter,
+} from "./streams.ts";

@@ -1,0 +1,286 @@
+import assert from "node:assert/strict";
+import {
+  IncompleteReadError,
+  LimitOverrunError,
+  openConnection,
+  type Server,
+  startServer,
+  StreamReader,
+} from "../lib/mod.ts";
+import { MemoryTransport } from "../lib/testing.ts";
+import {
+  randomBytes,
+  readAll,
+  receiveQueue,
+  sha256,
+  waitFor,
+  writeAll,
+} from "./_helpers.ts";
+
+const encode = (text: string) => new TextEncoder().encode(text);
+const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/** A reader fed by hand. */
+function fed(...parts: (string | null)[]): StreamReader {
+  const reader = new StreamReader(16);
+  for (const part of parts) {
+    if (part === null) reader.feedEof();
+    else reader.feedData(encode(part));
+  }
+  return reader;
+}
+
+Deno.test("StreamReader.read: what is there, n at most, to EOF with -1", async () => {
+  const reader = fed("hello ", "world");
+  assert.equal(decode(await reader.read(3)), "hel");
+  assert.equal(decode(await reader.read(100)), "lo world");
+  const later = reader.read(5);
+  reader.feedData(encode("!"));
+  assert.equal(decode(await later), "!");
+  assert.equal((await reader.read(0)).length, 0);
+  const rest = reader.read();
+  reader.feedData(encode("a"));
+  reader.feedData(encode("b"));
+  reader.feedEof();
+  assert.equal(decode(await rest), "ab");
+  assert.equal((await reader.read(10)).length, 0);
+  assert.ok(reader.atEof());
+});
+
+Deno.test("StreamReader.readexactly: waits for n; EOF in the middle is IncompleteReadError", async () => {
+  const reader = fed("abc");
+  const exactly = reader.readexactly(5);
+  reader.feedData(encode("de"));
+  assert.equal(decode(await exactly), "abcde");
+  reader.feedData(encode("xy"));
+  reader.feedEof();
+  const error = await reader.readexactly(4).catch((e) => e);
+  assert.ok(error instanceof IncompleteReadError);
+  assert.equal(decode(error.partial), "xy");
+  assert.equal(error.expected, 4);
+  assert.ok(reader.atEof());
+});
+
+Deno.test("StreamReader.readuntil: separators split across feeds, several in one", async () => {
+  const reader = fed("one\r", "\ntwo\r\nthr");
+  assert.equal(decode(await reader.readuntil("\r\n")), "one\r\n");
+  assert.equal(decode(await reader.readuntil("\r\n")), "two\r\n");
+  const third = reader.readuntil(encode("\r\n"));
+  reader.feedData(encode("ee\r"));
+  reader.feedData(encode("\n"));
+  assert.equal(decode(await third), "three\r\n");
+  reader.feedData(encode("tail"));
+  reader.feedEof();
+  const error = await reader.readuntil("\r\n").catch((e) => e);
+  assert.ok(error instanceof IncompleteReadError);
+  assert.equal(decode(error.partial), "tail");
+  assert.equal(error.expected, null);
+});
+
+Deno.test("StreamReader.readuntil: past the limit without a separator is LimitOverrunError", async () => {
+  const reader = new StreamReader(8);
+  reader.feedData(encode("0123456789"));
+  const error = await reader.readuntil("\n").catch((e) => e);
+  assert.ok(error instanceof LimitOverrunError);
+  assert.equal(error.consumed, 10);
+  // The bytes stay: readline discards the over-long line and throws.
+  reader.feedData(encode("ab\nnext\n"));
+  await assert.rejects(reader.readline(), LimitOverrunError);
+  assert.equal(decode(await reader.readline()), "next\n");
+});
+
+Deno.test("StreamReader.readline: the last line without a newline, then empty", async () => {
+  const reader = fed("a\nb", null);
+  assert.equal(decode(await reader.readline()), "a\n");
+  assert.equal(decode(await reader.readline()), "b");
+  assert.equal((await reader.readline()).length, 0);
+});
+
+Deno.test("StreamReader: async iteration yields chunks to the end", async () => {
+  const reader = fed("x", "y", null);
+  const chunks: string[] = [];
+  for await (const chunk of reader) chunks.push(decode(chunk));
+  assert.equal(chunks.join(""), "xy");
+});
+
+Deno.test("StreamReader: a lost connection rejects pending and later reads", async () => {
+  const reader = new StreamReader();
+  const pending = reader.read(10);
+  reader.setException(new Deno.errors.ConnectionReset("reset"));
+  await assert.rejects(pending, Deno.errors.ConnectionReset);
+  await assert.rejects(reader.readline(), Deno.errors.ConnectionReset);
+});
+
+Deno.test("StreamReader: reading pauses the transport past twice the limit, resumes at the limit", async () => {
+  const reader = new StreamReader(100);
+  const transport = MemoryTransport.connect({});
+  reader.setTransport(transport);
+  reader.feedData(new Uint8Array(150));
+  assert.ok(transport.isReading());
+  reader.feedData(new Uint8Array(100)); // 250 > 200
+  assert.ok(!transport.isReading(), "paused");
+  await reader.read(100); // 150 left: still over the limit
+  assert.ok(!transport.isReading());
+  await reader.read(60); // 90 left
+  await reader.read(1); // the next read resumes
+  assert.ok(transport.isReading(), "resumed");
+});
+
+/** A stream echo server on loopback. */
+async function echoServer(): Promise<Server> {
+  return await startServer(async (reader, writer) => {
+    await reader.readable.pipeTo(writer.writable);
+    writer.close();
+  }, { hostname: "127.0.0.1" });
+}
+
+Deno.test("startServer + openConnection: lines, drain, half-close, waitClosed", async () => {
+  const server = await startServer(async (reader, writer) => {
+    while (true) {
+      const line = await reader.readline();
+      if (line.length === 0) break;
+      writer.write(decode(line).toUpperCase());
+      await writer.drain();
+    }
+    writer.close();
+  }, { hostname: "127.0.0.1" });
+  try {
+    const { reader, writer } = await openConnection({
+      hostname: "127.0.0.1",
+      port: server.addrs[0].port,
+    });
+    writer.writelines(["one\n", "two\n"]);
+    assert.equal(decode(await reader.readline()), "ONE\n");
+    assert.equal(decode(await reader.readline()), "TWO\n");
+    assert.ok(writer.canWriteEof());
+    writer.writeEof();
+    assert.equal((await reader.read()).length, 0);
+    assert.ok(reader.atEof());
+    assert.ok(!writer.isClosing(), "both ways half-closed: closing is ours");
+    writer.close();
+    await writer.waitClosed();
+    assert.equal(
+      writer.getExtraInfo<Deno.NetAddr>("peername")?.port,
+      server.addrs[0].port,
+    );
+    await assert.rejects(writer.drain(), Error);
+  } finally {
+    await server.close();
+    await server.waitClosed();
+  }
+});
+
+Deno.test("pipeTo echo: 64 MiB byte-exact", async () => {
+  const server = await echoServer();
+  try {
+    const { reader, writer } = await openConnection({
+      hostname: "127.0.0.1",
+      port: server.addrs[0].port,
+    });
+    const block = randomBytes(1024 * 1024);
+    const sent = sha256();
+    const received = sha256();
+    let total = 0;
+    const reading = (async () => {
+      for await (const chunk of reader) {
+        received.update(chunk);
+        total += chunk.length;
+      }
+    })();
+    for (let i = 0; i < 64; i++) {
+      sent.update(block);
+      writer.write(block);
+      await writer.drain();
+    }
+    writer.writeEof();
+    await reading;
+    assert.equal(total, 64 * 1024 * 1024);
+    assert.equal(received.hex(), sent.hex());
+    writer.close();
+  } finally {
+    await server.close();
+    await server.waitClosed();
+  }
+});
+
+Deno.test("a reader nobody reads stops the peer by TCP; memory stays bounded", async () => {
+  let serverReader: StreamReader | undefined;
+  const server = await startServer((reader) => {
+    serverReader = reader; // never read
+  }, { hostname: "127.0.0.1", limit: 64 * 1024 });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+  });
+  try {
+    const block = new Uint8Array(1024 * 1024);
+    let written = 0;
+    const writing = (async () => {
+      for (let i = 0; i < 64; i++) {
+        await writeAll(conn, block);
+        written += block.length;
+      }
+    })().catch(() => {});
+    // The writer stalls well short of 64 MiB: the server stopped reading.
+    let last = -1;
+    await waitFor(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const still = written === last;
+        last = written;
+        return still && written > 0;
+      },
+      "the writer stalls",
+      20_000,
+    );
+    assert.ok(written < 64 * 1024 * 1024, `${written} bytes went through`);
+    // What waits in the server's reader is bounded by the limit (plus one
+    // read), the rest sits in the kernel's buffers.
+    const local = (conn.localAddr as Deno.NetAddr).port;
+    assert.ok(await receiveQueue(server.addrs[0].port, local) > 0);
+    // read(n) returns at once all that waits (up to n): at most twice the
+    // limit plus one read of the transport (128 KiB).
+    const buffered = (await serverReader!.read(16 * 1024 * 1024)).length;
+    assert.ok(
+      buffered > 0 && buffered <= 2 * 64 * 1024 + 128 * 1024,
+      `${buffered}`,
+    );
+    conn.close();
+    await writing;
+  } finally {
+    await server.close();
+    server.abortClients();
+    await server.waitClosed();
+  }
+});
+
+Deno.test("a handler that throws is reported and its connection closed", async () => {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (line: string) => errors.push(line);
+  const server = await startServer(() => {
+    throw new Error("handler bug");
+  }, { hostname: "127.0.0.1" });
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.addrs[0].port,
+    });
+    assert.equal((await readAll(conn)).length, 0);
+    conn.close();
+    await waitFor(() => errors.length > 0, "the report");
+    assert.match(
+      errors[0],
+      /stream handler failed for 127\.0\.0\.1 port \d+: handler bug/,
+    );
+  } finally {
+    console.error = original;
+    await server.close();
+    await server.waitClosed();
+  }
+});
+
+Deno.test("openConnection and startServer reject a bad limit", async () => {
+  await assert.rejects(startServer(() => {}, { limit: 0 }), RangeError);
+  assert.throws(() => new StreamReader(-1), RangeError);
+});
