@@ -71,3 +71,5 @@ export {
   type StreamServerOptions,
   StreamWriter,
 } from "./streams.ts";
+export { LineReceiver } from "./line_receiver.ts";
+export { LengthPrefixedReceiver } from "./length_prefixed_receiver.ts";

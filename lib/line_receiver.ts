@@ -1,0 +1,149 @@
+/**
+ * {@linkcode LineReceiver}: a protocol that receives lines (Twisted's
+ * `LineReceiver`).
+ *
+ * @module
+ */
+
+import { ByteBuffer } from "./_byte_buffer.ts";
+import type { Protocol } from "./protocol.ts";
+import type { Transport } from "./transport.ts";
+
+const encoder = new TextEncoder();
+
+/** Where `needle` starts in `haystack` from `from`, or -1. */
+export function indexOfBytes(
+  haystack: Uint8Array,
+  needle: Uint8Array,
+  from = 0,
+): number {
+  const first = needle[0];
+  const last = haystack.length - needle.length;
+  for (let i = from; i <= last; i++) {
+    i = haystack.indexOf(first, i);
+    if (i < 0 || i > last) return -1;
+    let j = 1;
+    while (j < needle.length && haystack[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+  }
+  return -1;
+}
+
+/**
+ * A protocol that cuts its input into lines: subclass it and override
+ * {@linkcode LineReceiver.lineReceived}. Lines split across reads and
+ * several lines in one read both work; the delimiter is not part of the
+ * line. A line longer than {@linkcode LineReceiver.maxLength} goes to
+ * {@linkcode LineReceiver.lineLengthExceeded}, which closes the connection
+ * unless overridden, so a peer cannot make it buffer without bound.
+ *
+ * Each line is the protocol's to keep: a view of a received chunk when the
+ * whole line arrived in it (no copy), a copy otherwise.
+ *
+ * @example A line echo
+ * ```ts
+ * import { createServer, LineReceiver } from "@protocols/core";
+ *
+ * class LineEcho extends LineReceiver {
+ *   override lineReceived(line: Uint8Array) {
+ *     this.sendLine(line);
+ *   }
+ * }
+ * await createServer(() => new LineEcho(), { port: 10000 });
+ * ```
+ */
+export class LineReceiver implements Protocol {
+  /** What ends a line (default `"\r\n"`), as bytes. */
+  delimiter: Uint8Array = encoder.encode("\r\n");
+  /** The longest line accepted, delimiter not counted (default 16,384). */
+  maxLength = 16384;
+  /** The connection's transport, from `connectionMade` on. */
+  transport!: Transport;
+  #buffer = new ByteBuffer();
+  #searched = 0; // bytes of #buffer already searched for a delimiter
+
+  /** Keeps the transport. Call it from an override. */
+  connectionMade(transport: Transport): void {
+    this.transport = transport;
+  }
+
+  /** Cuts the input into lines. */
+  dataReceived(data: Uint8Array): void {
+    const delimiter = this.delimiter;
+    let start = 0;
+    if (this.#buffer.length > 0) {
+      // A line is already begun: join, then look past what was searched.
+      this.#buffer.append(data);
+      const at = this.#buffer.indexOf(delimiter, this.#searched);
+      if (at < 0) {
+        this.#searched = Math.max(
+          0,
+          this.#buffer.length - delimiter.length + 1,
+        );
+        if (this.#buffer.length >= this.maxLength + delimiter.length) {
+          this.#exceeded(this.#buffer.take(this.#buffer.length));
+        }
+        return;
+      }
+      const line = this.#buffer.take(at);
+      this.#buffer.skip(delimiter.length);
+      this.#searched = 0;
+      // What is left of this read starts after that line's delimiter.
+      start = data.length - this.#buffer.length;
+      this.#buffer.skip(this.#buffer.length);
+      if (!this.#deliver(line)) return;
+    }
+    // Lines wholly inside this read are views of it: no copy.
+    while (start < data.length) {
+      const at = indexOfBytes(data, delimiter, start);
+      if (at < 0) break;
+      if (!this.#deliver(data.subarray(start, at))) return;
+      start = at + delimiter.length;
+    }
+    if (start < data.length) {
+      const rest = data.subarray(start);
+      if (rest.length >= this.maxLength + delimiter.length) {
+        this.#exceeded(rest);
+        return;
+      }
+      this.#buffer.append(rest);
+      this.#searched = Math.max(0, rest.length - delimiter.length + 1);
+    }
+  }
+
+  /** Hands over one line; false once the protocol is done reading. */
+  #deliver(line: Uint8Array): boolean {
+    if (line.length > this.maxLength) {
+      this.#exceeded(line);
+      return false;
+    }
+    this.lineReceived(line);
+    return !this.transport.isClosing();
+  }
+
+  #exceeded(line: Uint8Array): void {
+    this.#buffer = new ByteBuffer();
+    this.#searched = 0;
+    this.lineLengthExceeded(line);
+  }
+
+  /**
+   * Called with each line, without its delimiter, in order. Override it.
+   * Once the transport is closing, no further line is delivered.
+   */
+  lineReceived(_line: Uint8Array): void {}
+
+  /** Sends `line` (strings as UTF-8) followed by the delimiter. */
+  sendLine(line: Uint8Array | string): void {
+    this.transport.writelines([line, this.delimiter]);
+  }
+
+  /**
+   * Called with a line (or what has arrived of it) longer than
+   * {@linkcode LineReceiver.maxLength}; buffered input is dropped. By
+   * default, closes the connection.
+   */
+  lineLengthExceeded(_line: Uint8Array): void {
+    this.transport.close();
+  }
+}
