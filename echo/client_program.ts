@@ -26,6 +26,7 @@ import {
   UNIX_FLAG,
 } from "./flags.ts";
 import { formatProgress, formatSummary, runLoad } from "./load.ts";
+import { runUdpClient } from "./udp_client.ts";
 import { parseCount, parseSeconds } from "./parse.ts";
 import { readPemFile } from "./pem.ts";
 import type { Program } from "./program.ts";
@@ -42,6 +43,8 @@ export interface ClientConfig extends CommonConfig {
   tls?: { caFile?: string };
   /** Connect to this Unix socket instead of TCP. */
   unix?: string;
+  /** Send datagrams instead of a TCP stream. */
+  udp: boolean;
   /** Load mode's settings, when it was asked for. */
   load?: {
     connections: number;
@@ -202,7 +205,8 @@ export const clientProgram: Program<ClientConfig> = {
     timeout: {
       type: "string",
       value: "SECONDS",
-      help: "give up when the whole exchange takes longer (default: 0, none)",
+      help:
+        "give up when the whole exchange takes longer (default: 0, none; with --udp: each echo, default 2)",
     },
     connections: {
       type: "string",
@@ -236,6 +240,11 @@ export const clientProgram: Program<ClientConfig> = {
         "with --tls: also trust this PEM CA certificate (needs --allow-read)",
     },
     unix: UNIX_FLAG,
+    udp: {
+      type: "boolean",
+      help:
+        "send each message as one UDP datagram and wait for its echo (needs Deno's --unstable-net)",
+    },
   },
   configure(values: FlagValues, common: CommonConfig): ClientConfig {
     const messages = values.message as string[] | undefined;
@@ -262,6 +271,12 @@ export const clientProgram: Program<ClientConfig> = {
     if (unix !== undefined && values.tls) {
       throw new UsageError("--tls cannot be used with --unix");
     }
+    if (values.udp) {
+      const other = ["tls", "unix", "stdin", ...LOAD_FLAGS].find((flag) =>
+        values[flag] !== undefined && values[flag] !== false
+      );
+      if (other) throw new UsageError(`--udp cannot be used with --${other}`);
+    }
     if (unix === undefined && common.port === 0) {
       throw new UsageError(
         "--port must be from 1 to 65535 for the client (0 means a free port only when listening)",
@@ -274,6 +289,7 @@ export const clientProgram: Program<ClientConfig> = {
         : {}),
       ...(unix !== undefined ? { unix } : {}),
       messages: messages ?? [...SEED_MESSAGES],
+      udp: Boolean(values.udp),
       stdin: Boolean(values.stdin),
       timeout: values.timeout === undefined
         ? 0
@@ -284,6 +300,21 @@ export const clientProgram: Program<ClientConfig> = {
   async run(config: ClientConfig): Promise<number> {
     if (config.load) return await runLoadMode(config, config.load);
     const log = getLogger(["main"]);
+    if (config.udp) {
+      log.debug("waiting for client to complete");
+      try {
+        await runUdpClient({
+          host: config.host,
+          port: config.port,
+          messages: config.messages,
+          timeout: config.timeout > 0 ? config.timeout : 2,
+          logBytes: config.logBytes,
+        });
+      } finally {
+        log.debug("closing event loop");
+      }
+      return EXIT_OK;
+    }
     const signal = config.timeout > 0
       ? AbortSignal.timeout(config.timeout * 1000)
       : undefined;

@@ -117,3 +117,70 @@ Deno.test("UDP: --udp without --unstable-net says what to do, exit 1", async () 
     /^main: UDP needs Deno's --unstable-net flag .*deno run --allow-net --unstable-net main_server\.ts --udp$/,
   );
 });
+
+Deno.test("UDP: main_client.ts --udp sends each message and logs each echo", async () => {
+  const server = await ServerProcess.start(
+    ["--udp", "--host", "127.0.0.1"],
+    ["--allow-net", "--unstable-net"],
+  );
+  try {
+    const result = await runProgram("main_client.ts", [
+      "--udp",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(server.port),
+    ], { permissions: ["--allow-net", "--unstable-net"] });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(result.lines, [
+      "main: waiting for client to complete",
+      `EchoClient: sending to 127.0.0.1 port ${server.port} (UDP)`,
+      "EchoClient: sending b'This is the message. '",
+      "EchoClient: received b'This is the message. '",
+      "EchoClient: sending b'It will be sent '",
+      "EchoClient: received b'It will be sent '",
+      "EchoClient: sending b'in parts.'",
+      "EchoClient: received b'in parts.'",
+      "main: closing event loop",
+    ]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("UDP: main_client.ts --udp exits 1 when a datagram's echo is lost", async () => {
+  // A UDP socket that receives and never answers.
+  const silent = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  try {
+    const port = (silent.addr as Deno.NetAddr).port;
+    const result = await runProgram("main_client.ts", [
+      "--udp",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--timeout",
+      "0.3",
+      "--log-level",
+      "error",
+    ], { permissions: ["--allow-net", "--unstable-net"] });
+    assert.equal(result.code, 1);
+    assert.deepEqual(result.lines, [
+      `main: datagram 1 of 3 got no echo from 127.0.0.1 port ${port} (UDP) within 0.3 s`,
+    ]);
+  } finally {
+    silent.close();
+  }
+});
+
+Deno.test("UDP: main_client.ts --udp with a stream-only flag is a usage error", async () => {
+  for (const flag of ["--tls", "--stdin", "--connections=2"]) {
+    const result = await runProgram("main_client.ts", ["--udp", flag]);
+    assert.equal(result.code, 2, flag);
+    assert.match(result.lines[0], /--udp cannot be used with --/);
+  }
+});
