@@ -2,9 +2,10 @@
  * loadgen: the benchmark's load generator, small and single-threaded
  * (epoll) so that it is never the bottleneck and can be pinned to one core.
  *
- *   loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS
+ *   loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS [lines]
  *       each connection sends SIZE bytes, waits for all of them to come
- *       back (checked byte for byte), and repeats, for SECONDS.
+ *       back (checked byte for byte), and repeats, for SECONDS; with
+ *       "lines", each message is one line ending in '\n'.
  *   loadgen stream HOST PORT BYTES
  *       one connection sends BYTES of pseudo-random data while reading the
  *       echo, half-closes, reads to EOF; every byte is checked.
@@ -112,14 +113,26 @@ static void watch(int ep, struct conn *c, int id, uint32_t events) {
 /* A connection's message: a fixed pattern made once, with the round number
  * stamped at both ends, so a stale or misrouted echo fails the check
  * without costing a pass over the whole message per round. */
+/* With "lines", each message is a line: lowercase letters, the round stamped
+ * as capital letters, and a final '\n' (no other '\n' in it). */
+static int lines = 0;
+
 static void fill(unsigned char *buf, size_t size, int id, uint32_t round) {
   if (round == 0)
-    for (size_t i = 0; i < size; i++) buf[i] = (unsigned char)(i * 31 + id * 7);
+    for (size_t i = 0; i < size; i++)
+      buf[i] = lines ? (unsigned char)('a' + (i * 31 + id * 7) % 26)
+                     : (unsigned char)(i * 31 + id * 7);
   unsigned char stamp[4] = {round, round >> 8, round >> 16, round >> 24};
   for (size_t i = 0; i < 4 && i < size; i++) {
-    buf[i] = stamp[i] ^ (unsigned char)id;
-    buf[size - 1 - i] = stamp[i];
+    if (lines) {
+      buf[i] = (unsigned char)('A' + ((stamp[i] ^ id) & 15));
+      if (size > 9) buf[size - 2 - i] = (unsigned char)('A' + (stamp[i] & 15));
+    } else {
+      buf[i] = stamp[i] ^ (unsigned char)id;
+      buf[size - 1 - i] = stamp[i];
+    }
   }
+  if (lines) buf[size - 1] = '\n';
 }
 
 static int pingpong(const char *host, const char *port, int n, size_t size,
@@ -300,14 +313,17 @@ static int idle(const char *host, const char *port, int n) {
 int main(int argc, char **argv) {
   struct rlimit rl = {65536, 65536};
   setrlimit(RLIMIT_NOFILE, &rl);
-  if (argc == 7 && strcmp(argv[1], "pingpong") == 0)
+  if ((argc == 7 || (argc == 8 && strcmp(argv[7], "lines") == 0)) &&
+      strcmp(argv[1], "pingpong") == 0) {
+    lines = argc == 8;
     return pingpong(argv[2], argv[3], atoi(argv[4]), strtoul(argv[5], 0, 10), atof(argv[6]));
+  }
   if (argc == 5 && strcmp(argv[1], "stream") == 0)
     return stream(argv[2], argv[3], strtoull(argv[4], 0, 10));
   if (argc == 5 && strcmp(argv[1], "idle") == 0)
     return idle(argv[2], argv[3], atoi(argv[4]));
   fprintf(stderr,
-          "usage: loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS\n"
+          "usage: loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS [lines]\n"
           "       loadgen stream HOST PORT BYTES\n"
           "       loadgen idle HOST PORT CONNECTIONS\n");
   return 2;

@@ -79,6 +79,8 @@ interface ServerSpec {
   cmd: string[];
   /** Which measurements to take (default: all). */
   only?: string[];
+  /** Ping-pong messages are lines ('\n'-terminated, no other '\n'). */
+  lines?: boolean;
 }
 
 const python = (await works("/usr/bin/python3", ["-c", "import asyncio"]))
@@ -100,6 +102,17 @@ const SERVERS: ServerSpec[] = [
     name: "Protocol echo (lib)",
     cmd: [deno, "run", "--allow-net", `${HERE}protocol_echo.ts`],
     only: ["1k x10", "16k x10", "1k x100", "stream"],
+  },
+  {
+    name: "stream echo (lib, pipeTo)",
+    cmd: [deno, "run", "--allow-net", `${HERE}stream_echo.ts`],
+    only: ["1k x10", "16k x10", "1k x100", "stream"],
+  },
+  {
+    name: "LineReceiver echo (lib)",
+    cmd: [deno, "run", "--allow-net", `${HERE}line_echo.ts`],
+    only: ["1k x10", "16k x10", "1k x100"],
+    lines: true,
   },
   {
     name: "EchoServer, debug log",
@@ -130,6 +143,7 @@ const PINGPONG = [
 interface Running {
   child: Deno.ChildProcess;
   port: number;
+  lines: boolean;
 }
 
 async function start(spec: ServerSpec): Promise<Running> {
@@ -148,7 +162,7 @@ async function start(spec: ServerSpec): Promise<Running> {
     `${spec.name} did not start`,
   );
   await reader.cancel();
-  return { child, port: Number(port) };
+  return { child, port: Number(port), lines: spec.lines === true };
 }
 
 /**
@@ -210,6 +224,7 @@ async function pingpongRun(
     String(connections),
     String(size),
     String(seconds),
+    ...(server.lines ? ["lines"] : []),
   ]);
   const after = await cpuSeconds(server.child.pid);
   if (result.mismatches || result.errors) {

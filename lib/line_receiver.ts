@@ -133,9 +133,37 @@ export class LineReceiver implements Protocol {
    */
   lineReceived(_line: Uint8Array): void {}
 
-  /** Sends `line` (strings as UTF-8) followed by the delimiter. */
+  /**
+   * Sends `line` (strings as UTF-8) followed by the delimiter, in one write:
+   * a line received in one read is followed by its delimiter in the same
+   * memory, so echoing it sends that memory as it is; other lines are
+   * copied once with the delimiter.
+   */
   sendLine(line: Uint8Array | string): void {
-    this.transport.writelines([line, this.delimiter]);
+    const delimiter = this.delimiter;
+    if (typeof line === "string") line = encoder.encode(line);
+    const end = line.byteOffset + line.length;
+    if (end + delimiter.length <= line.buffer.byteLength) {
+      const extended = new Uint8Array(
+        line.buffer,
+        line.byteOffset,
+        line.length + delimiter.length,
+      );
+      let i = 0;
+      while (
+        i < delimiter.length && extended[line.length + i] === delimiter[i]
+      ) {
+        i++;
+      }
+      if (i === delimiter.length) {
+        this.transport.write(extended);
+        return;
+      }
+    }
+    const joined = new Uint8Array(line.length + delimiter.length);
+    joined.set(line);
+    joined.set(delimiter, line.length);
+    this.transport.write(joined);
   }
 
   /**

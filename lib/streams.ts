@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ByteBuffer } from "./_byte_buffer.ts";
+import { indexOfBytes } from "./line_receiver.ts";
 import { reportError } from "./_report.ts";
 import {
   type Connection,
@@ -84,6 +84,55 @@ export class LimitOverrunError extends Error {
 }
 
 /**
+ * Chunks received and not yet read. Reads hand out whole chunks or views of
+ * them, with no copy; only a read that spans chunks joins them.
+ */
+class Chunks {
+  #chunks: Uint8Array[] = [];
+  length = 0;
+
+  append(data: Uint8Array): void {
+    this.#chunks.push(data);
+    this.length += data.length;
+  }
+
+  /** Removes and returns the first `n` bytes (n <= length). */
+  take(n: number): Uint8Array {
+    const chunks = this.#chunks;
+    this.length -= n;
+    const first = chunks[0];
+    if (first.length === n) return chunks.shift()!;
+    if (first.length > n) {
+      chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let offset = 0;
+    while (offset < n) {
+      const chunk = chunks[0];
+      const part = Math.min(chunk.length, n - offset);
+      out.set(chunk.subarray(0, part), offset);
+      offset += part;
+      if (part === chunk.length) chunks.shift();
+      else chunks[0] = chunk.subarray(part);
+    }
+    return out;
+  }
+
+  /** Where `needle` starts, searching from `from`; -1 if not there. */
+  indexOf(needle: Uint8Array, from: number): number {
+    if (this.#chunks.length > 1) {
+      // Joined once: later searches look at the new bytes only.
+      const all = this.take(this.length);
+      this.append(all);
+    }
+    return this.#chunks.length === 0
+      ? -1
+      : indexOfBytes(this.#chunks[0], needle, from);
+  }
+}
+
+/**
  * Bytes from a connection, read as asyncio's `StreamReader` reads them.
  *
  * Flow control is real: while more than twice `limit` bytes wait unread the
@@ -101,7 +150,7 @@ export class LimitOverrunError extends Error {
  * ```
  */
 export class StreamReader implements AsyncIterable<Uint8Array> {
-  #buffer = new ByteBuffer();
+  #buffer = new Chunks();
   #limit: number;
   #eof = false;
   #error: Error | null = null;
@@ -185,7 +234,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   }
 
   #consume(n: number): Uint8Array {
-    const data = this.#buffer.take(n);
+    const data = n === 0 ? new Uint8Array(0) : this.#buffer.take(n);
     this.#resume();
     return data;
   }
@@ -296,7 +345,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     } catch (error) {
       if (error instanceof IncompleteReadError) return error.partial;
       if (error instanceof LimitOverrunError) {
-        const at = this.#buffer.indexOf(encoder.encode("\n"));
+        const at = this.#buffer.indexOf(encoder.encode("\n"), 0);
         this.#consume(at >= 0 ? at + 1 : this.#buffer.length);
       }
       throw error;
