@@ -284,3 +284,28 @@ Deno.test("openConnection and startServer reject a bad limit", async () => {
   await assert.rejects(startServer(() => {}, { limit: 0 }), RangeError);
   assert.throws(() => new StreamReader(-1), RangeError);
 });
+
+Deno.test("streams over a Unix socket; writer.transport is the connection's", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/streams.sock`;
+  const server = await startServer(async (reader, writer) => {
+    writer.write(await reader.readexactly(4));
+    await writer.drain();
+    writer.close();
+  }, { path });
+  try {
+    const { reader, writer } = await openConnection({ path });
+    assert.equal(
+      writer.transport.getExtraInfo<Deno.UnixAddr>("peername")?.transport,
+      "unix",
+    );
+    writer.write("ping");
+    assert.equal(decode(await reader.read()), "ping");
+    writer.close();
+    await writer.waitClosed();
+  } finally {
+    await server.close();
+    await server.waitClosed();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
