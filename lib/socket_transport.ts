@@ -648,11 +648,18 @@ export class SocketTransport implements Transport {
 
   /** The buffer is empty: send a requested EOF, finish a requested close. */
   #drained(): void {
-    if (this.#closeRequested) {
-      this.#finish(null);
-    } else if (this.#eofRequested && !this.#eofSent) {
+    if (this.#eofRequested && !this.#eofSent) {
+      // A requested EOF is sent even when close() followed it: over TLS
+      // it is the close_notify that tells the peer the data is complete.
       this.#eofSent = true;
-      this.#conn.closeWrite().then(undefined, this.#failed);
+      const sent = this.#conn.closeWrite();
+      if (this.#closeRequested) {
+        sent.then(() => this.#finish(null), this.#failed);
+      } else {
+        sent.then(undefined, this.#failed);
+      }
+    } else if (this.#closeRequested) {
+      this.#finish(null);
     }
   }
 
