@@ -10,7 +10,11 @@ import type {
   Protocol,
   ProtocolFactory,
 } from "./protocol.ts";
+import { AllAttemptsFailedError, staggeredConnect } from "./_happy_eyeballs.ts";
 import { resolveHost, unbracket } from "./_resolve.ts";
+
+/** The default of `happyEyeballsDelay`, in seconds (RFC 8305). */
+const DEFAULT_HAPPY_EYEBALLS_DELAY = 0.25;
 import { SocketTransport } from "./socket_transport.ts";
 import type { WriteBufferLimits } from "./transport.ts";
 
@@ -34,6 +38,15 @@ export interface ConnectionOptions {
   writeBufferLimits?: Partial<WriteBufferLimits>;
   /** Gives up connecting when this signal aborts. */
   signal?: AbortSignal;
+  /**
+   * Seconds between connection attempts when the name resolves to several
+   * addresses (default 0.25, as RFC 8305 and asyncio's
+   * `happy_eyeballs_delay`): the next address is tried that long after the
+   * last attempt started, without waiting for it to fail, IPv6 and IPv4
+   * interleaved; the first to connect wins and the others are closed.
+   * `null` tries one address at a time, each after the last failed.
+   */
+  happyEyeballsDelay?: number | null;
 }
 
 /** What {@linkcode createConnection} resolves to. */
@@ -91,16 +104,30 @@ async function open(options: ConnectionOptions): Promise<Deno.Conn> {
   } catch (error) {
     throw withTarget(error, target(options));
   }
-  let lastError: unknown;
-  for (const address of addresses) {
-    try {
-      return await Deno.connect({ hostname: address, port, signal });
-    } catch (error) {
-      lastError = error;
-      if (signal?.aborted) break;
-    }
+  const delay = options.happyEyeballsDelay === undefined
+    ? DEFAULT_HAPPY_EYEBALLS_DELAY
+    : options.happyEyeballsDelay;
+  if (delay !== null && !(delay >= 0 && isFinite(delay))) {
+    throw new RangeError(
+      `happyEyeballsDelay must be a number of seconds >= 0 or null, got ${delay}`,
+    );
   }
-  throw withTarget(lastError, target(options));
+  try {
+    return await staggeredConnect(
+      addresses,
+      port,
+      delay === null ? null : delay * 1000,
+      ({ hostname, port, signal }) => Deno.connect({ hostname, port, signal }),
+      signal,
+    );
+  } catch (error) {
+    // One address: its own error, as it was.
+    const only = error instanceof AllAttemptsFailedError &&
+        error.errors.length === 1
+      ? error.errors[0].error
+      : error;
+    throw withTarget(only, target(options));
+  }
 }
 
 /**
@@ -128,8 +155,9 @@ async function upgrade(
 
 /**
  * Connects to `hostname`:`port` and runs the protocol `factory` makes over
- * the connection. asyncio's `loop.create_connection`. Every address the name
- * resolves to is tried in turn until one accepts.
+ * the connection. asyncio's `loop.create_connection`. When the name resolves
+ * to several addresses they are raced as RFC 8305 says (see
+ * `happyEyeballsDelay`).
  *
  * @example
  * ```ts
