@@ -7,6 +7,7 @@
  * @module
  */
 
+import { metrics } from "@opentelemetry/api";
 import {
   configureSync,
   getLogger,
@@ -162,6 +163,15 @@ let queue: StderrQueue | null = null;
 /** Lines the queue dropped, as counted by {@linkcode droppedLogLines}. */
 let droppedTotal = 0;
 
+/** The same count as an OpenTelemetry metric (a no-op without a provider). */
+const droppedMetric = metrics.getMeter("echo").createCounter(
+  "echo.log.dropped_lines",
+  {
+    unit: "{line}",
+    description: "Log lines dropped because standard error was not being read.",
+  },
+);
+
 /**
  * How many log lines were dropped so far because standard error was not
  * being read.
@@ -180,6 +190,7 @@ export function droppedLogLines(): number {
 function stderrQueue(): StderrQueue {
   return queue ??= new StderrQueue((count) => {
     droppedTotal += count;
+    droppedMetric.add(count);
     getLogger(["logging"]).warning(
       "dropped {count} log line(s): standard error was not being read",
       { count },

@@ -6,6 +6,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { logAccess } from "./access_log.ts";
 import type {
   ConnectionLimits,
   ServerOptions,
@@ -37,6 +38,8 @@ export interface ServerConfig extends CommonConfig {
   proxyProtocolFrom: string[];
   /** Worker threads sharing the port (1: none). */
   workers: number;
+  /** Log one line per connection when it ends. */
+  accessLog: boolean;
 }
 
 /**
@@ -66,6 +69,7 @@ export function serverOptions(
     }),
     idleTimeout: config.idleTimeout,
     handshakeTimeout: config.handshakeTimeout,
+    ...(config.accessLog ? { onConnectionEnd: logAccess } : {}),
   };
 }
 

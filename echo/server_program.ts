@@ -162,6 +162,11 @@ export const serverProgram: Program<ServerConfig> = {
       help:
         "expect a PROXY protocol v1/v2 header (HAProxy, nginx) and log the real client",
     },
+    "access-log": {
+      type: "boolean",
+      help:
+        "log one info line per connection when it ends: client, outcome, duration, bytes each way",
+    },
     "proxy-protocol-from": {
       type: "string",
       multiple: true,
@@ -215,6 +220,7 @@ export const serverProgram: Program<ServerConfig> = {
       udp: Boolean(values.udp),
       proxyProtocol: Boolean(values["proxy-protocol"]),
       proxyProtocolFrom: from,
+      accessLog: Boolean(values["access-log"]),
       workers: parseWorkers(
         values,
         unix !== undefined || Boolean(values.udp) || cert !== undefined,

@@ -35,6 +35,10 @@ export {
 } from "./socket_transport.ts";
 export type { TlsServerOptions } from "./_listen.ts";
 export { createServer, Server, type ServerOptions } from "./server.ts";
+export type {
+  ConnectionOutcome,
+  ConnectionRecord,
+} from "./connection_record.ts";
 export { AddressRanges } from "./address_ranges.ts";
 export {
   type ConnectionLimitOptions,

@@ -23,7 +23,17 @@ import {
   type TlsServerOptions,
 } from "./_listen.ts";
 import { PrefixedConn, readProxyHeader } from "./proxy_protocol.ts";
-import { ioCountOf, SocketTransport } from "./socket_transport.ts";
+import {
+  recordAcceptError,
+  recordConnection,
+  unwatchServer,
+  watchServer,
+} from "./_metrics.ts";
+import type {
+  ConnectionOutcome,
+  ConnectionRecord,
+} from "./connection_record.ts";
+import { ioCountOf, SocketTransport, statsOf } from "./socket_transport.ts";
 import type { ByteStream, WriteBufferLimits } from "./transport.ts";
 
 const log = getLogger(["protocols"]);
@@ -115,6 +125,20 @@ export interface ServerOptions {
    * before its first byte is read. Default: every peer may.
    */
   proxyProtocolFrom?: string[];
+  /**
+   * Called once for each connection when it ends — refused, failed before
+   * it was served, or served and closed — with its peer, duration, bytes
+   * and outcome: for access logs. An exception it throws is reported and
+   * ignored.
+   */
+  onConnectionEnd?: (record: ConnectionRecord) => void;
+}
+
+/** A connection from accept on: when it started and who it is. */
+interface Accepted {
+  started: number;
+  peer: Deno.Addr | undefined;
+  proxy?: Deno.Addr;
 }
 
 /** The default of {@linkcode ServerOptions.handshakeTimeout}, in seconds. */
@@ -195,6 +219,9 @@ export class Server implements AsyncDisposable {
   #stopped = Promise.withResolvers<void>();
   #sweeper: IdleSweeper<SocketTransport> | null = null;
   #throttles = new Map<string, Throttle>();
+  #idleClosed = new WeakSet<SocketTransport>();
+  /** Attributes of this server's metrics. */
+  readonly attributes: Record<string, string | number>;
 
   static {
     makeServer = (listening, factory, options) =>
@@ -232,11 +259,45 @@ export class Server implements AsyncDisposable {
           "Closing idle connection from {host} port {port}: no traffic for {seconds} s",
           { host: peer?.hostname, port: peer?.port, seconds: idle },
         );
+        this.#idleClosed.add(transport);
         if (transport.getWriteBufferSize() > 0) transport.abort();
         else transport.close();
       }, ioCountOf);
     }
+    this.attributes = this.addrs.length > 0
+      ? { "network.transport": "tcp", "server.port": this.addrs[0].port }
+      : { "network.transport": "unix" };
+    watchServer(this);
     this.#accepting = listeners.map((listener) => this.#acceptLoop(listener));
+  }
+
+  /** Reports an ended connection to the metrics and `onConnectionEnd`. */
+  #ended(
+    accepted: Accepted,
+    outcome: ConnectionOutcome,
+    extra: { bytesReceived?: number; bytesSent?: number; error?: unknown } = {},
+  ): void {
+    const error = extra.error instanceof Error ? extra.error : undefined;
+    const record: ConnectionRecord = {
+      peer: accepted.peer,
+      ...(accepted.proxy ? { proxy: accepted.proxy } : {}),
+      durationMs: performance.now() - accepted.started,
+      bytesReceived: extra.bytesReceived ?? 0,
+      bytesSent: extra.bytesSent ?? 0,
+      outcome,
+      ...(error ? { error } : {}),
+    };
+    recordConnection(this, record);
+    const report = this.#options.onConnectionEnd;
+    if (!report) return;
+    try {
+      report(record);
+    } catch (thrown) {
+      const cause = thrown instanceof Error
+        ? thrown
+        : new Error(String(thrown));
+      reportError("onConnectionEnd failed: {error}", { error: cause }, cause);
+    }
   }
 
   /** How many connections are open now (TLS handshakes included). */
@@ -274,6 +335,7 @@ export class Server implements AsyncDisposable {
         conn = await listener.accept();
       } catch (error) {
         if (!this.#listening) break;
+        recordAcceptError(this, error);
         // One failed accept (a peer that reset before we took it) does not
         // end the listener: log and go on.
         this.#warn(
@@ -313,6 +375,10 @@ export class Server implements AsyncDisposable {
   }
 
   #serve(conn: Deno.Conn): void {
+    const accepted: Accepted = {
+      started: performance.now(),
+      peer: conn.remoteAddr,
+    };
     const proxied = this.#options.proxyProtocol === true;
     // A proxied connection counts against the per-address limit once its
     // header names the client (the proxy's own address says nothing).
@@ -321,18 +387,27 @@ export class Server implements AsyncDisposable {
     if (refusal) {
       this.#refuse(refusal, conn.remoteAddr);
       conn.close();
+      this.#ended(accepted, "refused");
       return;
     }
     const release = () => this.#limits.release(address);
-    if (this.#tls) this.#handshake(conn as Deno.TcpConn, this.#tls, release);
-    else if (proxied) this.#readProxy(conn, release);
-    else this.#start(conn, {}, release);
+    if (this.#tls) {
+      this.#handshake(conn as Deno.TcpConn, this.#tls, release, accepted);
+    } else if (proxied) this.#readProxy(conn, release, accepted);
+    else this.#start(conn, {}, release, accepted);
   }
 
   /** Completes a TLS handshake, then serves the connection. */
-  #handshake(conn: Deno.TcpConn, tls: TlsContext, release: () => void): void {
+  #handshake(
+    conn: Deno.TcpConn,
+    tls: TlsContext,
+    release: () => void,
+    accepted: Accepted,
+  ): void {
     const stream = new TlsServerStream(conn, tls);
     this.#prepare(
+      accepted,
+      "tls_failed",
       stream,
       async () => {
         const info = await stream.handshake();
@@ -350,7 +425,11 @@ export class Server implements AsyncDisposable {
   }
 
   /** Reads the PROXY header, then serves the rest of the connection. */
-  #readProxy(conn: Deno.Conn, release: () => void): void {
+  #readProxy(
+    conn: Deno.Conn,
+    release: () => void,
+    accepted: Accepted,
+  ): void {
     const proxy = ipOf(conn.remoteAddr);
     if (this.#trusted && !(proxy !== undefined && this.#trusted.has(proxy))) {
       this.#warn(
@@ -360,12 +439,17 @@ export class Server implements AsyncDisposable {
       );
       conn.close();
       release();
+      this.#ended(accepted, "proxy_rejected");
       return;
     }
     let client: string | undefined;
-    this.#prepare(conn, async () => {
+    this.#prepare(accepted, "proxy_rejected", conn, async () => {
       const header = await readProxyHeader(conn);
       client = ipOf(header.source);
+      if (header.source) {
+        accepted.proxy = conn.remoteAddr;
+        accepted.peer = header.source;
+      }
       const refusal = this.#limits.acquire(client, false);
       if (refusal) {
         this.#refuse(refusal, header.source!);
@@ -403,6 +487,8 @@ export class Server implements AsyncDisposable {
    * `release` is called once the connection is over, either way.
    */
   async #prepare(
+    accepted: Accepted,
+    failure: ConnectionOutcome,
     conn: ByteStream,
     prepare: () => Promise<[ByteStream, Record<string, unknown>]>,
     failed: (error: unknown, timedOut: boolean) => void,
@@ -418,7 +504,7 @@ export class Server implements AsyncDisposable {
       const [stream, extra] = await prepare();
       clearTimeout(timer);
       this.#handshaking.delete(conn);
-      this.#start(stream, extra, release);
+      this.#start(stream, extra, release, accepted);
     } catch (error) {
       clearTimeout(timer);
       this.#handshaking.delete(conn);
@@ -429,6 +515,15 @@ export class Server implements AsyncDisposable {
         // Closed by the timer or the peer.
       }
       release();
+      this.#ended(
+        accepted,
+        error instanceof Reported ? "refused" : failure,
+        {
+          error: timedOut
+            ? new Deno.errors.TimedOut("handshake not done in time")
+            : error,
+        },
+      );
       this.#checkDone();
     }
   }
@@ -437,6 +532,7 @@ export class Server implements AsyncDisposable {
     conn: ByteStream,
     extra: Record<string, unknown>,
     release: () => void,
+    accepted: Accepted,
   ): void {
     let protocol: Protocol | BufferedProtocol;
     try {
@@ -450,6 +546,7 @@ export class Server implements AsyncDisposable {
       );
       conn.close();
       release();
+      this.#ended(accepted, "reset", { error: cause });
       this.#checkDone();
       return;
     }
@@ -465,6 +562,22 @@ export class Server implements AsyncDisposable {
       this.#connections.delete(transport);
       this.#sweeper?.delete(transport);
       release();
+      const stats = statsOf(transport);
+      this.#ended(
+        accepted,
+        this.#idleClosed.has(transport)
+          ? "idle_timeout"
+          : stats.error
+          ? "reset"
+          : stats.endedBy === "abort()"
+          ? "aborted"
+          : "closed",
+        {
+          bytesReceived: stats.bytesIn,
+          bytesSent: stats.bytesOut,
+          error: stats.error,
+        },
+      );
       this.#checkDone();
     });
   }
@@ -497,6 +610,7 @@ export class Server implements AsyncDisposable {
         }
       }
       for (const throttle of this.#throttles.values()) throttle.close();
+      this.#done.promise.then(() => unwatchServer(this));
       Promise.all(this.#accepting).then(() => this.#cleanUp()).then(() => {
         this.#stopped.resolve();
         this.#checkDone();

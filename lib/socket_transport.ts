@@ -95,6 +95,21 @@ function asError(value: unknown): Error {
  */
 export let ioCountOf: (transport: SocketTransport) => number;
 
+/** What a transport moved and how it ended (internal, for the server). */
+export interface TransportStats {
+  /** Bytes read from the connection. */
+  bytesIn: number;
+  /** Bytes the connection took from the write buffer. */
+  bytesOut: number;
+  /** What ended it by the protocol's hand, if anything did. */
+  endedBy: "close()" | "abort()" | null;
+  /** The error the connection was lost to, if any. */
+  error: Error | null;
+}
+
+/** The counters of a transport. Internal: not exported by the package. */
+export let statsOf: (transport: SocketTransport) => TransportStats;
+
 /**
  * The transport over one {@linkcode Deno.Conn}: it reads with
  * `conn.read()` into its own buffer (or the protocol's, for a
@@ -155,6 +170,9 @@ export class SocketTransport implements Transport {
   #detached = false; // handed over to a TLS transport
 
   #ioCount = 0; // completed reads and writes, for idle timeouts
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #lostTo: Error | null = null;
 
   // Ending.
   #closing = false; // close() or abort() called, or the connection lost
@@ -165,6 +183,12 @@ export class SocketTransport implements Transport {
 
   static {
     ioCountOf = (transport) => transport.#ioCount;
+    statsOf = (t) => ({
+      bytesIn: t.#bytesIn,
+      bytesOut: t.#bytesOut,
+      endedBy: t.#endedBy,
+      error: t.#lostTo,
+    });
   }
 
   private constructor(
@@ -488,6 +512,7 @@ export class SocketTransport implements Transport {
    * (down to {@linkcode MIN_READ_SIZE}).
    */
   #adapt(n: number, size: number): void {
+    this.#bytesIn += n;
     if (n >= size) {
       if (this.#readSize < READ_SIZE) this.#readSize *= 2;
       this.#smallReads = 0;
@@ -547,6 +572,7 @@ export class SocketTransport implements Transport {
   #finish(error: Error | null): void {
     if (this.#lost || this.#detached) return;
     this.#lost = true;
+    this.#lostTo = error;
     this.#drain?.resolve();
     this.#closing = true;
     this.#queue = [];
@@ -617,6 +643,7 @@ export class SocketTransport implements Transport {
     if (this.#lost) return;
     const chunk = this.#inFlight!;
     this.#queued -= n;
+    this.#bytesOut += n;
     this.#ioCount++;
     if (n < chunk.byteLength) {
       this.#send(chunk.subarray(n)); // a partial write: send the rest

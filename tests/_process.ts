@@ -68,10 +68,12 @@ export class ServerProcess {
   static start(
     args: string[] = [],
     permissions = ["--allow-net"],
+    env: Record<string, string> = {},
   ): Promise<ServerProcess> {
     return ServerProcess.spawn(
       [Deno.execPath(), "run", ...permissions, projectFile("main_server.ts")],
       ["--port", "0", ...args],
+      env,
     );
   }
 
@@ -83,13 +85,14 @@ export class ServerProcess {
   static async spawn(
     command: string[],
     args: string[],
+    env: Record<string, string> = {},
   ): Promise<ServerProcess> {
     const child = new Deno.Command(command[0], {
       args: [...command.slice(1), ...args],
       stdin: "null",
       stdout: "null",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
     }).spawn();
     const server = new ServerProcess(child);
     const line = await server.waitForLine((l) => l.includes("starting up on "));

@@ -25,6 +25,7 @@ Deno.test("defaults are the seed's: localhost, port 10000, debug, text", () => {
     proxyProtocol: false,
     proxyProtocolFrom: [],
     workers: 1,
+    accessLog: false,
   });
   const client = parseCommandLine(clientProgram, []);
   assert.ok(client.kind === "run");
