@@ -14,7 +14,7 @@
  * @module
  */
 
-import { metrics } from "npm:@opentelemetry/api@^1.9.0";
+import { metrics } from "./_deps.ts";
 import type { ConnectionRecord } from "./connection_record.ts";
 
 const meter = metrics.getMeter("@protocols/core", "0.2.0");

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { getConfig, getLogger } from "./_log.ts";
+import { getConfig, getLogger } from "./_deps.ts";
 
 const log = getLogger(["protocols"]);
 

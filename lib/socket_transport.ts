@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getLogger } from "./_log.ts";
+import { getLogger } from "./_deps.ts";
 import { reportError } from "./_report.ts";
 import { addrText } from "./_addr.ts";
 import {
