@@ -81,7 +81,25 @@ interface ServerSpec {
   only?: string[];
   /** Ping-pong messages are lines ('\n'-terminated, no other '\n'). */
   lines?: boolean;
+  /** More environment for the server. */
+  env?: Record<string, string>;
 }
+
+// An OTLP/HTTP receiver on loopback for the telemetry row: it takes the
+// exports and throws them away, as a collector's first hop would.
+const otlp = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen() {} },
+  async (request) => {
+    await request.body?.cancel();
+    return Response.json({});
+  },
+);
+const OTEL_ENV = {
+  OTEL_DENO: "true",
+  OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+  OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlp.addr.port}`,
+  OTEL_METRIC_EXPORT_INTERVAL: "1000",
+};
 
 const python = (await works("/usr/bin/python3", ["-c", "import asyncio"]))
   ? "/usr/bin/python3"
@@ -101,6 +119,12 @@ const SERVERS: ServerSpec[] = [
   {
     name: "Protocol echo (lib)",
     cmd: [deno, "run", "--allow-net", `${HERE}protocol_echo.ts`],
+    only: ["1k x10", "16k x10", "1k x100", "stream"],
+  },
+  {
+    name: "EchoServer, OTEL_DENO=true",
+    cmd: [deno, "run", "--allow-net", `${HERE}lib_echo.ts`],
+    env: OTEL_ENV,
     only: ["1k x10", "16k x10", "1k x100", "stream"],
   },
   {
@@ -154,6 +178,7 @@ async function start(spec: ServerSpec): Promise<Running> {
     stdout: "piped",
     stderr: "null", // the debug-log row writes its log to /dev/null
     cwd: ROOT,
+    env: spec.env ?? {},
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const [, port] = await readUntil(
@@ -512,3 +537,4 @@ await Deno.writeTextFile(
 );
 await Deno.writeTextFile(`${HERE}results/${name}.svg`, renderSvg(results));
 console.log(`\nwrote bench/results/${name}.json and bench/results/${name}.svg`);
+await otlp.shutdown();
