@@ -4,7 +4,12 @@
 
 import assert from "node:assert/strict";
 import { testCerts } from "../tests/_certs.ts";
-import { openFds, projectFile, rss, ServerProcess } from "../tests/_process.ts";
+import {
+  openFds,
+  rss,
+  ServerProcess,
+  startWithStalledLog,
+} from "../tests/_process.ts";
 import {
   assertSameBytes,
   echoThrough,
@@ -313,34 +318,8 @@ Deno.test("soak: 300 silent TLS clients against --max-connections 50 --handshake
 });
 
 Deno.test("soak: a log nobody reads while 16 MiB is echoed, logged whole", async () => {
-  const probe = Deno.listen({ hostname: HOST, port: 0 });
-  const port = probe.addr.port;
-  probe.close();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      projectFile("main_server.ts"),
-      "--host",
-      HOST,
-      "--port",
-      String(port),
-      "--log-bytes",
-      "65536",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const { child, port } = await startWithStalledLog(["--log-bytes", "65536"]);
   try {
-    await waitFor(async () => {
-      try {
-        (await Deno.connect({ hostname: HOST, port })).close();
-        return true;
-      } catch {
-        return false;
-      }
-    }, "the server listens");
     const started = Date.now();
     await echoExact(port, randomBytes(16 * MiB));
     let served = 0;

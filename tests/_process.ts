@@ -200,3 +200,43 @@ export async function rss(pid: number): Promise<number> {
   const kib = new TextDecoder().decode(stdout).match(/VmRSS:\s+(\d+) kB/);
   return Number(kib![1]) * 1024;
 }
+
+/**
+ * Starts the server on 127.0.0.1 with standard error piped and not read, as
+ * a stuck terminal or a stalled log shipper would leave it (the port is
+ * picked here, since the start-up line cannot be read); resolves once it
+ * accepts connections.
+ */
+export async function startWithStalledLog(
+  args: string[],
+): Promise<{ child: Deno.ChildProcess; port: number }> {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      projectFile("main_server.ts"),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const deadline = Date.now() + 30_000;
+  while (true) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return { child, port };
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}

@@ -7,8 +7,9 @@ import { projectFile, ServerProcess } from "./_process.ts";
 
 const decoder = new TextDecoder();
 
-async function build(command: string, dir: string): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), {
+/** Runs tools/build.ts COMMAND DIR; resolves to its outcome. */
+async function runBuild(command: string, dir: string) {
+  return await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-run",
@@ -21,7 +22,12 @@ async function build(command: string, dir: string): Promise<void> {
     ],
     stdout: "piped",
     stderr: "piped",
+    env: { NO_COLOR: "1" },
   }).output();
+}
+
+async function build(command: string, dir: string): Promise<void> {
+  const out = await runBuild(command, dir);
   assert.equal(out.code, 0, decoder.decode(out.stderr));
 }
 
@@ -127,21 +133,7 @@ Deno.test("compile:all without a base runtime says so once and leaves no folders
     return;
   }
   const dir = await Deno.makeTempDir({ prefix: "echo-compile-all-" });
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env=DENORT_BIN",
-      projectFile("tools/build.ts"),
-      "compile:all",
-      dir,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
+  const out = await runBuild("compile:all", dir);
   const lines = decoder.decode(out.stderr).split("\n").filter(Boolean);
   if (out.code === 0) {
     console.log(

@@ -12,7 +12,12 @@ import {
   waitFor,
   writeAll,
 } from "./_helpers.ts";
-import { openFds, projectFile, ServerProcess } from "./_process.ts";
+import {
+  openFds,
+  projectFile,
+  ServerProcess,
+  startWithStalledLog,
+} from "./_process.ts";
 
 const HOST = "127.0.0.1";
 
@@ -142,41 +147,6 @@ Deno.test("hardening: a TLS client that closes without close_notify is no ERROR 
     await server.status();
   }
 });
-
-/**
- * Starts the server with standard error piped and not read, as a stuck
- * terminal or a stalled log shipper would leave it.
- */
-async function startWithStalledLog(args: string[]) {
-  const probe = Deno.listen({ hostname: HOST, port: 0 });
-  const port = probe.addr.port;
-  probe.close();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      projectFile("main_server.ts"),
-      "--host",
-      HOST,
-      "--port",
-      String(port),
-      ...args,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  await waitFor(async () => {
-    try {
-      (await connect(port)).close();
-      return true;
-    } catch {
-      return false;
-    }
-  }, "the server listens");
-  return { child, port };
-}
 
 Deno.test("hardening: a log reader that stopped reading does not stop the server", async () => {
   // Chunks logged whole: 2 MiB make far more log than the pipe (64 KiB)
