@@ -5,6 +5,24 @@
  * @module
  */
 
+/** Where `needle` starts in `haystack` from `from`, or -1. */
+export function indexOfBytes(
+  haystack: Uint8Array,
+  needle: Uint8Array,
+  from = 0,
+): number {
+  const first = needle[0];
+  const last = haystack.length - needle.length;
+  for (let i = from; i <= last; i++) {
+    i = haystack.indexOf(first, i);
+    if (i < 0 || i > last) return -1;
+    let j = 1;
+    while (j < needle.length && haystack[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+  }
+  return -1;
+}
+
 /**
  * A growable queue of bytes: append at the end, consume from the front.
  * Memory is reused: consumed space is reclaimed by moving the rest down
@@ -71,16 +89,6 @@ export class ByteBuffer {
 
   /** Where `needle` starts in the waiting bytes, from `from`; -1 if not. */
   indexOf(needle: Uint8Array, from = 0): number {
-    const bytes = this.#bytes;
-    const end = this.#end - needle.length;
-    const first = needle[0];
-    for (let i = this.#start + from; i <= end; i++) {
-      i = bytes.indexOf(first, i);
-      if (i < 0 || i > end) return -1;
-      let j = 1;
-      while (j < needle.length && bytes[i + j] === needle[j]) j++;
-      if (j === needle.length) return i - this.#start;
-    }
-    return -1;
+    return indexOfBytes(this.view(), needle, from);
   }
 }

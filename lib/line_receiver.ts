@@ -5,29 +5,11 @@
  * @module
  */
 
-import { ByteBuffer } from "./_byte_buffer.ts";
+import { ByteBuffer, indexOfBytes } from "./_byte_buffer.ts";
 import type { Protocol } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
 
 const encoder = new TextEncoder();
-
-/** Where `needle` starts in `haystack` from `from`, or -1. */
-export function indexOfBytes(
-  haystack: Uint8Array,
-  needle: Uint8Array,
-  from = 0,
-): number {
-  const first = needle[0];
-  const last = haystack.length - needle.length;
-  for (let i = from; i <= last; i++) {
-    i = haystack.indexOf(first, i);
-    if (i < 0 || i > last) return -1;
-    let j = 1;
-    while (j < needle.length && haystack[i + j] === needle[j]) j++;
-    if (j === needle.length) return i;
-  }
-  return -1;
-}
 
 /**
  * A protocol that cuts its input into lines: subclass it and override

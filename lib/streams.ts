@@ -7,7 +7,7 @@
  * @module
  */
 
-import { indexOfBytes } from "./line_receiver.ts";
+import { indexOfBytes } from "./_byte_buffer.ts";
 import { reportError } from "./_report.ts";
 import {
   type Connection,
