@@ -117,7 +117,7 @@ async function open(options: ConnectionOptions): Promise<Deno.Conn> {
       addresses,
       port,
       delay === null ? null : delay * 1000,
-      ({ hostname, port, signal }) => Deno.connect({ hostname, port, signal }),
+      (attempt) => Deno.connect(attempt),
       signal,
     );
   } catch (error) {

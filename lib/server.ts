@@ -176,7 +176,14 @@ let makeServer: (
   listening: Listening,
   factory: ProtocolFactory<Protocol | BufferedProtocol>,
   options: ServerOptions,
+  checked: Checked,
 ) => Server;
+
+/** What `createServer` made of the options while checking them. */
+interface Checked {
+  limits: ConnectionLimits;
+  trusted: AddressRanges | null;
+}
 
 /**
  * A listening server: returned by {@linkcode createServer}.
@@ -224,14 +231,15 @@ export class Server implements AsyncDisposable {
   readonly attributes: Record<string, string | number>;
 
   static {
-    makeServer = (listening, factory, options) =>
-      new Server(listening, factory, options);
+    makeServer = (listening, factory, options, checked) =>
+      new Server(listening, factory, options, checked);
   }
 
   private constructor(
     listening: Listening,
     factory: ProtocolFactory<Protocol | BufferedProtocol>,
     options: ServerOptions,
+    checked: Checked,
   ) {
     const { listeners } = listening;
     this.#listeners = listeners;
@@ -239,15 +247,10 @@ export class Server implements AsyncDisposable {
     this.#tls = listening.tls;
     this.#factory = factory;
     this.#options = options;
-    this.#limits = options.limits ?? ConnectionLimits.local({
-      maxConnections: options.maxConnections,
-      maxConnectionsPerIp: options.maxConnectionsPerIp,
-    });
+    this.#limits = checked.limits;
     this.#handshakeMs = 1000 *
       (options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
-    this.#trusted = options.proxyProtocolFrom
-      ? new AddressRanges(options.proxyProtocolFrom)
-      : null;
+    this.#trusted = checked.trusted;
     this.addrs = listeners.map((listener) => listener.addr)
       .filter((addr): addr is Deno.NetAddr => addr.transport === "tcp");
     this.path = options.path;
@@ -711,19 +714,24 @@ export async function createServer(
       `maxConnections must be a whole number >= 1, got ${maxConnections}`,
     );
   }
-  // Checks maxConnectionsPerIp the same way the server will count it.
-  ConnectionLimits.local({ maxConnectionsPerIp: options.maxConnectionsPerIp });
+  // Made here, so that a bad maxConnectionsPerIp is refused before listening
+  // (also when shared limits replace it).
+  const own = ConnectionLimits.local({
+    maxConnections,
+    maxConnectionsPerIp: options.maxConnectionsPerIp,
+  });
+  const limits = options.limits ?? own;
   if (options.proxyProtocol && options.tls) {
     throw new RangeError(
       "proxyProtocol cannot be used with tls",
     );
   }
-  if (options.proxyProtocolFrom) {
-    if (!options.proxyProtocol) {
-      throw new RangeError("proxyProtocolFrom needs proxyProtocol");
-    }
-    new AddressRanges(options.proxyProtocolFrom);
+  if (options.proxyProtocolFrom && !options.proxyProtocol) {
+    throw new RangeError("proxyProtocolFrom needs proxyProtocol");
   }
+  const trusted = options.proxyProtocolFrom
+    ? new AddressRanges(options.proxyProtocolFrom)
+    : null;
   if (
     idleTimeout !== undefined && !(idleTimeout >= 0 && isFinite(idleTimeout))
   ) {
@@ -739,5 +747,8 @@ export async function createServer(
       `handshakeTimeout must be a number of seconds > 0, got ${handshakeTimeout}`,
     );
   }
-  return makeServer(await openListeners(options), factory, options);
+  return makeServer(await openListeners(options), factory, options, {
+    limits,
+    trusted,
+  });
 }

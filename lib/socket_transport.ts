@@ -84,6 +84,15 @@ class CallbackError {
   constructor(readonly callback: string, readonly error: Error) {}
 }
 
+/**
+ * A failed read that is the end of the data: a TLS peer that closed without
+ * close_notify. Anything else is thrown on.
+ */
+function endOfData(error: unknown): null {
+  if (error instanceof Deno.errors.UnexpectedEof) return null;
+  throw error;
+}
+
 function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }
@@ -403,9 +412,7 @@ export class SocketTransport implements Transport {
         n = await conn.read(target);
       } catch (error) {
         if (this.#closing) return;
-        // A TLS peer that closed without close_notify: its end of data.
-        if (!(error instanceof Deno.errors.UnexpectedEof)) throw error;
-        n = null;
+        n = endOfData(error);
       } finally {
         this.#readPending = false;
       }
@@ -479,9 +486,7 @@ export class SocketTransport implements Transport {
         n = await conn.read(buffer);
       } catch (error) {
         if (this.#closing) return;
-        // A TLS peer that closed without close_notify: its end of data.
-        if (!(error instanceof Deno.errors.UnexpectedEof)) throw error;
-        n = null;
+        n = endOfData(error);
       } finally {
         this.#readPending = false;
       }
@@ -507,9 +512,9 @@ export class SocketTransport implements Transport {
   }
 
   /**
-   * Adapts the read size: a read that filled its buffer doubles it (up to
-   * {@linkcode READ_SIZE}); a run of reads far smaller than it halves it
-   * (down to {@linkcode MIN_READ_SIZE}).
+   * Counts a read of `n` bytes and adapts the read size: a read that filled
+   * its buffer doubles it (up to {@linkcode READ_SIZE}); a run of reads far
+   * smaller than it halves it (down to {@linkcode MIN_READ_SIZE}).
    */
   #adapt(n: number, size: number): void {
     this.#bytesIn += n;
@@ -649,9 +654,7 @@ export class SocketTransport implements Transport {
       this.#send(chunk.subarray(n)); // a partial write: send the rest
       return;
     }
-    if (this.#returning.length > 0 && chunk.buffer === this.#returning[0]) {
-      this.#recycle();
-    }
+    this.#recycle(chunk);
     if (this.#flow.shrank(this.#queued)) {
       this.#callFlowControl("resumeWriting");
       if (this.#lost) return;
@@ -691,13 +694,16 @@ export class SocketTransport implements Transport {
   }
 
   /**
-   * The oldest chunk written back has been sent: its memory is read into
-   * again. `transfer()` moves the memory to a new ArrayBuffer without a copy
-   * and detaches the old one, so a view the protocol kept against the
+   * `chunk` has left the write buffer (sent, or copied into a joined
+   * write). When it is the oldest chunk written back, its memory is read
+   * into again: `transfer()` moves the memory to a new ArrayBuffer without a
+   * copy and detaches the old one, so a view the protocol kept against the
    * contract is empty, never silently rewritten.
    */
-  #recycle(): void {
-    const buffer = this.#returning.shift()!;
+  #recycle(chunk: Uint8Array): void {
+    const returning = this.#returning;
+    if (returning.length === 0 || chunk.buffer !== returning[0]) return;
+    const buffer = returning.shift()!;
     if (this.#spares.length < MAX_SPARES) this.#spares.push(buffer.transfer());
   }
 
@@ -726,10 +732,7 @@ export class SocketTransport implements Transport {
     for (const part of queue.splice(0, count)) {
       joined.set(part, offset);
       offset += part.byteLength;
-      // Copied: a chunk written back is free now.
-      if (this.#returning.length > 0 && part.buffer === this.#returning[0]) {
-        this.#recycle();
-      }
+      this.#recycle(part); // copied: its memory is free now
     }
     return joined;
   }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { addrText } from "./_addr.ts";
 import { indexOfBytes } from "./_byte_buffer.ts";
 import { reportError } from "./_report.ts";
 import {
@@ -22,6 +23,14 @@ import type { Transport } from "./transport.ts";
 const DEFAULT_LIMIT = 64 * 1024;
 
 const encoder = new TextEncoder();
+
+/** `limit`, when it is a buffer limit (a whole number > 0). */
+function checkLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit <= 0) {
+    throw new RangeError(`limit must be a whole number > 0, got ${limit}`);
+  }
+  return limit;
+}
 
 /**
  * The stream ended before the bytes asked for arrived (asyncio's
@@ -166,10 +175,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * @param limit the buffer limit, in bytes (default 64 KiB).
    */
   constructor(limit = DEFAULT_LIMIT) {
-    if (!Number.isSafeInteger(limit) || limit <= 0) {
-      throw new RangeError(`limit must be a whole number > 0, got ${limit}`);
-    }
-    this.#limit = limit;
+    this.#limit = checkLimit(limit);
   }
 
   /** The transport whose reading is paused while too much waits. */
@@ -530,13 +536,10 @@ class StreamProtocol implements Protocol {
       await handler(this.reader, this.writer!);
     } catch (error) {
       const cause = error instanceof Error ? error : new Error(String(error));
-      const peer = transport.getExtraInfo<Deno.Addr>("peername");
       reportError(
         "Fatal error: stream handler failed for {peer}: {error}",
         {
-          peer: peer && "hostname" in peer
-            ? `${peer.hostname} port ${peer.port}`
-            : "a peer",
+          peer: addrText(transport.getExtraInfo<Deno.Addr>("peername")),
           error: cause,
         },
         cause,
@@ -621,7 +624,7 @@ export async function startServer(
   options: StreamServerOptions = {},
 ): Promise<Server> {
   const { limit = DEFAULT_LIMIT, ...rest } = options;
-  new StreamReader(limit); // checks the limit before anything listens
+  checkLimit(limit); // before anything listens
   return await createServer(() => new StreamProtocol(limit, handler), rest);
 }
 
@@ -645,6 +648,7 @@ export async function openConnection(
   options: OpenConnectionOptions,
 ): Promise<{ reader: StreamReader; writer: StreamWriter }> {
   const { limit = DEFAULT_LIMIT, ...rest } = options;
+  checkLimit(limit); // before connecting
   const connection: Connection<StreamProtocol> = await createConnection(
     () => new StreamProtocol(limit, null),
     rest,
