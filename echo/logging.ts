@@ -160,10 +160,7 @@ class StderrQueue {
 
 let queue: StderrQueue | null = null;
 
-/** Lines the queue dropped, as counted by {@linkcode droppedLogLines}. */
-let droppedTotal = 0;
-
-/** The same count as an OpenTelemetry metric (a no-op without a provider). */
+/** Lines the queue dropped, as an OpenTelemetry metric (a no-op without a provider). */
 const droppedMetric = metrics.getMeter("echo").createCounter(
   "echo.log.dropped_lines",
   {
@@ -172,24 +169,8 @@ const droppedMetric = metrics.getMeter("echo").createCounter(
   },
 );
 
-/**
- * How many log lines were dropped so far because standard error was not
- * being read.
- *
- * @example
- * ```ts
- * import { droppedLogLines } from "./logging.ts";
- *
- * droppedLogLines(); // 0
- * ```
- */
-export function droppedLogLines(): number {
-  return droppedTotal;
-}
-
 function stderrQueue(): StderrQueue {
   return queue ??= new StderrQueue((count) => {
-    droppedTotal += count;
     droppedMetric.add(count);
     getLogger(["logging"]).warning(
       "dropped {count} log line(s): standard error was not being read",

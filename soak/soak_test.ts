@@ -247,21 +247,17 @@ for _ in range(100):
 });
 
 Deno.test("soak: 300 silent TLS clients against --max-connections 50 --handshake-timeout 2", async () => {
-  const { certFile, keyFile, ca } = await testCerts();
-  const server = await ServerProcess.start([
+  const { ca } = await testCerts();
+  const server = await ServerProcess.startTls([
     "--host",
     HOST,
-    "--tls-cert",
-    certFile,
-    "--tls-key",
-    keyFile,
     "--max-connections",
     "50",
     "--handshake-timeout",
     "2",
     "--log-level",
     "info",
-  ], ["--allow-net", "--allow-read"]);
+  ]);
   try {
     const baseline = await openFds(server.pid);
     const started = Date.now();

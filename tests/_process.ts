@@ -1,5 +1,7 @@
 // Running the two programs as real processes.
 
+import { testCerts } from "./_certs.ts";
+
 const ROOT = new URL("../", import.meta.url);
 
 /** The path of a top-level file of the project. */
@@ -74,6 +76,18 @@ export class ServerProcess {
       [Deno.execPath(), "run", ...permissions, projectFile("main_server.ts")],
       ["--port", "0", ...args],
       env,
+    );
+  }
+
+  /**
+   * Starts main_server.ts serving TLS with the test certificates (and the
+   * read permission they need), then as {@linkcode ServerProcess.start}.
+   */
+  static async startTls(args: string[] = []): Promise<ServerProcess> {
+    const { certFile, keyFile } = await testCerts();
+    return await ServerProcess.start(
+      ["--tls-cert", certFile, "--tls-key", keyFile, ...args],
+      ["--allow-net", "--allow-read"],
     );
   }
 

@@ -49,21 +49,16 @@ async function echoes(port: number, hostname = HOST): Promise<boolean> {
 }
 
 Deno.test("hardening: TLS handshakes never finished are closed at --handshake-timeout and their descriptors released", async () => {
-  const { certFile, keyFile } = await testCerts();
-  const server = await ServerProcess.start([
+  const server = await ServerProcess.startTls([
     "--host",
     HOST,
-    "--tls-cert",
-    certFile,
-    "--tls-key",
-    keyFile,
     "--handshake-timeout",
     "1",
     "--max-connections",
     "20",
     "--log-level",
     "info",
-  ], ["--allow-net", "--allow-read"]);
+  ]);
   try {
     const baseline = await openFds(server.pid);
     // Twenty clients connect and never say a word: every slot is taken.
@@ -112,15 +107,11 @@ Deno.test("hardening: TLS handshakes never finished are closed at --handshake-ti
 });
 
 Deno.test("hardening: a TLS client that closes without close_notify is no ERROR line", async () => {
-  const { certFile, keyFile, ca } = await testCerts();
-  const server = await ServerProcess.start([
+  const { ca } = await testCerts();
+  const server = await ServerProcess.startTls([
     "--host",
     HOST,
-    "--tls-cert",
-    certFile,
-    "--tls-key",
-    keyFile,
-  ], ["--allow-net", "--allow-read"]);
+  ]);
   try {
     const tls = await import("node:tls");
     // node:tls's destroy() drops the TCP connection without close_notify.

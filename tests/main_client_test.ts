@@ -269,17 +269,12 @@ Deno.test("client: a TLS alert in answer exits 1 saying the server speaks TLS", 
 });
 
 Deno.test("client: a plain client closed by the TLS server exits 1 suggesting --tls", async () => {
-  const { certFile, keyFile } = await testCerts();
-  const server = await ServerProcess.start([
+  const server = await ServerProcess.startTls([
     "--host",
     "127.0.0.1",
-    "--tls-cert",
-    certFile,
-    "--tls-key",
-    keyFile,
     "--log-level",
     "info",
-  ], ["--allow-net", "--allow-read"]);
+  ]);
   try {
     const result = await runProgram("main_client.ts", [
       "--host",

@@ -3,7 +3,6 @@
 // exported over OTLP/HTTP to a receiver on loopback.
 
 import assert from "node:assert/strict";
-import { testCerts } from "./_certs.ts";
 import { readAll, waitFor, writeAll } from "./_helpers.ts";
 import { ServerProcess } from "./_process.ts";
 
@@ -119,20 +118,15 @@ Deno.test("access log: PROXY clients with their proxy, rejected headers, failed 
     proxied.kill("SIGTERM");
     await proxied.status();
   }
-  const { certFile, keyFile } = await testCerts();
-  const tls = await ServerProcess.start([
+  const tls = await ServerProcess.startTls([
     "--host",
     HOST,
     "--access-log",
     "--log-level",
     "info",
-    "--tls-cert",
-    certFile,
-    "--tls-key",
-    keyFile,
     "--handshake-timeout",
     "0.5",
-  ], ["--allow-net", "--allow-read"]);
+  ]);
   try {
     const silent = await Deno.connect({ hostname: HOST, port: tls.port });
     assert.match(
