@@ -104,20 +104,22 @@ export interface Protocol extends BaseProtocol {
    *
    * The chunk belongs to the protocol: it stays valid after the call returns
    * and the transport never writes to it again, with one exception — a chunk
-   * the protocol hands back to {@linkcode Transport.write} (the same array,
-   * written once) is the transport's again from that call on: once it has
-   * been sent, the transport reads the next bytes into its memory, and the
-   * array left in the protocol's hands is emptied (detached, length 0),
-   * never silently rewritten. So an echo or a proxy that writes its chunks
+   * the protocol hands back to {@linkcode Transport.write} before this call
+   * returns (the same array, written once) is the transport's again from
+   * that write on. Once it, and every other write of its memory, has been
+   * sent, the transport may read later bytes into that memory; it first
+   * detaches the array, so a chunk (or a view of one) left in the protocol's
+   * hands is then empty (length 0), never silently rewritten, and writing it
+   * again throws a `TypeError`. So an echo or a proxy that writes its chunks
    * back costs no memory per read; to keep a chunk and also write it, keep
    * or write a copy (`data.slice()`). Chunk boundaries carry no meaning: the
    * peer's writes may arrive split or joined.
    *
    * A protocol that keeps its chunks, or parses and drops them, gets memory
    * no one has used before for every read (views of slabs the transport
-   * fills one read after another), and allocating and collecting it has a
-   * price that `deno task bench` shows; a {@linkcode BufferedProtocol} reads
-   * into memory of its own instead.
+   * fills one read after another, up to 64 KiB each), and allocating and
+   * collecting it has a price that `deno task bench` shows; a
+   * {@linkcode BufferedProtocol} reads into memory of its own instead.
    */
   dataReceived?(data: Uint8Array): void;
 }

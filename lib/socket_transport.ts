@@ -14,6 +14,7 @@ import {
   type Protocol,
 } from "./protocol.ts";
 import { WriteFlowControl } from "./_flow_control.ts";
+import { detachedWrite, ReadSlabs } from "./_read_slabs.ts";
 import type { ByteStream, Transport, WriteBufferLimits } from "./transport.ts";
 
 /** The most bytes one read asks for. */
@@ -25,20 +26,11 @@ export const READ_SIZE = 128 * 1024;
  */
 export const MIN_READ_SIZE = 256;
 
-/**
- * The largest slab the plain-Protocol read loop grows to (a slab always holds
- * at least two reads of the current size).
- */
-const SLAB_SIZE = 64 * 1024;
-
 /** Reads this many times smaller than the read size in a row shrink it. */
 const SHRINK_AFTER = 16;
 
 /** Microtask turns the read loop gives a write in flight to settle. */
 const WRITE_SETTLE_TURNS = 3;
-
-/** Sent chunks kept to read into again, at most (see #readCopies). */
-const MAX_SPARES = 2;
 
 /** Queued chunks are joined into one socket write up to this many bytes. */
 const COALESCE_LIMIT = 256 * 1024;
@@ -158,13 +150,11 @@ export class SocketTransport implements Transport {
   #queued = 0; // bytes written but not yet accepted by the socket
   #inFlight: Uint8Array | null = null; // handed to conn.write, not yet done
 
-  // Chunks written back (see #readCopies): the chunk dataReceived has now
-  // and how often the protocol wrote it; the memory of chunks written back
-  // and still being sent, oldest first; memory sent and ready to read into.
+  // A plain Protocol's chunks (see #readCopies): the memory they are read
+  // into, the chunk dataReceived has now and how often it was written back.
+  #slabs: ReadSlabs | null = null;
   #delivered: Uint8Array | null = null;
   #deliveredWrites = 0;
-  #returning: ArrayBuffer[] = [];
-  #spares: ArrayBuffer[] = [];
   #eofRequested = false;
   #eofSent = false;
   #flow: WriteFlowControl;
@@ -368,44 +358,18 @@ export class SocketTransport implements Transport {
 
   /**
    * The read loop for a plain Protocol: the protocol owns each chunk it is
-   * given, so each read goes into memory no one else uses. Two ways:
-   *
-   * - While the protocol writes its chunks back (an echo, a proxy), each read
-   *   gets an ArrayBuffer of its own; once a chunk written back has been sent
-   *   (see {@linkcode SocketTransport.#recycle}) its memory is read into
-   *   again: no new memory per read.
-   * - While it keeps them (or parses and drops them), reads go one after
-   *   another into a slab and the protocol gets views of it: one allocation
-   *   per slab rather than per read. A connection's first slab holds two
-   *   reads; each slab it fills is followed by one twice as large, up to
-   *   {@linkcode SLAB_SIZE}. A slab is never written again once a view of it
-   *   has been handed out.
-   *
-   * Which way is taken is decided by what the protocol did with its last
-   * chunk.
+   * given, so reads go into memory no one else uses — one after another
+   * into slabs ({@linkcode ReadSlabs}), the protocol getting views of them.
+   * While it writes its chunks back (an echo, a proxy), a slab whose chunks
+   * have all been sent is read into again: no new memory per read.
    */
   async #readCopies(protocol: Protocol): Promise<void> {
     const conn = this.#conn;
-    let slabSize = 2 * this.#readSize;
-    let slab = new Uint8Array(0);
-    let offset = 0;
-    let echoing = true; // the protocol wrote its last chunk back
+    const slabs = this.#slabs = new ReadSlabs();
     while (true) {
       if (!this.#reading && !(await this.#waitForReading())) return;
       const size = this.#readSize;
-      let own: ArrayBuffer | null = null;
-      let target: Uint8Array;
-      if (echoing) {
-        own = this.#spare(size);
-        target = new Uint8Array(own, 0, size);
-      } else {
-        if (slab.byteLength - offset < size) {
-          slabSize = Math.max(2 * size, Math.min(2 * slabSize, SLAB_SIZE));
-          slab = new Uint8Array(slabSize);
-          offset = 0;
-        }
-        target = slab.subarray(offset, offset + size);
-      }
+      const target = slabs.target(size);
       let n: number | null;
       this.#readPending = true;
       try {
@@ -419,18 +383,9 @@ export class SocketTransport implements Transport {
       if (this.#closing) return;
       this.#ioCount++;
       if (!this.#reading && !(await this.#waitForReading())) return;
-      if (n === null) {
-        if (own) this.#spares.push(own);
-        return this.#eof();
-      }
+      if (n === null) return this.#eof();
       this.#adapt(n, size);
-      let data: Uint8Array;
-      if (own) {
-        data = n === size ? target : new Uint8Array(own, 0, n);
-      } else {
-        data = slab.subarray(offset, offset + n);
-        offset += n;
-      }
+      const data = slabs.take(target, n);
       this.#delivered = data;
       this.#deliveredWrites = 0;
       try {
@@ -440,27 +395,14 @@ export class SocketTransport implements Transport {
       } finally {
         this.#delivered = null;
       }
-      // Written back exactly once: the memory returns once it is sent.
-      // Written twice, or kept, it is the protocol's (and the next reads
-      // go into slabs until it writes a chunk back again).
-      const returned = this.#deliveredWrites === 1;
-      if (own && returned && !this.#lost) this.#returning.push(own);
-      echoing = returned;
+      // Written back exactly once, the chunk's memory comes back once sent;
+      // written twice, or kept, it is the protocol's.
+      if (this.#deliveredWrites !== 1) slabs.keep();
       // See #readInto.
       for (let i = 0; i < WRITE_SETTLE_TURNS && this.#inFlight; i++) {
         await turn;
       }
     }
-  }
-
-  /** Memory for a read of `size` bytes: a spare one, or new. */
-  #spare(size: number): ArrayBuffer {
-    const spares = this.#spares;
-    while (spares.length > 0) {
-      const spare = spares.pop()!;
-      if (spare.byteLength >= size) return spare;
-    }
-    return new ArrayBuffer(size);
   }
 
   /** The read loop for a BufferedProtocol: reads go into its memory. */
@@ -582,8 +524,7 @@ export class SocketTransport implements Transport {
     this.#closing = true;
     this.#queue = [];
     this.#queued = 0;
-    this.#returning = [];
-    this.#spares = [];
+    this.#slabs?.clear();
     try {
       this.#conn.close();
     } catch {
@@ -612,8 +553,12 @@ export class SocketTransport implements Transport {
       return; // Lost to an error: connectionLost tells the protocol.
     }
     if (typeof data === "string") data = encoder.encode(data);
-    if (data.byteLength === 0) return;
+    if (data.byteLength === 0) {
+      if ((data.buffer as ArrayBuffer).detached) throw detachedWrite();
+      return;
+    }
     if (data === this.#delivered) this.#deliveredWrites++;
+    this.#slabs?.queued(data);
     this.#queued += data.byteLength;
     if (this.#inFlight) this.#queue.push(data);
     else this.#send(data);
@@ -654,7 +599,7 @@ export class SocketTransport implements Transport {
       this.#send(chunk.subarray(n)); // a partial write: send the rest
       return;
     }
-    this.#recycle(chunk);
+    this.#slabs?.sent(chunk);
     if (this.#flow.shrank(this.#queued)) {
       this.#callFlowControl("resumeWriting");
       if (this.#lost) return;
@@ -693,20 +638,6 @@ export class SocketTransport implements Transport {
     }
   }
 
-  /**
-   * `chunk` has left the write buffer (sent, or copied into a joined
-   * write). When it is the oldest chunk written back, its memory is read
-   * into again: `transfer()` moves the memory to a new ArrayBuffer without a
-   * copy and detaches the old one, so a view the protocol kept against the
-   * contract is empty, never silently rewritten.
-   */
-  #recycle(chunk: Uint8Array): void {
-    const returning = this.#returning;
-    if (returning.length === 0 || chunk.buffer !== returning[0]) return;
-    const buffer = returning.shift()!;
-    if (this.#spares.length < MAX_SPARES) this.#spares.push(buffer.transfer());
-  }
-
   /** Takes the next chunk off the queue, joining small ones. */
   #takeChunk(): Uint8Array {
     const queue = this.#queue;
@@ -732,7 +663,7 @@ export class SocketTransport implements Transport {
     for (const part of queue.splice(0, count)) {
       joined.set(part, offset);
       offset += part.byteLength;
-      this.#recycle(part); // copied: its memory is free now
+      this.#slabs?.sent(part); // copied: its memory is free now
     }
     return joined;
   }

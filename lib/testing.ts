@@ -13,6 +13,7 @@ import {
   type Protocol,
 } from "./protocol.ts";
 import { WriteFlowControl } from "./_flow_control.ts";
+import { detachedWrite } from "./_read_slabs.ts";
 import type { Transport, WriteBufferLimits } from "./transport.ts";
 
 const encoder = new TextEncoder();
@@ -247,7 +248,10 @@ export class MemoryTransport implements Transport {
     if (this.#eofRequested) throw new Error("write() after writeEof()");
     if (this.#lost) return;
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    if (bytes.byteLength === 0) return;
+    if (bytes.byteLength === 0) {
+      if ((bytes.buffer as ArrayBuffer).detached) throw detachedWrite();
+      return;
+    }
     if (bytes === this.#delivered) this.#deliveredWrites++;
     this.#pending.push(bytes);
     this.#pendingSize += bytes.byteLength;
@@ -268,12 +272,16 @@ export class MemoryTransport implements Transport {
       const original = this.#pending.shift()!;
       const chunk = original.slice();
       if (original === this.#delivered) this.#deliveredSent = true;
-      else if (this.#returning.delete(original)) {
-        (original.buffer as ArrayBuffer).transfer();
-      }
       this.#pendingSize -= chunk.byteLength;
       this.#written.push(chunk);
       this.#options.onWrite?.(chunk);
+    }
+    // Everything was sent: chunks written back go back to the transport.
+    if (this.#pending.length === 0) {
+      for (const returned of this.#returning) {
+        (returned.buffer as ArrayBuffer).transfer();
+      }
+      this.#returning.clear();
     }
     if (this.#flow.shrank(this.#pendingSize)) {
       this.#call(() => this.#protocol.resumeWriting?.());

@@ -39,12 +39,15 @@ export interface Transport {
    *
    * The bytes are sent as they are when they reach the socket, without a
    * copy: do not change the array after handing it over. A chunk the
-   * transport gave `dataReceived`, written back, is the transport's again
-   * (see `Protocol.dataReceived`): once sent, its memory is read into.
+   * transport gave `dataReceived`, written back from that call, is the
+   * transport's again (see `Protocol.dataReceived`): once sent, its memory
+   * may be read into again.
    *
    * @throws {Error} after `writeEof()`, `close()` or `abort()`. After the
    * connection was lost to an error the data is dropped silently, as
    * asyncio does: `connectionLost` tells the protocol.
+   * @throws {TypeError} for an array whose memory a transport took back
+   * (detached): a chunk kept after it was written back.
    */
   write(data: Uint8Array | string): void;
 

@@ -88,3 +88,21 @@ Deno.test("connectPair joins two protocols back to back", async () => {
   assert.deepEqual(a.folded(), ["made", "data", "eof", "lost"]);
   assert.deepEqual(b.folded(), ["made", "data", "eof", "lost"]);
 });
+
+Deno.test("MemoryTransport takes back a chunk written back once everything is sent", () => {
+  const kept: Uint8Array[] = [];
+  const transport: MemoryTransport = MemoryTransport.connect({
+    dataReceived(data: Uint8Array) {
+      kept.push(data);
+      transport.write(data);
+      transport.write(data.subarray(0, 1)); // waits behind the chunk
+    },
+  });
+  transport.blockWrites();
+  transport.receive("ab");
+  assert.equal(kept[0].byteLength, 2, "still queued: still the protocol's");
+  transport.unblockWrites();
+  assert.equal(transport.writtenText(), "aba");
+  assert.equal(kept[0].byteLength, 0, "sent: detached, never rewritten");
+  assert.throws(() => transport.write(kept[0]), /detached array/);
+});

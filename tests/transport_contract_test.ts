@@ -374,19 +374,37 @@ for (const [name, harness] of harnesses) {
 for (const [name, harness] of harnesses) {
   Deno.test(`transport contract (${name}): a chunk written back is the transport's again once sent`, async () => {
     const kept: Uint8Array[] = [];
+    const copies: string[] = [];
     const protocol = new Recorder({
       data: (t, data) => {
         kept.push(data);
+        copies.push(decoder.decode(data));
         t.write(data);
       },
     });
     const peer = await harness(protocol);
     try {
-      await peer.send("one");
-      await waitFor(() => protocol.text === "one", "the first chunk");
-      await waitFor(() => kept[0].byteLength === 0, "the chunk sent back");
+      // Enough chunks that a transport reads into returned memory again.
+      const words = Array.from({ length: 40 }, (_, i) => `${i}`.repeat(300));
+      for (const word of words) {
+        await peer.send(word);
+        await waitFor(() => protocol.text.endsWith(word), word);
+      }
+      await waitFor(
+        () => kept.some((chunk) => chunk.byteLength === 0),
+        "a chunk sent back taken back",
+      );
+      // Taken back means emptied (detached), never showing other bytes, and
+      // not writable again.
+      kept.forEach((chunk, i) => {
+        if (chunk.byteLength > 0) {
+          assert.equal(decoder.decode(chunk), copies[i]);
+        }
+      });
+      const gone = kept.find((chunk) => chunk.byteLength === 0)!;
+      assert.throws(() => peer.transport.write(gone), TypeError);
       await peer.sendEof();
-      assert.equal(await peer.receivedAll(), "one");
+      assert.equal(await peer.receivedAll(), words.join(""));
     } finally {
       peer.dispose();
     }

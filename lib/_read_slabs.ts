@@ -1,0 +1,165 @@
+/**
+ * {@linkcode ReadSlabs}: the memory a transport reads a plain Protocol's
+ * chunks into, and when that memory may be read into again.
+ *
+ * @module
+ */
+
+/**
+ * The largest slab while the protocol keeps its chunks (or parses and drops
+ * them: the transport cannot tell): each slab is new memory, so a large one
+ * spreads the cost of allocating it over many reads.
+ */
+export const SLAB_SIZE = 64 * 1024;
+
+/**
+ * The largest slab while the protocol writes its chunks back: its memory
+ * is read into again, and a small one keeps the memory a connection cycles
+ * through small enough to stay in the CPU's cache.
+ */
+export const RETURNED_SLAB_SIZE = 8 * 1024;
+
+/** One block of memory that reads go into, one after another. */
+class Slab {
+  /** Where the next read goes. */
+  offset = 0;
+  /** Writes of views of this memory that have not been sent yet. */
+  writes = 0;
+  /** A chunk of it stayed with the protocol: it is never read into again. */
+  kept = false;
+
+  constructor(readonly buffer: ArrayBuffer) {}
+}
+
+const EMPTY = new Slab(new ArrayBuffer(0));
+
+/**
+ * The error `write()` throws for an array whose memory a transport took
+ * back: the protocol kept a chunk it had written back, and wrote it again.
+ *
+ * @example
+ * ```ts
+ * import { detachedWrite } from "./_read_slabs.ts";
+ *
+ * const chunk = new Uint8Array(4);
+ * chunk.buffer.transfer();
+ * if (chunk.byteLength === 0 && chunk.buffer.detached) {
+ *   console.log(detachedWrite().message);
+ * }
+ * ```
+ */
+export function detachedWrite(): TypeError {
+  return new TypeError(
+    "write() of a detached array: a chunk written back is the transport's once sent; keep a copy (data.slice()) to write it again",
+  );
+}
+
+/**
+ * Hands out memory for reads, as views of slabs filled one read after
+ * another, and takes a slab back once it is safe to read into it again:
+ * every chunk read into it was written back (the same array, once) and every
+ * write of its memory has been sent. Taking it back detaches the old
+ * `ArrayBuffer` (`transfer()`, no copy), so a view the protocol still holds
+ * is emptied, never rewritten.
+ *
+ * One detach per slab rather than per read: a slab holds many small reads.
+ * A connection's first slab holds two reads; each new one is twice as large
+ * as the last, up to {@linkcode RETURNED_SLAB_SIZE} while chunks come back
+ * and {@linkcode SLAB_SIZE} while they are kept (or two reads, if larger).
+ *
+ * @example
+ * ```ts
+ * import { ReadSlabs } from "./_read_slabs.ts";
+ *
+ * const slabs = new ReadSlabs();
+ * const target = slabs.target(1024); // read into this
+ * const chunk = slabs.take(target, 5); // 5 bytes were read: the chunk
+ * slabs.queued(chunk); // the protocol wrote it back, once
+ * slabs.sent(chunk); // and it was sent: the slab may be read into again
+ * ```
+ */
+export class ReadSlabs {
+  #current = EMPTY;
+  #size = 0; // the size of the last slab made
+  #keeping = false; // the protocol kept a chunk of the last slab retired
+  #waiting: Slab[] = []; // retired, all written back, writes not yet sent
+  #spare: ArrayBuffer | null = null;
+
+  /** Memory for a read of `size` bytes, after the last chunk taken. */
+  target(size: number): Uint8Array {
+    let slab = this.#current;
+    if (slab.buffer.byteLength - slab.offset < size) {
+      this.#retire(slab);
+      slab = this.#current = this.#next(size);
+    }
+    return new Uint8Array(slab.buffer, slab.offset, size);
+  }
+
+  /** A read put `n` bytes into `target`: the chunk for the protocol. */
+  take(target: Uint8Array, n: number): Uint8Array {
+    this.#current.offset += n;
+    return n === target.byteLength
+      ? target
+      : new Uint8Array(target.buffer, target.byteOffset, n);
+  }
+
+  /**
+   * The last chunk taken was not given back (kept, or written more than
+   * once): its slab stays the protocol's.
+   */
+  keep(): void {
+    this.#current.kept = true;
+  }
+
+  /** A write of `chunk` was queued. */
+  queued(chunk: Uint8Array): void {
+    const slab = this.#slabOf(chunk.buffer);
+    if (slab) slab.writes++;
+  }
+
+  /** A queued write of `chunk` left the write buffer (sent or copied). */
+  sent(chunk: Uint8Array): void {
+    const slab = this.#slabOf(chunk.buffer);
+    if (!slab || --slab.writes > 0 || slab === this.#current) return;
+    this.#waiting.splice(this.#waiting.indexOf(slab), 1);
+    this.#reclaim(slab);
+  }
+
+  /** Drops every slab: the connection is gone. */
+  clear(): void {
+    this.#current = EMPTY;
+    this.#waiting = [];
+    this.#spare = null;
+  }
+
+  #slabOf(buffer: ArrayBufferLike): Slab | undefined {
+    if (buffer === this.#current.buffer) return this.#current;
+    for (const slab of this.#waiting) if (slab.buffer === buffer) return slab;
+    return undefined;
+  }
+
+  /** No more reads go into `slab`. */
+  #retire(slab: Slab): void {
+    this.#keeping = slab.kept;
+    if (slab.kept || slab === EMPTY) return;
+    if (slab.writes === 0) this.#reclaim(slab);
+    else this.#waiting.push(slab);
+  }
+
+  /** Every chunk of `slab` came back and was sent: keep its memory. */
+  #reclaim(slab: Slab): void {
+    const memory = slab.buffer.transfer();
+    if (!this.#spare || this.#spare.byteLength < memory.byteLength) {
+      this.#spare = memory;
+    }
+  }
+
+  #next(size: number): Slab {
+    const largest = this.#keeping ? SLAB_SIZE : RETURNED_SLAB_SIZE;
+    this.#size = Math.max(2 * size, Math.min(2 * this.#size, largest));
+    const spare = this.#spare;
+    this.#spare = null;
+    if (spare && spare.byteLength >= this.#size) return new Slab(spare);
+    return new Slab(new ArrayBuffer(this.#size));
+  }
+}
