@@ -21,8 +21,11 @@ export interface BenchResults {
   servers: {
     name: string;
     pingpong: Record<string, PingPong>;
-    /** MB/s, and the load generator's CPU share while streaming. */
-    stream?: { mbPerS: number; loadgenCpu?: number };
+    /**
+     * MB/s, the server's CPU µs per MiB echoed, and the load generator's CPU
+     * share while streaming.
+     */
+    stream?: { mbPerS: number; cpuUsPerMiB?: number; loadgenCpu?: number };
     idle?: { rssBefore: number; rssIdle: number; perConnectionKiB: number };
     peakRss?: number;
   }[];
@@ -83,6 +86,7 @@ export function renderTable(results: BenchResults): string {
   lines.push(
     pad("streaming and memory", nameWidth, true) +
       pad("MB/s", 10) + pad("", 7) +
+      pad("CPU µs/MiB", 12) + pad("", 7) +
       pad("idle KiB/conn", 15) + pad("", 7) +
       pad("RSS MiB", 9) + pad("idle MiB", 10) + pad("peak MiB", 10) +
       pad("loadgen CPU", 13),
@@ -95,6 +99,18 @@ export function renderTable(results: BenchResults): string {
       pad(server.name, nameWidth, true) +
         pad(server.stream ? num(server.stream.mbPerS) : "", 10) +
         pad(ratio(server.stream?.mbPerS, base?.stream?.mbPerS), 7) +
+        pad(
+          server.stream?.cpuUsPerMiB === undefined
+            ? ""
+            : server.stream.cpuUsPerMiB.toFixed(0),
+          12,
+        ) +
+        pad(
+          server.stream?.cpuUsPerMiB && base?.stream?.cpuUsPerMiB
+            ? ratio(base.stream.cpuUsPerMiB, server.stream.cpuUsPerMiB)
+            : "",
+          7,
+        ) +
         pad(server.idle ? server.idle.perConnectionKiB.toFixed(1) : "", 15) +
         pad(
           server.idle && base?.idle
@@ -182,6 +198,15 @@ export function renderSvg(results: BenchResults): string {
       label: "streaming MB/s",
       values: results.servers.map((s) =>
         s.stream ? s.stream.mbPerS / base.stream!.mbPerS : undefined
+      ),
+    });
+  }
+  const baseCpu = base.stream?.cpuUsPerMiB;
+  if (baseCpu) {
+    groups.push({
+      label: "CPU efficiency streaming",
+      values: results.servers.map((s) =>
+        s.stream?.cpuUsPerMiB ? baseCpu / s.stream.cpuUsPerMiB : undefined
       ),
     });
   }

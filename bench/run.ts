@@ -209,11 +209,19 @@ async function readUntil(
   }
 }
 
-/** The process's CPU time so far, in seconds (utime + stime). */
+/**
+ * The process's CPU time so far, in seconds: the sum over its threads of
+ * /proc/PID/task/TID/schedstat's first field (nanoseconds on a CPU), finer
+ * than /proc/PID/stat's 10 ms ticks, which a 256 MiB stream spans only a
+ * dozen of.
+ */
 async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await run("cat", [`/proc/${pid}/stat`]);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // CLK_TCK = 100
+  const stats = await run("sh", ["-c", `cat /proc/${pid}/task/*/schedstat`]);
+  let ns = 0;
+  for (const line of stats.split("\n")) {
+    if (line) ns += Number(line.split(" ")[0]);
+  }
+  return ns / 1e9;
 }
 
 /** A field of /proc/PID/status in bytes (VmRSS, VmHWM). */
@@ -276,21 +284,28 @@ function medians(runs: Awaited<ReturnType<typeof pingpongRun>>[]) {
 }
 
 /**
- * One streaming measurement, checked byte for byte: MB/s, and the load
- * generator's CPU share (near 100% would mean it, not the server, set the
- * pace).
+ * One streaming measurement, checked byte for byte: MB/s, the server's CPU
+ * time per MiB echoed, and the load generator's CPU share (near 100% would
+ * mean it, not the server, set the pace: MB/s then says little, CPU per MiB
+ * still does).
  */
 async function streamRun(server: Running, bytes = STREAM_BYTES) {
+  const before = await cpuSeconds(server.child.pid);
   const result = await loadgenJson([
     "stream",
     "127.0.0.1",
     String(server.port),
     String(bytes),
   ]);
+  const after = await cpuSeconds(server.child.pid);
   if (result.mismatches || result.received !== bytes) {
     throw new Error(`stream not byte-exact: ${JSON.stringify(result)}`);
   }
-  return { mbPerS: result.mb_per_s, loadgenCpu: result.cpu_s / result.seconds };
+  return {
+    mbPerS: result.mb_per_s,
+    cpuUsPerMiB: (after - before) * 1e6 / (bytes / 1048576),
+    loadgenCpu: result.cpu_s / result.seconds,
+  };
 }
 
 /** How many descriptors the process has open. */
@@ -411,6 +426,7 @@ try {
     if (wanted(spec, "stream")) {
       rows[i].stream = {
         mbPerS: median(streams[i].map((r) => r.mbPerS)),
+        cpuUsPerMiB: median(streams[i].map((r) => r.cpuUsPerMiB)),
         loadgenCpu: median(streams[i].map((r) => r.loadgenCpu)),
       };
     }
