@@ -84,12 +84,14 @@ export class ReadSlabs {
   #keeping = false; // the protocol kept a chunk of the last slab retired
   #waiting: Slab[] = []; // retired, all written back, writes not yet sent
   #spare: ArrayBuffer | null = null;
+  #last: Uint8Array | null = null; // the last chunk taken, of #current
 
   /** Memory for a read of `size` bytes, after the last chunk taken. */
   target(size: number): Uint8Array {
     let slab = this.#current;
     if (slab.buffer.byteLength - slab.offset < size) {
       this.#retire(slab);
+      this.#last = null;
       slab = this.#current = this.#next(size);
     }
     return new Uint8Array(slab.buffer, slab.offset, size);
@@ -97,10 +99,12 @@ export class ReadSlabs {
 
   /** A read put `n` bytes into `target`: the chunk for the protocol. */
   take(target: Uint8Array, n: number): Uint8Array {
-    this.#current.offset += n;
-    return n === target.byteLength
+    const slab = this.#current;
+    const chunk = n === target.byteLength
       ? target
-      : new Uint8Array(target.buffer, target.byteOffset, n);
+      : new Uint8Array(slab.buffer, slab.offset, n);
+    slab.offset += n;
+    return this.#last = chunk;
   }
 
   /**
@@ -113,7 +117,10 @@ export class ReadSlabs {
 
   /** A write of `chunk` was queued. */
   queued(chunk: Uint8Array): void {
-    const slab = this.#slabOf(chunk.buffer);
+    // Most often the chunk just taken, written back.
+    const slab = chunk === this.#last
+      ? this.#current
+      : this.#slabOf(chunk.buffer);
     if (slab) slab.writes++;
   }
 
@@ -128,6 +135,7 @@ export class ReadSlabs {
   /** Drops every slab: the connection is gone. */
   clear(): void {
     this.#current = EMPTY;
+    this.#last = null;
     this.#waiting = [];
     this.#spare = null;
   }

@@ -83,3 +83,15 @@ Deno.test("slabs grow to 8 KiB while chunks come back, to 64 KiB while kept", ()
   assert.equal(Math.max(...kept), SLAB_SIZE);
   assert.equal(Math.min(...kept), 2 * 1024, "the first slab holds two reads");
 });
+
+Deno.test("a chunk written again after its slab was retired still holds that slab", () => {
+  const slabs = new ReadSlabs();
+  const [chunk] = readChunks(slabs, 1, 256, 256);
+  slabs.queued(chunk);
+  slabs.target(512); // the next read needs a new slab: the first is retired
+  slabs.queued(chunk); // written again, later
+  slabs.sent(chunk);
+  assert.equal(chunk.byteLength, 256, "one write of it is still queued");
+  slabs.sent(chunk);
+  assert.equal(chunk.byteLength, 0);
+});
