@@ -11,7 +11,8 @@
  * `--quick` runs each measurement once, briefly: a smoke test of the bench
  * itself, not a measurement (written to results/quick.*). `--only NAME`
  * (repeatable) runs only the servers named, e.g. `--only "raw Deno loop"
- * --only "EchoServer (lib)"`, and writes results/partial.*.
+ * --only "EchoServer (lib)"`, and writes results/partial.*. `--instances N`
+ * runs N processes of each server and takes each figure over all of them.
  *
  * @module
  */
@@ -28,6 +29,7 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     only: { type: "string", multiple: true },
+    instances: { type: "string", default: "1" },
   },
   strict: true,
 });
@@ -38,6 +40,16 @@ const SECONDS = flags.quick ? 0.5 : 2;
 const WARMUP = flags.quick ? 0.2 : 0.5;
 const STREAM_BYTES = (flags.quick ? 16 : 256) * 1024 * 1024;
 const IDLE_CONNECTIONS = flags.quick ? 100 : 1000;
+// Processes per server: two processes of the same server differ by up to
+// 8% in one run here (JIT, memory layout), more than the gap being measured;
+// with N, each figure is the median over every run of every process.
+const INSTANCES = Number(flags.instances);
+if (!Number.isInteger(INSTANCES) || INSTANCES < 1 || INSTANCES > 8) {
+  console.error(
+    `bench: --instances must be a whole number from 1 to 8, got ${flags.instances}`,
+  );
+  Deno.exit(2);
+}
 
 /** Runs a command to the end; returns its standard output as text. */
 async function run(cmd: string, args: string[]): Promise<string> {
@@ -383,11 +395,14 @@ const machine = {
   python: (await run(python, ["--version"])).trim(),
   date: new Date().toISOString(),
   quick: flags.quick,
+  instances: INSTANCES,
 };
 console.log(
   `machine: ${machine.cpu}, ${cores} cores; server on core 0, load generator on core 1${
     machine.pinned ? "" : " (not pinned: no taskset or 1 core)"
-  }; ${RUNS} run(s) of ${SECONDS} s per figure, median`,
+  }; ${RUNS} run(s) of ${SECONDS} s per figure${
+    INSTANCES > 1 ? ` on each of ${INSTANCES} processes per server` : ""
+  }, median`,
 );
 
 // Every server runs at once (pinned to core 0, idle between turns), and the
@@ -398,28 +413,36 @@ const specs = SERVERS.filter((spec) =>
 );
 const wanted = (spec: ServerSpec, key: string) =>
   !spec.only || spec.only.includes(key);
-const running: Running[] = [];
+const running: Running[][] = []; // each server's processes
 const results: BenchResults = { machine, servers: [] };
 try {
-  for (const spec of specs) running.push(await start(spec));
+  for (const spec of specs) {
+    const processes: Running[] = [];
+    running.push(processes);
+    for (let n = 0; n < INSTANCES; n++) processes.push(await start(spec));
+  }
   const rows = specs.map((spec) => ({
     name: spec.name,
     pingpong: {} as Record<string, ReturnType<typeof medians>>,
   } as BenchResults["servers"][number]));
   console.log("measuring idle connections ...");
   for (const [i, spec] of specs.entries()) {
-    if (wanted(spec, "idle")) rows[i].idle = await idle(running[i]);
+    if (wanted(spec, "idle")) rows[i].idle = await idle(running[i][0]);
   }
   console.log("measuring streaming ...");
   const streams: Awaited<ReturnType<typeof streamRun>>[][] = specs.map(
     () => [],
   );
   for (const [i, spec] of specs.entries()) {
-    if (wanted(spec, "stream")) await streamRun(running[i], STREAM_BYTES / 8);
+    if (!wanted(spec, "stream")) continue;
+    for (const server of running[i]) await streamRun(server, STREAM_BYTES / 8);
   }
   for (let run = 0; run < RUNS; run++) {
     for (const [i, spec] of specs.entries()) {
-      if (wanted(spec, "stream")) streams[i].push(await streamRun(running[i]));
+      if (!wanted(spec, "stream")) continue;
+      for (const server of running[i]) {
+        streams[i].push(await streamRun(server));
+      }
     }
   }
   specs.forEach((spec, i) => {
@@ -437,16 +460,16 @@ try {
       () => [],
     );
     for (const [i, spec] of specs.entries()) {
-      if (wanted(spec, key)) {
-        await pingpongRun(running[i], size, connections, WARMUP);
+      if (!wanted(spec, key)) continue;
+      for (const server of running[i]) {
+        await pingpongRun(server, size, connections, WARMUP);
       }
     }
     for (let run = 0; run < RUNS; run++) {
       for (const [i, spec] of specs.entries()) {
-        if (wanted(spec, key)) {
-          runs[i].push(
-            await pingpongRun(running[i], size, connections, SECONDS),
-          );
+        if (!wanted(spec, key)) continue;
+        for (const server of running[i]) {
+          runs[i].push(await pingpongRun(server, size, connections, SECONDS));
         }
       }
     }
@@ -455,11 +478,11 @@ try {
     });
   }
   for (const [i] of specs.entries()) {
-    rows[i].peakRss = await memory(running[i].child.pid, "VmHWM");
+    rows[i].peakRss = await memory(running[i][0].child.pid, "VmHWM");
   }
   results.servers = rows;
 } finally {
-  for (const server of running) {
+  for (const server of running.flat()) {
     server.child.kill("SIGKILL");
     await server.child.status;
   }
