@@ -11,8 +11,10 @@
  * `--quick` runs each measurement once, briefly: a smoke test of the bench
  * itself, not a measurement (written to results/quick.*). `--only NAME`
  * (repeatable) runs only the servers named, e.g. `--only "raw Deno loop"
- * --only "EchoServer (lib)"`, and writes results/partial.*. `--instances N`
- * runs N processes of each server and takes each figure over all of them.
+ * --only "EchoServer (lib)"`, and writes results/partial.*. The raw loop,
+ * EchoServer and the Protocol echo run three processes each and every other
+ * server one; `--instances N` runs N processes of every server. A figure is
+ * the median over every run of every process of its server.
  *
  * @module
  */
@@ -29,7 +31,7 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     only: { type: "string", multiple: true },
-    instances: { type: "string", default: "1" },
+    instances: { type: "string" },
   },
   strict: true,
 });
@@ -42,9 +44,18 @@ const STREAM_BYTES = (flags.quick ? 16 : 256) * 1024 * 1024;
 const IDLE_CONNECTIONS = flags.quick ? 100 : 1000;
 // Processes per server: two processes of the same server differ by up to
 // 8% in one run here (JIT, memory layout), more than the gap being measured;
-// with N, each figure is the median over every run of every process.
-const INSTANCES = Number(flags.instances);
-if (!Number.isInteger(INSTANCES) || INSTANCES < 1 || INSTANCES > 8) {
+// with N, each figure is the median over every run of every process. By
+// default the rows the project's claims rest on (the raw loop and the
+// library's plain-Protocol echoes) run HEADLINE_INSTANCES processes, the
+// others one; --instances N sets it for every server.
+const HEADLINE_INSTANCES = flags.quick ? 1 : 3;
+const INSTANCES = flags.instances === undefined
+  ? undefined
+  : Number(flags.instances);
+if (
+  INSTANCES !== undefined &&
+  (!Number.isInteger(INSTANCES) || INSTANCES < 1 || INSTANCES > 8)
+) {
   console.error(
     `bench: --instances must be a whole number from 1 to 8, got ${flags.instances}`,
   );
@@ -95,6 +106,8 @@ interface ServerSpec {
   lines?: boolean;
   /** More environment for the server. */
   env?: Record<string, string>;
+  /** A row the project's claims rest on: measured on more processes. */
+  headline?: boolean;
 }
 
 // An OTLP/HTTP receiver on loopback for the telemetry row: it takes the
@@ -123,14 +136,17 @@ const SERVERS: ServerSpec[] = [
   {
     name: "raw Deno loop",
     cmd: [deno, "run", "--allow-net", `${HERE}raw_echo.ts`],
+    headline: true,
   },
   {
     name: "EchoServer (lib)",
     cmd: [deno, "run", "--allow-net", `${HERE}lib_echo.ts`],
+    headline: true,
   },
   {
     name: "Protocol echo (lib)",
     cmd: [deno, "run", "--allow-net", `${HERE}protocol_echo.ts`],
+    headline: true,
     only: ["1k x10", "16k x10", "1k x100", "stream"],
   },
   {
@@ -395,14 +411,15 @@ const machine = {
   python: (await run(python, ["--version"])).trim(),
   date: new Date().toISOString(),
   quick: flags.quick,
-  instances: INSTANCES,
+  instances: INSTANCES ?? `${HEADLINE_INSTANCES} for the headline rows, else 1`,
 };
 console.log(
   `machine: ${machine.cpu}, ${cores} cores; server on core 0, load generator on core 1${
     machine.pinned ? "" : " (not pinned: no taskset or 1 core)"
-  }; ${RUNS} run(s) of ${SECONDS} s per figure${
-    INSTANCES > 1 ? ` on each of ${INSTANCES} processes per server` : ""
-  }, median`,
+  }; ${RUNS} run(s) of ${SECONDS} s per figure on each of ${
+    INSTANCES ??
+      `${HEADLINE_INSTANCES} (raw loop, EchoServer, Protocol echo) or 1`
+  } process(es) per server, median`,
 );
 
 // Every server runs at once (pinned to core 0, idle between turns), and the
@@ -419,7 +436,9 @@ try {
   for (const spec of specs) {
     const processes: Running[] = [];
     running.push(processes);
-    for (let n = 0; n < INSTANCES; n++) processes.push(await start(spec));
+    const count = INSTANCES ??
+      (spec.headline ? HEADLINE_INSTANCES : 1);
+    for (let n = 0; n < count; n++) processes.push(await start(spec));
   }
   const rows = specs.map((spec) => ({
     name: spec.name,
