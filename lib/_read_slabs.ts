@@ -82,7 +82,10 @@ export class ReadSlabs {
   #current = EMPTY;
   #size = 0; // the size of the last slab made
   #keeping = false; // the protocol kept a chunk of the last slab retired
-  #waiting: Slab[] = []; // retired, all written back, writes not yet sent
+  // Retired slabs whose chunks were all written back, with writes not yet
+  // sent, by memory: a peer that stops reading can leave thousands here, and
+  // every write and send looks its memory up.
+  #waiting = new Map<ArrayBufferLike, Slab>();
   #spare: ArrayBuffer | null = null;
   #last: Uint8Array | null = null; // the last chunk taken, of #current
 
@@ -128,7 +131,7 @@ export class ReadSlabs {
   sent(chunk: Uint8Array): void {
     const slab = this.#slabOf(chunk.buffer);
     if (!slab || --slab.writes > 0 || slab === this.#current) return;
-    this.#waiting.splice(this.#waiting.indexOf(slab), 1);
+    this.#waiting.delete(slab.buffer);
     this.#reclaim(slab);
   }
 
@@ -136,14 +139,13 @@ export class ReadSlabs {
   clear(): void {
     this.#current = EMPTY;
     this.#last = null;
-    this.#waiting = [];
+    this.#waiting.clear();
     this.#spare = null;
   }
 
   #slabOf(buffer: ArrayBufferLike): Slab | undefined {
     if (buffer === this.#current.buffer) return this.#current;
-    for (const slab of this.#waiting) if (slab.buffer === buffer) return slab;
-    return undefined;
+    return this.#waiting.size === 0 ? undefined : this.#waiting.get(buffer);
   }
 
   /** No more reads go into `slab`. */
@@ -151,7 +153,7 @@ export class ReadSlabs {
     this.#keeping = slab.kept;
     if (slab.kept || slab === EMPTY) return;
     if (slab.writes === 0) this.#reclaim(slab);
-    else this.#waiting.push(slab);
+    else this.#waiting.set(slab.buffer, slab);
   }
 
   /** Every chunk of `slab` came back and was sent: keep its memory. */

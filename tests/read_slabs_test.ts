@@ -95,3 +95,30 @@ Deno.test("a chunk written again after its slab was retired still holds that sla
   slabs.sent(chunk);
   assert.equal(chunk.byteLength, 0);
 });
+
+Deno.test("many retired slabs waiting on their writes each come back once sent, in any order", () => {
+  const slabs = new ReadSlabs();
+  // A peer that stops reading: chunks are written back and none is sent.
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const [chunk] = readChunks(slabs, 1, 1024, 1024);
+    slabs.queued(chunk);
+    chunks.push(chunk);
+  }
+  slabs.target(2 * SLAB_SIZE); // more than any slab holds: all are retired
+  const memory = new Map<Uint8Array, ArrayBufferLike>(
+    chunks.map((chunk) => [chunk, chunk.buffer]),
+  );
+  const unsent = new Set(chunks);
+  // Sent newest first: each slab comes back once its own writes are all
+  // sent, not before.
+  for (const chunk of [...chunks].reverse()) {
+    slabs.sent(chunk);
+    unsent.delete(chunk);
+    const waiting = [...unsent].some((c) =>
+      memory.get(c) === memory.get(chunk)
+    );
+    assert.equal(chunk.byteLength === 0, !waiting);
+  }
+  assert.ok(chunks.every((chunk) => chunk.byteLength === 0));
+});
