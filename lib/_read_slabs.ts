@@ -75,7 +75,7 @@ export function detachedWrite(): TypeError {
  * const target = slabs.target(1024); // read into this
  * const chunk = slabs.take(target, 5); // 5 bytes were read: the chunk
  * slabs.queued(chunk); // the protocol wrote it back, once
- * slabs.sent(chunk); // and it was sent: the slab may be read into again
+ * slabs.sent(chunk); // it was sent: once the slab is full, it comes back
  * ```
  */
 export class ReadSlabs {
