@@ -17,6 +17,24 @@ export interface Outcome {
   lines: string[];
 }
 
+/**
+ * Runs the echo client against the server at 127.0.0.1:`port`, with more
+ * flags after `--host` and `--port`, to the end.
+ */
+export function runClient(
+  port: number,
+  args: string[] = [],
+  options?: { permissions?: string[]; stdin?: Uint8Array },
+): Promise<Outcome> {
+  return runProgram("main_client.ts", [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    ...args,
+  ], options);
+}
+
 /** Runs `deno run <permissions> <script> <args>` to the end. */
 export async function runProgram(
   script: string,

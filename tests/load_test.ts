@@ -5,7 +5,7 @@ import { EchoServer } from "../echo/echo.ts";
 import { configureLogging } from "../echo/logging.ts";
 import type { Protocol } from "../lib/protocol.ts";
 import type { Transport } from "../lib/transport.ts";
-import { runProgram } from "./_process.ts";
+import { runClient, runProgram } from "./_process.ts";
 
 configureLogging({ level: "error", write: () => {} });
 
@@ -94,11 +94,7 @@ Deno.test("client load mode: --json summary and exit 0", async () => {
   await using server = await createServer(() => new EchoServer(), {
     hostname: "127.0.0.1",
   });
-  const result = await runProgram("main_client.ts", [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(server.addrs[0].port),
+  const result = await runClient(server.addrs[0].port, [
     "--connections",
     "3",
     "--requests",
@@ -125,11 +121,7 @@ Deno.test("client load mode: a corrupting server makes it exit 1", async () => {
   await using server = await createServer(corrupting(100), {
     hostname: "127.0.0.1",
   });
-  const result = await runProgram("main_client.ts", [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(server.addrs[0].port),
+  const result = await runClient(server.addrs[0].port, [
     "--requests",
     "10",
     "--duration",
@@ -144,11 +136,7 @@ Deno.test("client load mode: a refused connection exits 1 with one line", async 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
-  const result = await runProgram("main_client.ts", [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
+  const result = await runClient(port, [
     "--connections",
     "2",
   ]);

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { createServer } from "../lib/server.ts";
 import { EchoServer } from "../echo/echo.ts";
 import { configureLogging } from "../echo/logging.ts";
-import { projectFile, runProgram, ServerProcess } from "./_process.ts";
+import {
+  projectFile,
+  runClient,
+  runProgram,
+  ServerProcess,
+} from "./_process.ts";
 import { randomBytes, readAll, writeAll } from "./_helpers.ts";
 import { testCerts } from "./_certs.ts";
 
@@ -16,12 +21,7 @@ async function echoServer() {
 Deno.test("client: the seed's transcript, line for line", async () => {
   await using server = await echoServer();
   const port = server.addrs[0].port;
-  const result = await runProgram("main_client.ts", [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-  ]);
+  const result = await runClient(port);
   assert.equal(result.code, 0, result.stderr);
   const lines = result.lines;
   assert.deepEqual(lines.slice(0, 5), [
@@ -214,11 +214,7 @@ function halfEcho(reply?: Uint8Array): { port: number; done: Promise<void> } {
 Deno.test("client: --stdin against a peer that echoes half exits 1 saying how much came back", async () => {
   const peer = halfEcho();
   const input = randomBytes(200_000);
-  const result = await runProgram("main_client.ts", [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(peer.port),
+  const result = await runClient(peer.port, [
     "--stdin",
     "--log-level",
     "error",
@@ -233,11 +229,7 @@ Deno.test("client: --stdin against a peer that echoes half exits 1 saying how mu
 
 Deno.test("client: the seed's messages count the same way", async () => {
   const peer = halfEcho();
-  const result = await runProgram("main_client.ts", [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(peer.port),
+  const result = await runClient(peer.port, [
     "--log-level",
     "error",
   ]);
@@ -252,11 +244,7 @@ Deno.test("client: the seed's messages count the same way", async () => {
 Deno.test("client: a TLS alert in answer exits 1 saying the server speaks TLS", async () => {
   // A TLS 1.2 fatal alert record, as a TLS server sends a plain client.
   const peer = halfEcho(new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 2, 70]));
-  const result = await runProgram("main_client.ts", [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(peer.port),
+  const result = await runClient(peer.port, [
     "--log-level",
     "error",
   ]);
@@ -276,11 +264,7 @@ Deno.test("client: a plain client closed by the TLS server exits 1 suggesting --
     "info",
   ]);
   try {
-    const result = await runProgram("main_client.ts", [
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(server.port),
+    const result = await runClient(server.port, [
       "--log-level",
       "error",
     ]);
@@ -354,11 +338,7 @@ for (
   Deno.test(`client: load mode with ${what} ends against a silent server, summary and exit 1`, async () => {
     const server = silentServer();
     try {
-      const result = await runProgram("main_client.ts", [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(server.port),
+      const result = await runClient(server.port, [
         "--connections",
         "3",
         "--json",

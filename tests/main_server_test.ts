@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runProgram, ServerProcess } from "./_process.ts";
+import { runClient, runProgram, ServerProcess } from "./_process.ts";
 import { randomBytes, readAll, waitFor, writeAll } from "./_helpers.ts";
 
 /** The seed's server lines for one connection, with the given chunks. */
@@ -407,11 +407,7 @@ Deno.test("server: at --log-level warning the start-up line is all a healthy ser
     "warning",
   ]);
   try {
-    const client = await runProgram("main_client.ts", [
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(server.port),
+    const client = await runClient(server.port, [
       "--log-level",
       "warning",
     ]);

@@ -3,7 +3,7 @@
 // loopback. .ci/run installs nginx and libnginx-mod-stream when missing.
 
 import assert from "node:assert/strict";
-import { projectFile, runProgram, ServerProcess } from "./_process.ts";
+import { projectFile, runClient, ServerProcess } from "./_process.ts";
 import {
   assertSameBytes,
   echoThrough,
@@ -74,12 +74,7 @@ Deno.test({
       }, "nginx listening");
 
       // The seed's exchange, half-close included, through nginx.
-      const client = await runProgram("main_client.ts", [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(port),
-      ]);
+      const client = await runClient(port);
       assert.equal(client.code, 0, client.stderr);
       assert.ok(
         client.lines.includes("EchoClient: received EOF"),

@@ -1,7 +1,12 @@
 // main_server.ts --workers: Deno Workers sharing the port with reusePort.
 
 import assert from "node:assert/strict";
-import { projectFile, runProgram, ServerProcess } from "./_process.ts";
+import {
+  projectFile,
+  runClient,
+  runProgram,
+  ServerProcess,
+} from "./_process.ts";
 import { readAll, writeAll } from "./_helpers.ts";
 
 const ROOT = projectFile("");
@@ -62,12 +67,7 @@ Deno.test("workers: the seed's transcript is the same with workers", {
     "2",
   ], WORKER_PERMISSIONS);
   try {
-    const client = await runProgram("main_client.ts", [
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(server.port),
-    ]);
+    const client = await runClient(server.port);
     assert.equal(client.code, 0, client.stderr);
     await server.waitForLine((l) =>
       /^EchoServer_127\.0\.0\.1_\d+: closing$/.test(l)
