@@ -69,7 +69,6 @@ export class MemoryTransport implements Transport {
   // Protocol.dataReceived): detached once sent, as on a socket.
   #delivered: Uint8Array | null = null;
   #deliveredWrites = 0;
-  #deliveredSent = false;
   #returning = new Set<Uint8Array>();
   #reading = true;
   #held: (Uint8Array | null)[] = [];
@@ -156,12 +155,11 @@ export class MemoryTransport implements Transport {
       const chunk = bytes.slice();
       this.#delivered = chunk;
       this.#deliveredWrites = 0;
-      this.#deliveredSent = false;
       this.#call(() => protocol.dataReceived?.(chunk));
       this.#delivered = null;
       if (this.#deliveredWrites === 1) {
-        if (this.#deliveredSent) chunk.buffer.transfer();
-        else this.#returning.add(chunk);
+        this.#returning.add(chunk);
+        this.#takeBackSent();
       }
       return;
     }
@@ -271,18 +269,11 @@ export class MemoryTransport implements Transport {
       // the array once it has been sent.
       const original = this.#pending.shift()!;
       const chunk = original.slice();
-      if (original === this.#delivered) this.#deliveredSent = true;
       this.#pendingSize -= chunk.byteLength;
       this.#written.push(chunk);
       this.#options.onWrite?.(chunk);
     }
-    // Everything was sent: chunks written back go back to the transport.
-    if (this.#pending.length === 0) {
-      for (const returned of this.#returning) {
-        (returned.buffer as ArrayBuffer).transfer();
-      }
-      this.#returning.clear();
-    }
+    this.#takeBackSent();
     if (this.#flow.shrank(this.#pendingSize)) {
       this.#call(() => this.#protocol.resumeWriting?.());
     }
@@ -292,6 +283,18 @@ export class MemoryTransport implements Transport {
       this.#options.onWriteEof?.();
     }
     if (this.#closeRequested) this.#finish(null);
+  }
+
+  /**
+   * Once everything written has been sent, the chunks written back are the
+   * transport's again: detached, as a socket transport may read into them.
+   */
+  #takeBackSent(): void {
+    if (this.#pending.length > 0) return;
+    for (const returned of this.#returning) {
+      (returned.buffer as ArrayBuffer).transfer();
+    }
+    this.#returning.clear();
   }
 
   writelines(chunks: Iterable<Uint8Array | string>): void {
