@@ -74,7 +74,8 @@ export function detachedWrite(): TypeError {
  * const slabs = new ReadSlabs();
  * const target = slabs.target(1024); // read into this
  * const chunk = slabs.take(target, 5); // 5 bytes were read: the chunk
- * slabs.queued(chunk); // the protocol wrote it back, once
+ * slabs.queued(chunk); // the protocol wrote it back, once,
+ * slabs.delivered(); // in its dataReceived
  * slabs.sent(chunk); // it was sent: once the slab is full, it comes back
  * ```
  */
@@ -87,7 +88,8 @@ export class ReadSlabs {
   // every write and send looks its memory up.
   #waiting = new Map<ArrayBufferLike, Slab>();
   #spare: ArrayBuffer | null = null;
-  #last: Uint8Array | null = null; // the last chunk taken, of #current
+  #last: Uint8Array | null = null; // the chunk in the protocol's call now
+  #lastWrites = 0; // how often the protocol wrote #last back
 
   /** Memory for a read of `size` bytes, after the last chunk taken. */
   target(size: number): Uint8Array {
@@ -107,23 +109,30 @@ export class ReadSlabs {
       ? target
       : new Uint8Array(slab.buffer, slab.offset, n);
     slab.offset += n;
+    this.#lastWrites = 0;
     return this.#last = chunk;
   }
 
   /**
-   * The last chunk taken was not given back (kept, or written more than
-   * once): its slab stays the protocol's.
+   * The protocol's call with the last chunk taken returned. Written back in
+   * it exactly once (the same array), the chunk is the transport's again;
+   * otherwise (kept, or written more than once) its slab stays the
+   * protocol's.
    */
-  keep(): void {
-    this.#current.kept = true;
+  delivered(): void {
+    if (this.#lastWrites !== 1) this.#current.kept = true;
+    this.#last = null;
   }
 
   /** A write of `chunk` was queued. */
   queued(chunk: Uint8Array): void {
-    // Most often the chunk just taken, written back.
-    const slab = chunk === this.#last
-      ? this.#current
-      : this.#slabOf(chunk.buffer);
+    if (chunk === this.#last) {
+      // The chunk in the protocol's call, written back: the usual case.
+      this.#lastWrites++;
+      this.#current.writes++;
+      return;
+    }
+    const slab = this.#slabOf(chunk.buffer);
     if (slab) slab.writes++;
   }
 

@@ -150,11 +150,8 @@ export class SocketTransport implements Transport {
   #queued = 0; // bytes written but not yet accepted by the socket
   #inFlight: Uint8Array | null = null; // handed to conn.write, not yet done
 
-  // A plain Protocol's chunks (see #readCopies): the memory they are read
-  // into, the chunk dataReceived has now and how often it was written back.
+  // The memory a plain Protocol's chunks are read into (see #readCopies).
   #slabs: ReadSlabs | null = null;
-  #delivered: Uint8Array | null = null;
-  #deliveredWrites = 0;
   #eofRequested = false;
   #eofSent = false;
   #flow: WriteFlowControl;
@@ -386,18 +383,15 @@ export class SocketTransport implements Transport {
       if (n === null) return this.#eof();
       this.#adapt(n, size);
       const data = slabs.take(target, n);
-      this.#delivered = data;
-      this.#deliveredWrites = 0;
       try {
         protocol.dataReceived?.(data);
       } catch (error) {
         throw new CallbackError("dataReceived", asError(error));
       } finally {
-        this.#delivered = null;
+        // Written back exactly once, the chunk's memory comes back once
+        // sent; written twice, or kept, it is the protocol's.
+        slabs.delivered();
       }
-      // Written back exactly once, the chunk's memory comes back once sent;
-      // written twice, or kept, it is the protocol's.
-      if (this.#deliveredWrites !== 1) slabs.keep();
       // See #readInto.
       for (let i = 0; i < WRITE_SETTLE_TURNS && this.#inFlight; i++) {
         await turn;
@@ -557,7 +551,6 @@ export class SocketTransport implements Transport {
       if ((data.buffer as ArrayBuffer).detached) throw detachedWrite();
       return;
     }
-    if (data === this.#delivered) this.#deliveredWrites++;
     this.#slabs?.queued(data);
     this.#queued += data.byteLength;
     if (this.#inFlight) this.#queue.push(data);

@@ -54,7 +54,7 @@ Deno.test("a view of a chunk, queued after it, holds the slab until it is sent",
 Deno.test("a slab with a chunk the protocol kept is never detached", () => {
   const slabs = new ReadSlabs();
   const [kept] = readChunks(slabs, 1, 256, 200);
-  slabs.keep();
+  slabs.delivered();
   slabs.queued(kept);
   slabs.sent(kept);
   readChunks(slabs, 10, 256, 256); // retires it, and more
@@ -77,7 +77,7 @@ Deno.test("slabs grow to 8 KiB while chunks come back, to 64 KiB while kept", ()
   const kept = new Set<number>();
   for (let i = 0; i < 500; i++) {
     const [chunk] = readChunks(keeping, 1, 1024, 1024);
-    keeping.keep();
+    keeping.delivered();
     kept.add(chunk.buffer.byteLength);
   }
   assert.equal(Math.max(...kept), SLAB_SIZE);
