@@ -308,8 +308,7 @@ Deno.test("soak: 300 silent TLS clients against --max-connections 50 --handshake
     // TLS layer opens on first use.
     assert.ok(peak - baseline <= 52, `${peak - baseline} held`);
   } finally {
-    server.kill("SIGTERM");
-    await server.status();
+    await server.stop("SIGTERM");
   }
 });
 
@@ -362,8 +361,7 @@ Deno.test("soak: log volume of 32 MiB streamed at the default level", async () =
     );
     assert.ok(bytes < 2 * MiB);
   } finally {
-    server.kill("SIGTERM");
-    await server.status();
+    await server.stop("SIGTERM");
   }
 });
 
@@ -411,7 +409,6 @@ print(ok)`,
     assert.equal(held, 10);
     assert.equal(served, 20);
   } finally {
-    server.kill("SIGTERM");
-    await server.status();
+    await server.stop("SIGTERM");
   }
 });

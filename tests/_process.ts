@@ -205,10 +205,13 @@ export class ServerProcess {
     return status;
   }
 
-  /** Kills (if still running) and waits: for `finally` blocks. */
-  async stop(): Promise<void> {
+  /**
+   * Signals (if still running; SIGKILL unless told) and waits: for
+   * `finally` blocks.
+   */
+  async stop(signal: Deno.Signal = "SIGKILL"): Promise<void> {
     try {
-      this.#child.kill("SIGKILL");
+      this.#child.kill(signal);
     } catch {
       // Already gone.
     }

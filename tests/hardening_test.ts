@@ -101,8 +101,7 @@ Deno.test("hardening: TLS handshakes never finished are closed at --handshake-ti
     assertSameBytes(await echoThrough(tls, data, 1000), data);
     tls.close();
   } finally {
-    server.kill("SIGTERM");
-    await server.status();
+    await server.stop("SIGTERM");
   }
 });
 
@@ -134,8 +133,7 @@ Deno.test("hardening: a TLS client that closes without close_notify is no ERROR 
     await server.waitForLine((l) => /^EchoServer_.*: closing$/.test(l));
     assert.deepEqual(server.lines.filter((l) => l.includes("ERROR")), []);
   } finally {
-    server.kill("SIGTERM");
-    await server.status();
+    await server.stop("SIGTERM");
   }
 });
 
@@ -188,8 +186,7 @@ Deno.test("hardening: streaming 32 MiB at the default log level writes under 2 M
       server.lines.some((l) => /: received b'.*'\.\.\. \(\d+ bytes\)$/.test(l)),
     );
   } finally {
-    server.kill("SIGTERM");
-    await server.status();
+    await server.stop("SIGTERM");
   }
 });
 
@@ -237,8 +234,7 @@ Deno.test("hardening: no byte of a forged PROXY header reaches the log raw", asy
     );
     assert.ok(!server.lines.some((l) => l.includes("connection accepted")));
   } finally {
-    server.kill("SIGTERM");
-    await server.status();
+    await server.stop("SIGTERM");
   }
 });
 
@@ -251,8 +247,7 @@ Deno.test("hardening: --proxy-protocol-from believes only the named proxies", as
       l.includes("PROXY protocol headers are accepted from any peer")
     );
   } finally {
-    open.kill("SIGTERM");
-    await open.status();
+    await open.stop("SIGTERM");
   }
   const server = await ServerProcess.start([
     "--host",
@@ -279,8 +274,7 @@ Deno.test("hardening: --proxy-protocol-from believes only the named proxies", as
       "the claimed client is never logged",
     );
   } finally {
-    server.kill("SIGTERM");
-    await server.status();
+    await server.stop("SIGTERM");
   }
   // From a trusted range (loopback here), the header is believed.
   const trusted = await ServerProcess.start([
@@ -301,8 +295,7 @@ Deno.test("hardening: --proxy-protocol-from believes only the named proxies", as
       l.startsWith("EchoServer_203.0.113.9_4000: connection accepted")
     );
   } finally {
-    trusted.kill("SIGTERM");
-    await trusted.status();
+    await trusted.stop("SIGTERM");
   }
 });
 
@@ -355,8 +348,7 @@ Deno.test("hardening: --max-connections-per-ip keeps slots for other addresses",
     await waitFor(() => echoes(server.port, HOST), "a slot frees up");
     for (const conn of held.slice(1)) conn.close();
   } finally {
-    server.kill("SIGTERM");
-    await server.status();
+    await server.stop("SIGTERM");
   }
 });
 
@@ -384,7 +376,6 @@ Deno.test("hardening: --max-connections with --workers 2 is one limit for the se
     assert.equal(served.filter(Boolean).length, 10);
     for (const conn of conns) conn.close();
   } finally {
-    server.kill("SIGTERM");
-    await server.status();
+    await server.stop("SIGTERM");
   }
 });

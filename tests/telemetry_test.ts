@@ -115,8 +115,7 @@ Deno.test("access log: PROXY clients with their proxy, rejected headers, failed 
     bad.close();
     await proxied.waitForLine(accessLine("proxy rejected"));
   } finally {
-    proxied.kill("SIGTERM");
-    await proxied.status();
+    await proxied.stop("SIGTERM");
   }
   const tls = await ServerProcess.startTls([
     "--host",
@@ -135,8 +134,7 @@ Deno.test("access log: PROXY clients with their proxy, rejected headers, failed 
     );
     silent.close();
   } finally {
-    tls.kill("SIGTERM");
-    await tls.status();
+    await tls.stop("SIGTERM");
   }
 });
 
