@@ -1,9 +1,9 @@
 /**
- * A plain {@linkcode Protocol} echo for the benchmark: each chunk is handed to
- * `dataReceived` as the protocol's own memory and written back, and reading
- * stops while the write buffer is full. Measured next to EchoServer (a
- * BufferedProtocol that reads into reused buffers) to show what owning every
- * chunk costs.
+ * The asyncio example's echo at its plainest, for the benchmark: each chunk
+ * `dataReceived` is given is written back, and reading stops while the write
+ * buffer is full. No logging and no application code: the row that shows
+ * what the library's plain-Protocol path costs against the raw loop
+ * (EchoServer is the same protocol with the application's logging around it).
  *
  * `deno run --allow-net bench/protocol_echo.ts` prints `listening on PORT`.
  *
