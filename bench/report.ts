@@ -13,6 +13,12 @@ export interface PingPong {
   p50: number;
   p99: number;
   loadgenCpu: number;
+  /**
+   * Paired ratios to the raw loop (see paired.ts), above 1 better: rate ÷
+   * raw rate, raw CPU ÷ CPU. Absent in older results, whose ratios are then
+   * taken from the medians.
+   */
+  vsRaw?: { rate?: number; cpuUs?: number };
 }
 
 /** Everything one benchmark run measured. */
@@ -25,7 +31,13 @@ export interface BenchResults {
      * MB/s, the server's CPU µs per MiB echoed, and the load generator's CPU
      * share while streaming.
      */
-    stream?: { mbPerS: number; cpuUsPerMiB?: number; loadgenCpu?: number };
+    stream?: {
+      mbPerS: number;
+      cpuUsPerMiB?: number;
+      loadgenCpu?: number;
+      /** Paired ratios to the raw loop, as {@linkcode PingPong.vsRaw}. */
+      vsRaw?: { mbPerS?: number; cpuUsPerMiB?: number };
+    };
     idle?: { rssBefore: number; rssIdle: number; perConnectionKiB: number };
     peakRss?: number;
   }[];
@@ -34,6 +46,44 @@ export interface BenchResults {
 }
 
 const BASELINE = "raw Deno loop";
+
+type Server = BenchResults["servers"][number];
+
+/** A ping-pong figure's ratios to the raw loop: paired, else of medians. */
+function pingpongRatios(
+  server: Server,
+  base: Server | undefined,
+  key: string,
+): { rate?: number; cpuUs?: number } {
+  const p = server.pingpong[key];
+  const b = base?.pingpong[key];
+  if (!p || !b) return {};
+  if (server === base) return { rate: 1, cpuUs: 1 };
+  return {
+    rate: p.vsRaw?.rate ?? p.rate / b.rate,
+    cpuUs: p.vsRaw?.cpuUs ?? b.cpuUs / p.cpuUs,
+  };
+}
+
+/** Streaming's ratios to the raw loop: paired, else of medians. */
+function streamRatios(
+  server: Server,
+  base: Server | undefined,
+): { mbPerS?: number; cpuUsPerMiB?: number } {
+  const s = server.stream;
+  const b = base?.stream;
+  if (!s || !b) return {};
+  if (server === base) {
+    return { mbPerS: 1, cpuUsPerMiB: b.cpuUsPerMiB ? 1 : undefined };
+  }
+  return {
+    mbPerS: s.vsRaw?.mbPerS ?? s.mbPerS / b.mbPerS,
+    cpuUsPerMiB: s.vsRaw?.cpuUsPerMiB ??
+      (s.cpuUsPerMiB && b.cpuUsPerMiB
+        ? b.cpuUsPerMiB / s.cpuUsPerMiB
+        : undefined),
+  };
+}
 
 function pad(text: string, width: number, left = false): string {
   return left ? text.padEnd(width) : text.padStart(width);
@@ -50,6 +100,8 @@ export function renderTable(results: BenchResults): string {
   const base = results.servers.find((s) => s.name === BASELINE);
   const ratio = (value: number | undefined, of: number | undefined) =>
     value === undefined || !of ? "" : `×${(value / of).toFixed(2)}`;
+  const times = (value: number | undefined) =>
+    value === undefined ? "" : `×${value.toFixed(2)}`;
   const lines: string[] = [];
   const keys = [
     ...new Set(results.servers.flatMap((s) => Object.keys(s.pingpong))),
@@ -68,15 +120,14 @@ export function renderTable(results: BenchResults): string {
         pad("CPU µs/rt", 11) + pad("", 7) +
         pad("p50 µs", 8) + pad("p99 µs", 8) + pad("loadgen CPU", 13),
     );
-    const b = base?.pingpong[key];
     for (const server of results.servers) {
       const p = server.pingpong[key];
       if (!p) continue;
+      const r = pingpongRatios(server, base, key);
       lines.push(
         pad(server.name, nameWidth, true) +
-          pad(num(p.rate), 15) + pad(ratio(p.rate, b?.rate), 7) +
-          pad(p.cpuUs.toFixed(2), 11) +
-          pad(b ? ratio(b.cpuUs, p.cpuUs) : "", 7) +
+          pad(num(p.rate), 15) + pad(times(r.rate), 7) +
+          pad(p.cpuUs.toFixed(2), 11) + pad(times(r.cpuUs), 7) +
           pad(num(p.p50), 8) + pad(num(p.p99), 8) +
           pad(`${Math.round(p.loadgenCpu * 100)}%`, 13),
       );
@@ -95,22 +146,18 @@ export function renderTable(results: BenchResults): string {
     n === undefined ? "" : (n / 1048576).toFixed(1);
   for (const server of results.servers) {
     if (!server.stream && !server.idle) continue;
+    const r = streamRatios(server, base);
     lines.push(
       pad(server.name, nameWidth, true) +
         pad(server.stream ? num(server.stream.mbPerS) : "", 10) +
-        pad(ratio(server.stream?.mbPerS, base?.stream?.mbPerS), 7) +
+        pad(times(r.mbPerS), 7) +
         pad(
           server.stream?.cpuUsPerMiB === undefined
             ? ""
             : server.stream.cpuUsPerMiB.toFixed(0),
           12,
         ) +
-        pad(
-          server.stream?.cpuUsPerMiB && base?.stream?.cpuUsPerMiB
-            ? ratio(base.stream.cpuUsPerMiB, server.stream.cpuUsPerMiB)
-            : "",
-          7,
-        ) +
+        pad(times(r.cpuUsPerMiB), 7) +
         pad(server.idle ? server.idle.perConnectionKiB.toFixed(1) : "", 15) +
         pad(
           server.idle && base?.idle
@@ -157,6 +204,9 @@ export function renderTable(results: BenchResults): string {
   lines.push(
     "Ratios are to the raw Deno loop; higher is better for all of them (CPU and memory: raw ÷ this).",
   );
+  lines.push(
+    "A rate or CPU ratio is the median over a server's runs of each run's ratio to the raw-loop runs just before and after it.",
+  );
   return lines.join("\n");
 }
 
@@ -178,36 +228,23 @@ export function renderSvg(results: BenchResults): string {
   for (const key of Object.keys(base.pingpong)) {
     groups.push({
       label: `round trips/s ${key}`,
-      values: results.servers.map((s) =>
-        s.pingpong[key]
-          ? s.pingpong[key].rate / base.pingpong[key].rate
-          : undefined
-      ),
+      values: results.servers.map((s) => pingpongRatios(s, base, key).rate),
     });
     groups.push({
       label: `CPU efficiency ${key}`,
-      values: results.servers.map((s) =>
-        s.pingpong[key]
-          ? base.pingpong[key].cpuUs / s.pingpong[key].cpuUs
-          : undefined
-      ),
+      values: results.servers.map((s) => pingpongRatios(s, base, key).cpuUs),
     });
   }
   if (base.stream) {
     groups.push({
       label: "streaming MB/s",
-      values: results.servers.map((s) =>
-        s.stream ? s.stream.mbPerS / base.stream!.mbPerS : undefined
-      ),
+      values: results.servers.map((s) => streamRatios(s, base).mbPerS),
     });
   }
-  const baseCpu = base.stream?.cpuUsPerMiB;
-  if (baseCpu) {
+  if (base.stream?.cpuUsPerMiB) {
     groups.push({
       label: "CPU efficiency streaming",
-      values: results.servers.map((s) =>
-        s.stream?.cpuUsPerMiB ? baseCpu / s.stream.cpuUsPerMiB : undefined
-      ),
+      values: results.servers.map((s) => streamRatios(s, base).cpuUsPerMiB),
     });
   }
   const bar = 12;

@@ -5,7 +5,9 @@
  * figure's runs take turns across them. Servers and load generator are
  * pinned to different cores where `taskset` exists.
  *
- * Prints one table (every figure also as a ratio to the raw Deno loop) and
+ * Prints one table (every figure also as a ratio to the raw Deno loop: the
+ * median of each run's ratio to the raw-loop runs next to it in time, see
+ * paired.ts) and
  * writes bench/results/latest.json and bench/results/latest.svg.
  *
  * `--quick` runs each measurement once, briefly: a smoke test of the bench
@@ -21,6 +23,7 @@
 
 import { parseArgs } from "node:util";
 import { type BenchResults, renderSvg, renderTable } from "./report.ts";
+import { pairedRatios, type Sample } from "./paired.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -440,9 +443,28 @@ try {
       (spec.headline ? HEADLINE_INSTANCES : 1);
     for (let n = 0; n < count; n++) processes.push(await start(spec));
   }
+  // One round's order: the headline servers' processes take turns (raw
+  // loop 1, EchoServer 1, Protocol echo 1, raw loop 2, ...), so each of the
+  // library's runs has a raw-loop run a few seconds either side of it; the
+  // other servers follow. See paired.ts for why that matters.
+  const turns: { spec: number; server: Running }[] = [];
+  const most = Math.max(...running.map((processes) => processes.length));
+  for (let k = 0; k < most; k++) {
+    specs.forEach((spec, i) => {
+      if (spec.headline && running[i][k]) {
+        turns.push({ spec: i, server: running[i][k] });
+      }
+    });
+  }
+  specs.forEach((spec, i) => {
+    if (!spec.headline) {
+      for (const server of running[i]) turns.push({ spec: i, server });
+    }
+  });
+  const baseline = specs.findIndex((spec) => spec.name === "raw Deno loop");
   const rows = specs.map((spec) => ({
     name: spec.name,
-    pingpong: {} as Record<string, ReturnType<typeof medians>>,
+    pingpong: {} as BenchResults["servers"][number]["pingpong"],
   } as BenchResults["servers"][number]));
   console.log("measuring idle connections ...");
   for (const [i, spec] of specs.entries()) {
@@ -456,20 +478,26 @@ try {
     if (!wanted(spec, "stream")) continue;
     for (const server of running[i]) await streamRun(server, STREAM_BYTES / 8);
   }
+  const streamTimeline: Sample[] = [];
   for (let run = 0; run < RUNS; run++) {
-    for (const [i, spec] of specs.entries()) {
-      if (!wanted(spec, "stream")) continue;
-      for (const server of running[i]) {
-        streams[i].push(await streamRun(server));
-      }
+    for (const { spec: i, server } of turns) {
+      if (!wanted(specs[i], "stream")) continue;
+      const result = await streamRun(server);
+      streams[i].push(result);
+      streamTimeline.push({ server: i, values: result });
     }
   }
+  const streamRatios = pairedRatios(streamTimeline, baseline, {
+    mbPerS: "higher",
+    cpuUsPerMiB: "lower",
+  });
   specs.forEach((spec, i) => {
     if (wanted(spec, "stream")) {
       rows[i].stream = {
         mbPerS: median(streams[i].map((r) => r.mbPerS)),
         cpuUsPerMiB: median(streams[i].map((r) => r.cpuUsPerMiB)),
         loadgenCpu: median(streams[i].map((r) => r.loadgenCpu)),
+        vsRaw: streamRatios.get(i),
       };
     }
   });
@@ -484,16 +512,23 @@ try {
         await pingpongRun(server, size, connections, WARMUP);
       }
     }
+    const timeline: Sample[] = [];
     for (let run = 0; run < RUNS; run++) {
-      for (const [i, spec] of specs.entries()) {
-        if (!wanted(spec, key)) continue;
-        for (const server of running[i]) {
-          runs[i].push(await pingpongRun(server, size, connections, SECONDS));
-        }
+      for (const { spec: i, server } of turns) {
+        if (!wanted(specs[i], key)) continue;
+        const result = await pingpongRun(server, size, connections, SECONDS);
+        runs[i].push(result);
+        timeline.push({ server: i, values: result });
       }
     }
+    const ratios = pairedRatios(timeline, baseline, {
+      rate: "higher",
+      cpuUs: "lower",
+    });
     specs.forEach((spec, i) => {
-      if (wanted(spec, key)) rows[i].pingpong[key] = medians(runs[i]);
+      if (wanted(spec, key)) {
+        rows[i].pingpong[key] = { ...medians(runs[i]), vsRaw: ratios.get(i) };
+      }
     });
   }
   for (const [i] of specs.entries()) {
