@@ -119,7 +119,10 @@ export interface Protocol extends BaseProtocol {
    * no one has used before for every read (views of slabs the transport
    * fills one read after another, up to 64 KiB each), and allocating and
    * collecting it has a price that `deno task bench` shows; a
-   * {@linkcode BufferedProtocol} reads into memory of its own instead.
+   * {@linkcode BufferedProtocol} reads into memory of its own instead. A
+   * chunk (or a view of one) that the protocol keeps keeps the whole slab it
+   * was read into alive: to hold on to a few bytes of a long stream, keep a
+   * copy of them (`data.slice(start, end)`), not a view.
    */
   dataReceived?(data: Uint8Array): void;
 }
