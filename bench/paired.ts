@@ -24,7 +24,17 @@ export interface Sample {
 /** Whether more of a figure is better (a rate) or less (CPU time). */
 export type Better = "higher" | "lower";
 
-function median(values: number[]): number {
+/**
+ * The middle of `values` (the mean of the two middle ones for an even count).
+ *
+ * @example
+ * ```ts
+ * import { median } from "./paired.ts";
+ *
+ * console.log(median([3, 1, 2]), median([4, 1, 3, 2])); // 2 2.5
+ * ```
+ */
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

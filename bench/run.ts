@@ -23,7 +23,7 @@
 
 import { parseArgs } from "node:util";
 import { type BenchResults, renderSvg, renderTable } from "./report.ts";
-import { pairedRatios, type Sample } from "./paired.ts";
+import { median, pairedRatios, type Sample } from "./paired.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -260,12 +260,6 @@ async function memory(pid: number, field: string): Promise<number> {
   const status = await run("cat", [`/proc/${pid}/status`]);
   return Number(status.match(new RegExp(`${field}:\\s+(\\d+) kB`))![1]) *
     1024;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 async function loadgenJson(args: string[]): Promise<Record<string, number>> {
