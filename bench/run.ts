@@ -38,6 +38,22 @@ const { values: flags } = parseArgs({
   },
   strict: true,
 });
+// A failure (a server that stopped echoing byte for byte, a command that
+// could not run) ends the bench with one line; the servers are stopped by
+// the finally block below before it gets here.
+function fail(reason: unknown): never {
+  console.error(`bench: ${reason instanceof Error ? reason.message : reason}`);
+  Deno.exit(1);
+}
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  fail(event.reason);
+});
+globalThis.addEventListener("error", (event) => {
+  event.preventDefault();
+  fail(event.error ?? event.message);
+});
+
 // Five runs per figure, not three: a run on these shared machines moves by
 // up to ±5%, and the median of five keeps one slow run from moving a ratio.
 const RUNS = flags.quick ? 1 : 5;
@@ -70,7 +86,10 @@ async function run(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stderr: "inherit" })
     .output();
   if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} exited ${out.code}`);
+    const said = decoder.decode(out.stdout).trim().split("\n").at(-1);
+    throw new Error(
+      `${cmd} ${args.join(" ")} exited ${out.code}${said ? `: ${said}` : ""}`,
+    );
   }
   return decoder.decode(out.stdout);
 }
