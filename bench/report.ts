@@ -45,7 +45,8 @@ export interface BenchResults {
   workers?: { workers: number; rate: number; shares: number[] }[];
 }
 
-const BASELINE = "raw Deno loop";
+/** The server every ratio is to. */
+export const BASELINE = "raw Deno loop";
 
 type Server = BenchResults["servers"][number];
 

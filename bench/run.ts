@@ -22,8 +22,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { type BenchResults, renderSvg, renderTable } from "./report.ts";
-import { median, pairedRatios, type Sample } from "./paired.ts";
+import {
+  BASELINE,
+  type BenchResults,
+  renderSvg,
+  renderTable,
+} from "./report.ts";
+import { type Better, median, pairedRatios, type Sample } from "./paired.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -156,7 +161,7 @@ const hasUvloop = await works(python, ["-c", "import uvloop"]);
 const deno = Deno.execPath();
 const SERVERS: ServerSpec[] = [
   {
-    name: "raw Deno loop",
+    name: BASELINE,
     cmd: [deno, "run", "--allow-net", `${HERE}raw_echo.ts`],
     headline: true,
   },
@@ -446,7 +451,43 @@ const specs = SERVERS.filter((spec) =>
 );
 const wanted = (spec: ServerSpec, key: string) =>
   !spec.only || spec.only.includes(key);
+const baseline = specs.findIndex((spec) => spec.name === BASELINE);
 const running: Running[][] = []; // each server's processes
+// One round's order: the headline servers' processes take turns (raw loop 1,
+// EchoServer 1, Protocol echo 1, raw loop 2, ...), so each of the library's
+// runs has a raw-loop run a few seconds either side of it; the other servers
+// follow. See paired.ts for why that matters.
+const turns: { spec: number; server: Running }[] = [];
+
+/**
+ * One figure (`key`) of every server that takes part in it: `warmUp` once on
+ * each of its processes, then RUNS rounds of `measure` taking turns. Returns
+ * each server's runs, and their `figures` as ratios paired in time with the
+ * raw loop's runs.
+ */
+async function measureInTurns<T extends Record<string, number>>(
+  key: string,
+  warmUp: (server: Running) => Promise<unknown>,
+  measure: (server: Running) => Promise<T>,
+  figures: Record<string, Better>,
+): Promise<{ runs: T[][]; ratios: Map<number, Record<string, number>> }> {
+  for (const [i, spec] of specs.entries()) {
+    if (!wanted(spec, key)) continue;
+    for (const server of running[i]) await warmUp(server);
+  }
+  const runs: T[][] = specs.map(() => []);
+  const timeline: Sample[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    for (const { spec: i, server } of turns) {
+      if (!wanted(specs[i], key)) continue;
+      const result = await measure(server);
+      runs[i].push(result);
+      timeline.push({ server: i, values: result });
+    }
+  }
+  return { runs, ratios: pairedRatios(timeline, baseline, figures) };
+}
+
 const results: BenchResults = { machine, servers: [] };
 try {
   for (const spec of specs) {
@@ -456,11 +497,6 @@ try {
       (spec.headline ? HEADLINE_INSTANCES : 1);
     for (let n = 0; n < count; n++) processes.push(await start(spec));
   }
-  // One round's order: the headline servers' processes take turns (raw
-  // loop 1, EchoServer 1, Protocol echo 1, raw loop 2, ...), so each of the
-  // library's runs has a raw-loop run a few seconds either side of it; the
-  // other servers follow. See paired.ts for why that matters.
-  const turns: { spec: number; server: Running }[] = [];
   const most = Math.max(...running.map((processes) => processes.length));
   for (let k = 0; k < most; k++) {
     specs.forEach((spec, i) => {
@@ -474,7 +510,6 @@ try {
       for (const server of running[i]) turns.push({ spec: i, server });
     }
   });
-  const baseline = specs.findIndex((spec) => spec.name === "raw Deno loop");
   const rows = specs.map((spec) => ({
     name: spec.name,
     pingpong: {} as BenchResults["servers"][number]["pingpong"],
@@ -484,60 +519,31 @@ try {
     if (wanted(spec, "idle")) rows[i].idle = await idle(running[i][0]);
   }
   console.log("measuring streaming ...");
-  const streams: Awaited<ReturnType<typeof streamRun>>[][] = specs.map(
-    () => [],
+  const streams = await measureInTurns(
+    "stream",
+    (server) => streamRun(server, STREAM_BYTES / 8),
+    (server) => streamRun(server),
+    { mbPerS: "higher", cpuUsPerMiB: "lower" },
   );
-  for (const [i, spec] of specs.entries()) {
-    if (!wanted(spec, "stream")) continue;
-    for (const server of running[i]) await streamRun(server, STREAM_BYTES / 8);
-  }
-  const streamTimeline: Sample[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    for (const { spec: i, server } of turns) {
-      if (!wanted(specs[i], "stream")) continue;
-      const result = await streamRun(server);
-      streams[i].push(result);
-      streamTimeline.push({ server: i, values: result });
-    }
-  }
-  const streamRatios = pairedRatios(streamTimeline, baseline, {
-    mbPerS: "higher",
-    cpuUsPerMiB: "lower",
-  });
   specs.forEach((spec, i) => {
     if (wanted(spec, "stream")) {
+      const runs = streams.runs[i];
       rows[i].stream = {
-        mbPerS: median(streams[i].map((r) => r.mbPerS)),
-        cpuUsPerMiB: median(streams[i].map((r) => r.cpuUsPerMiB)),
-        loadgenCpu: median(streams[i].map((r) => r.loadgenCpu)),
-        vsRaw: streamRatios.get(i),
+        mbPerS: median(runs.map((r) => r.mbPerS)),
+        cpuUsPerMiB: median(runs.map((r) => r.cpuUsPerMiB)),
+        loadgenCpu: median(runs.map((r) => r.loadgenCpu)),
+        vsRaw: streams.ratios.get(i),
       };
     }
   });
   for (const { key, size, connections } of PINGPONG) {
     console.log(`measuring ping-pong ${key} ...`);
-    const runs: Awaited<ReturnType<typeof pingpongRun>>[][] = specs.map(
-      () => [],
+    const { runs, ratios } = await measureInTurns(
+      key,
+      (server) => pingpongRun(server, size, connections, WARMUP),
+      (server) => pingpongRun(server, size, connections, SECONDS),
+      { rate: "higher", cpuUs: "lower" },
     );
-    for (const [i, spec] of specs.entries()) {
-      if (!wanted(spec, key)) continue;
-      for (const server of running[i]) {
-        await pingpongRun(server, size, connections, WARMUP);
-      }
-    }
-    const timeline: Sample[] = [];
-    for (let run = 0; run < RUNS; run++) {
-      for (const { spec: i, server } of turns) {
-        if (!wanted(specs[i], key)) continue;
-        const result = await pingpongRun(server, size, connections, SECONDS);
-        runs[i].push(result);
-        timeline.push({ server: i, values: result });
-      }
-    }
-    const ratios = pairedRatios(timeline, baseline, {
-      rate: "higher",
-      cpuUs: "lower",
-    });
     specs.forEach((spec, i) => {
       if (wanted(spec, key)) {
         rows[i].pingpong[key] = { ...medians(runs[i]), vsRaw: ratios.get(i) };
