@@ -34,24 +34,35 @@ class Slab {
 const EMPTY = new Slab(new ArrayBuffer(0));
 
 /**
- * The error `write()` throws for an array whose memory a transport took
- * back: the protocol kept a chunk it had written back, and wrote it again.
+ * Whether a write of `data` sends nothing, for both transports' `write()`:
+ * true for an empty array. An array whose memory a transport took back (the
+ * protocol kept a chunk it had written back, and wrote it again) is empty
+ * too, but detached: writing it is the protocol's mistake, and throws.
+ *
+ * @throws {TypeError} for a detached array.
  *
  * @example
  * ```ts
- * import { detachedWrite } from "./_read_slabs.ts";
+ * import { isEmptyWrite } from "./_read_slabs.ts";
  *
  * const chunk = new Uint8Array(4);
+ * isEmptyWrite(chunk); // false: four bytes to send
  * chunk.buffer.transfer();
- * if (chunk.byteLength === 0 && chunk.buffer.detached) {
- *   console.log(detachedWrite().message);
+ * try {
+ *   isEmptyWrite(chunk);
+ * } catch (error) {
+ *   console.log((error as TypeError).message); // write() of a detached array: ...
  * }
  * ```
  */
-export function detachedWrite(): TypeError {
-  return new TypeError(
-    "write() of a detached array: a chunk written back is the transport's once sent; keep a copy (data.slice()) to write it again",
-  );
+export function isEmptyWrite(data: Uint8Array): boolean {
+  if (data.byteLength > 0) return false;
+  if ((data.buffer as ArrayBuffer).detached) {
+    throw new TypeError(
+      "write() of a detached array: a chunk written back is the transport's once sent; keep a copy (data.slice()) to write it again",
+    );
+  }
+  return true;
 }
 
 /**
@@ -96,7 +107,7 @@ export class ReadSlabs {
     let slab = this.#current;
     if (slab.buffer.byteLength - slab.offset < size) {
       this.#retire(slab);
-      this.#last = null;
+      this.#last = null; // a chunk of the retired slab: no longer #current's
       slab = this.#current = this.#next(size);
     }
     return new Uint8Array(slab.buffer, slab.offset, size);

@@ -14,7 +14,7 @@ import {
   type Protocol,
 } from "./protocol.ts";
 import { WriteFlowControl } from "./_flow_control.ts";
-import { detachedWrite, ReadSlabs } from "./_read_slabs.ts";
+import { isEmptyWrite, ReadSlabs } from "./_read_slabs.ts";
 import type { ByteStream, Transport, WriteBufferLimits } from "./transport.ts";
 
 /** The most bytes one read asks for. */
@@ -547,10 +547,7 @@ export class SocketTransport implements Transport {
       return; // Lost to an error: connectionLost tells the protocol.
     }
     if (typeof data === "string") data = encoder.encode(data);
-    if (data.byteLength === 0) {
-      if ((data.buffer as ArrayBuffer).detached) throw detachedWrite();
-      return;
-    }
+    if (isEmptyWrite(data)) return;
     this.#slabs?.queued(data);
     this.#queued += data.byteLength;
     if (this.#inFlight) this.#queue.push(data);

@@ -13,7 +13,7 @@ import {
   type Protocol,
 } from "./protocol.ts";
 import { WriteFlowControl } from "./_flow_control.ts";
-import { detachedWrite } from "./_read_slabs.ts";
+import { isEmptyWrite } from "./_read_slabs.ts";
 import type { Transport, WriteBufferLimits } from "./transport.ts";
 
 const encoder = new TextEncoder();
@@ -246,10 +246,7 @@ export class MemoryTransport implements Transport {
     if (this.#eofRequested) throw new Error("write() after writeEof()");
     if (this.#lost) return;
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    if (bytes.byteLength === 0) {
-      if ((bytes.buffer as ArrayBuffer).detached) throw detachedWrite();
-      return;
-    }
+    if (isEmptyWrite(bytes)) return;
     if (bytes === this.#delivered) this.#deliveredWrites++;
     this.#pending.push(bytes);
     this.#pendingSize += bytes.byteLength;
