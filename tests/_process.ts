@@ -1,6 +1,7 @@
 // Running the two programs as real processes.
 
 import { testCerts } from "./_certs.ts";
+import { waitFor } from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -264,14 +265,17 @@ export async function startWithStalledLog(
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
-  const deadline = Date.now() + 30_000;
-  while (true) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return { child, port };
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
+  await waitFor(
+    async () => {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    `the server accepting on port ${port}`,
+    30_000,
+  );
+  return { child, port };
 }
