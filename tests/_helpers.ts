@@ -125,7 +125,7 @@ export async function writeAll(conn: Deno.Conn, data: Uint8Array) {
 /**
  * Sends `data` over `conn` (in chunks of at most `maxChunk` random sizes,
  * or in one write) while reading, half-closes, and returns everything that
- * came back up to the peer's EOF.
+ * came back up to the peer's EOF. A failed write rejects with its error.
  */
 export async function echoThrough(
   conn: Deno.Conn,
@@ -133,10 +133,18 @@ export async function echoThrough(
   maxChunk?: number,
 ): Promise<Uint8Array> {
   const reading = readAll(conn);
-  for (const chunk of maxChunk ? randomChunks(data, maxChunk) : [data]) {
-    await writeAll(conn, chunk);
+  try {
+    for (const chunk of maxChunk ? randomChunks(data, maxChunk) : [data]) {
+      await writeAll(conn, chunk);
+    }
+    await conn.closeWrite();
+  } catch (error) {
+    // The write failed (the peer reset or closed): the caller gets that
+    // error, and the read still pending is cancelled when the caller closes
+    // `conn`; that rejection must not surface as an uncaught error.
+    reading.catch(() => {});
+    throw error;
   }
-  await conn.closeWrite();
   return await reading;
 }
 
