@@ -19,6 +19,12 @@ import type { ByteStream } from "./transport.ts";
 /** The most bytes one read of the TCP connection takes. */
 const RAW_READ_SIZE = 64 * 1024;
 
+/**
+ * Decrypted bytes waiting to be read past which reading from the TCP
+ * connection stops (one more TCP read's worth may still arrive).
+ */
+const PLAINTEXT_HIGH_WATER = 64 * 1024;
+
 /** How long `close()` after `closeWrite()` waits for close_notify to go. */
 const CLOSE_NOTIFY_WAIT_MS = 1000;
 
@@ -47,22 +53,38 @@ export function tlsContext(
   };
 }
 
+/** Holds reads from the TCP connection back while it is closed. */
+class ReadGate {
+  #closed = false;
+  #held: (() => void) | null = null;
+
+  /** Runs `read` now, or when the gate opens. */
+  pass(read: () => void): void {
+    if (this.#closed) this.#held = read;
+    else read();
+  }
+
+  /** Holds the next read back. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** Lets reads through, and the one held back, if any. */
+  open(): void {
+    this.#closed = false;
+    const held = this.#held;
+    this.#held = null;
+    held?.();
+  }
+}
+
 /** The TCP connection as the Node stream `node:tls` runs over. */
-function rawStream(conn: Deno.Conn): Duplex {
+function rawStream(conn: Deno.Conn, gate: ReadGate): Duplex {
   let buffer = new Uint8Array(RAW_READ_SIZE);
-  return new Duplex({
+  const stream: Duplex = new Duplex({
     allowHalfOpen: true,
     read() {
-      conn.read(buffer).then((n) => {
-        if (n === null) {
-          this.push(null);
-          return;
-        }
-        const chunk = buffer.subarray(0, n);
-        // The chunk is handed on as it is: the next read gets new memory.
-        buffer = new Uint8Array(RAW_READ_SIZE);
-        this.push(chunk);
-      }, (error) => this.destroy(error));
+      gate.pass(readOnce);
     },
     write(chunk: Uint8Array, _encoding, callback) {
       writeAll(conn, chunk).then(() => callback(), callback);
@@ -79,6 +101,19 @@ function rawStream(conn: Deno.Conn): Duplex {
       callback(error);
     },
   });
+  const readOnce = () => {
+    conn.read(buffer).then((n) => {
+      if (n === null) {
+        stream.push(null);
+        return;
+      }
+      const chunk = buffer.subarray(0, n);
+      // The chunk is handed on as it is: the next read gets new memory.
+      buffer = new Uint8Array(RAW_READ_SIZE);
+      stream.push(chunk);
+    }, (error) => stream.destroy(error));
+  };
+  return stream;
 }
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
@@ -98,7 +133,9 @@ export class TlsServerStream implements ByteStream {
   readonly localAddr: Deno.Addr;
   #conn: Deno.TcpConn;
   #socket: tls.TLSSocket;
-  #leftover: Uint8Array | null = null;
+  #gate = new ReadGate();
+  #chunks: Uint8Array[] = []; // decrypted, not yet read
+  #buffered = 0; // their bytes
   #ended = false;
   #error: Error | null = null;
   #waiting: (() => void) | null = null;
@@ -109,32 +146,41 @@ export class TlsServerStream implements ByteStream {
     this.#conn = conn;
     this.remoteAddr = conn.remoteAddr;
     this.localAddr = conn.localAddr;
-    this.#socket = new tls.TLSSocket(rawStream(conn), {
+    this.#socket = new tls.TLSSocket(rawStream(conn, this.#gate), {
       isServer: true,
       secureContext: context.secureContext,
       ALPNProtocols: context.alpnProtocols,
     });
     const socket = this.#socket;
     socket.allowHalfOpen = true;
-    socket.pause();
-    const wake = () => {
-      const waiting = this.#waiting;
-      this.#waiting = null;
-      waiting?.();
-    };
-    socket.on("readable", wake);
+    // The TLS socket flows: decrypted bytes wait in #chunks, and the gate
+    // on the TCP reads holds the peer back while they pile up. Pausing the
+    // TLS socket itself instead loses the peer's close_notify and EOF when
+    // they arrive while it is paused (the connection then never ends).
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.byteLength;
+      if (this.#buffered >= PLAINTEXT_HIGH_WATER) this.#gate.close();
+      this.#wake();
+    });
     socket.on("end", () => {
       this.#ended = true;
-      wake();
+      this.#wake();
     });
     socket.on("error", (error: Error) => {
       this.#error ??= error;
-      wake();
+      this.#wake();
     });
     socket.on("close", () => {
       this.#ended = true;
-      wake();
+      this.#wake();
     });
+  }
+
+  #wake(): void {
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    waiting?.();
   }
 
   /**
@@ -168,18 +214,17 @@ export class TlsServerStream implements ByteStream {
   /** Reads decrypted bytes into `p`; `null` at the peer's end of data. */
   async read(p: Uint8Array): Promise<number | null> {
     while (true) {
-      let chunk = this.#leftover;
-      this.#leftover = null;
-      if (chunk === null) {
-        if (this.#error) throw this.#error;
-        chunk = this.#socket.read() as Uint8Array | null;
-      }
-      if (chunk !== null && chunk.byteLength > 0) {
+      const chunk = this.#chunks[0];
+      if (chunk !== undefined) {
         const n = Math.min(chunk.byteLength, p.byteLength);
-        p.set(chunk.subarray(0, n));
-        if (n < chunk.byteLength) this.#leftover = chunk.subarray(n);
+        p.set(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
+        if (n === chunk.byteLength) this.#chunks.shift();
+        else this.#chunks[0] = chunk.subarray(n);
+        this.#buffered -= n;
+        if (this.#buffered < PLAINTEXT_HIGH_WATER) this.#gate.open();
         return n;
       }
+      if (this.#error) throw this.#error;
       if (this.#ended) return null;
       await new Promise<void>((resolve) => this.#waiting = resolve);
     }
@@ -224,9 +269,7 @@ export class TlsServerStream implements ByteStream {
     } catch {
       // Already closed.
     }
-    const waiting = this.#waiting;
-    this.#waiting = null;
-    waiting?.();
+    this.#wake();
   }
 
   /** Turns Nagle's algorithm off or on, on the TCP connection. */

@@ -8,9 +8,11 @@ import type { SocketTransport } from "../lib/socket_transport.ts";
 import { testCerts } from "./_certs.ts";
 import {
   assertSameBytes,
+  concat,
   echoThrough,
   randomBytes,
   Recorder,
+  writeAll,
 } from "./_helpers.ts";
 
 configureLogging({ level: "error", write: () => {} });
@@ -54,6 +56,45 @@ Deno.test("TLS: 16 MiB echoed byte-exact", async () => {
   const back = await echoThrough(conn, data);
   conn.close();
   assertSameBytes(back, data);
+});
+
+Deno.test("TLS: a client's close_notify ends the echo even when the server is holding its reads back", async () => {
+  // The client writes 16 MiB while reading, then reads the rest: its
+  // close_notify and EOF reach the server while the server has stopped
+  // reading (its write buffer is full). They must still end the echo.
+  const { cert, key, ca } = await testCerts();
+  await using server = await createServer(() => new EchoServer(), {
+    hostname: "127.0.0.1",
+    tls: { cert, key },
+  });
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+    caCerts: [ca],
+  });
+  const data = randomBytes(16 << 20);
+  let written = false;
+  const writing = writeAll(conn, data).then(() => conn.closeWrite())
+    .then(() => written = true);
+  const parts: Uint8Array[] = [];
+  const buffer = new Uint8Array(64 * 1024);
+  const readOne = async () => {
+    const n = await conn.read(buffer);
+    if (n !== null) parts.push(buffer.slice(0, n));
+    return n;
+  };
+  while (!written && await readOne() !== null);
+  await writing;
+  const stuck = setTimeout(() => conn.close(), 10_000);
+  try {
+    while (await readOne() !== null);
+  } catch (error) {
+    assert.fail(`the server never ended the echo (${error})`);
+  } finally {
+    clearTimeout(stuck);
+  }
+  conn.close();
+  assertSameBytes(concat(parts), data);
 });
 
 Deno.test("TLS: a client refuses a certificate it does not trust", async () => {
