@@ -132,6 +132,7 @@ export class TlsServerStream implements ByteStream {
   readonly remoteAddr: Deno.Addr;
   readonly localAddr: Deno.Addr;
   #conn: Deno.TcpConn;
+  #raw: Duplex; // the TCP connection, under the TLS socket
   #socket: tls.TLSSocket;
   #gate = new ReadGate();
   #chunks: Uint8Array[] = []; // decrypted, not yet read
@@ -146,7 +147,8 @@ export class TlsServerStream implements ByteStream {
     this.#conn = conn;
     this.remoteAddr = conn.remoteAddr;
     this.localAddr = conn.localAddr;
-    this.#socket = new tls.TLSSocket(rawStream(conn, this.#gate), {
+    this.#raw = rawStream(conn, this.#gate);
+    this.#socket = new tls.TLSSocket(this.#raw, {
       isServer: true,
       secureContext: context.secureContext,
       ALPNProtocols: context.alpnProtocols,
@@ -241,9 +243,22 @@ export class TlsServerStream implements ByteStream {
     });
   }
 
-  /** Sends TLS close_notify, then half-closes the TCP connection. */
+  /**
+   * Sends TLS close_notify, then half-closes the TCP connection; resolves
+   * once the TCP connection has taken every byte and the half-close (or
+   * failed, or was closed).
+   */
   closeWrite(): Promise<void> {
-    return this.#ending ??= new Promise((resolve) => this.#socket.end(resolve));
+    return this.#ending ??= new Promise((resolve) => {
+      const raw = this.#raw;
+      if (raw.writableFinished || raw.destroyed) return resolve();
+      raw.once("finish", () => resolve());
+      raw.once("close", () => resolve());
+      // node:tls's end() resolves once close_notify is queued on the raw
+      // stream, and leaves that stream open: end it after close_notify, so
+      // the TCP half-close follows it and "finish" says both were written.
+      this.#socket.end(() => raw.end());
+    });
   }
 
   /**

@@ -1,0 +1,132 @@
+// The server end of TLS (lib/_tls_server.ts) over an in-memory TCP
+// connection whose writes the test can hold back, against a node:tls client.
+
+import assert from "node:assert/strict";
+import { Duplex } from "node:stream";
+import tls from "node:tls";
+import { tlsContext, TlsServerStream } from "../lib/_tls_server.ts";
+import { testCerts } from "./_certs.ts";
+import { settle } from "./_helpers.ts";
+
+const ADDR: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
+
+/**
+ * The server's side of an in-memory TCP connection (what TlsServerStream
+ * uses of a `Deno.TcpConn`) and the client's side as a Node stream. While
+ * `hold()` is in force, the server's writes wait; `events` lists what the
+ * server did to the connection.
+ */
+function connectionPair() {
+  const toServer: Uint8Array[] = [];
+  let serverWaiting: (() => void) | null = null;
+  let clientEnded = false;
+  let held: PromiseWithResolvers<void> | null = null;
+  const events: string[] = [];
+  const server = {
+    closed: false,
+    remoteAddr: ADDR,
+    localAddr: ADDR,
+    async read(p: Uint8Array): Promise<number | null> {
+      while (toServer.length === 0) {
+        if (clientEnded || server.closed) return null;
+        await new Promise<void>((resolve) => serverWaiting = resolve);
+      }
+      const chunk = toServer[0];
+      const n = Math.min(p.byteLength, chunk.byteLength);
+      p.set(chunk.subarray(0, n));
+      if (n === chunk.byteLength) toServer.shift();
+      else toServer[0] = chunk.subarray(n);
+      return n;
+    },
+    async write(p: Uint8Array): Promise<number> {
+      if (held) await held.promise;
+      events.push("write");
+      if (server.closed) throw new Deno.errors.BadResource("closed");
+      client.push(p.slice());
+      return p.byteLength;
+    },
+    async closeWrite(): Promise<void> {
+      if (held) await held.promise;
+      events.push("closeWrite");
+      client.push(null);
+    },
+    close(): void {
+      if (!server.closed) events.push("close");
+      server.closed = true;
+      serverWaiting?.();
+    },
+    setNoDelay(): void {},
+  };
+  const client = new Duplex({
+    read() {},
+    write(chunk: Uint8Array, _encoding, callback) {
+      toServer.push(new Uint8Array(chunk));
+      serverWaiting?.();
+      callback();
+    },
+    final(callback) {
+      clientEnded = true;
+      serverWaiting?.();
+      callback();
+    },
+  });
+  return {
+    server: server as typeof server & Deno.TcpConn,
+    client,
+    events,
+    hold: () => {
+      events.push("hold");
+      held = Promise.withResolvers();
+    },
+    release: () => {
+      held?.resolve();
+      held = null;
+    },
+  };
+}
+
+Deno.test("TlsServerStream: close() after closeWrite() keeps the connection until close_notify is written", async () => {
+  const { cert, key, ca } = await testCerts();
+  const pair = connectionPair();
+  const stream = new TlsServerStream(pair.server, tlsContext({ cert, key }));
+  const client = tls.connect({
+    socket: pair.client,
+    ca,
+    servername: "localhost",
+  });
+  const received: Uint8Array[] = [];
+  client.on("data", (chunk: Uint8Array) => received.push(chunk));
+  const ended = new Promise<void>((resolve, reject) => {
+    client.once("end", resolve);
+    client.once("error", reject);
+  });
+  await stream.handshake();
+  await stream.write(new TextEncoder().encode("hello"));
+
+  // The TCP connection stops taking bytes (a peer that is slow to read);
+  // the transport half-closes and closes, as it does after its last write.
+  pair.hold();
+  let closeWritten = false;
+  const closing = stream.closeWrite().then(() => closeWritten = true);
+  stream.close();
+  await settle(20);
+  assert.equal(
+    closeWritten,
+    false,
+    "closeWrite() resolved before the TCP connection took close_notify",
+  );
+  assert.equal(pair.server.closed, false, "closed with close_notify unwritten");
+
+  pair.release();
+  await closing;
+  await ended; // the client saw close_notify: a clean end, not a truncation
+  assert.equal(new TextDecoder().decode(Buffer.concat(received)), "hello");
+  // In order: close_notify, the TCP half-close, then the close.
+  await settle();
+  assert.deepEqual(pair.events.slice(pair.events.indexOf("hold") + 1), [
+    "write",
+    "closeWrite",
+    "close",
+  ]);
+  client.destroy();
+});
