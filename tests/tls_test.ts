@@ -41,9 +41,12 @@ Deno.test("TLS: the seed's exchange, with half-close and ALPN", async () => {
   );
 });
 
-Deno.test("TLS: 16 MiB echoed byte-exact", async () => {
+/** An EchoServer over TLS on 127.0.0.1 and a client connected to it. */
+async function echoOverTls(): Promise<
+  { conn: Deno.TlsConn } & AsyncDisposable
+> {
   const { cert, key, ca } = await testCerts();
-  await using server = await createServer(() => new EchoServer(), {
+  const server = await createServer(() => new EchoServer(), {
     hostname: "127.0.0.1",
     tls: { cert, key },
   });
@@ -52,6 +55,12 @@ Deno.test("TLS: 16 MiB echoed byte-exact", async () => {
     port: server.addrs[0].port,
     caCerts: [ca],
   });
+  return { conn, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
+}
+
+Deno.test("TLS: 16 MiB echoed byte-exact", async () => {
+  await using echo = await echoOverTls();
+  const conn = echo.conn;
   const data = randomBytes(16 << 20);
   const back = await echoThrough(conn, data);
   conn.close();
@@ -62,16 +71,8 @@ Deno.test("TLS: a client's close_notify ends the echo even when the server is ho
   // The client writes 16 MiB while reading, then reads the rest: its
   // close_notify and EOF reach the server while the server has stopped
   // reading (its write buffer is full). They must still end the echo.
-  const { cert, key, ca } = await testCerts();
-  await using server = await createServer(() => new EchoServer(), {
-    hostname: "127.0.0.1",
-    tls: { cert, key },
-  });
-  const conn = await Deno.connectTls({
-    hostname: "127.0.0.1",
-    port: server.addrs[0].port,
-    caCerts: [ca],
-  });
+  await using echo = await echoOverTls();
+  const conn = echo.conn;
   const data = randomBytes(16 << 20);
   let written = false;
   const writing = writeAll(conn, data).then(() => conn.closeWrite())
