@@ -165,6 +165,14 @@ export class TlsServerStream implements ByteStream {
       if (this.#buffered >= PLAINTEXT_HIGH_WATER) this.#gate.close();
       this.#wake();
     });
+    // A TLS socket made by hand keeps its errors after the handshake to
+    // itself ("_tlsError"): a record that fails to decrypt then looks like
+    // a clean end of data. tls.Server releases them on "secure"; so do we,
+    // and they reach "error".
+    socket.once("secure", () => {
+      (socket as unknown as { _releaseControl?(): boolean })
+        ._releaseControl?.();
+    });
     socket.on("end", () => {
       this.#ended = true;
       this.#wake();

@@ -137,6 +137,46 @@ Deno.test("hardening: a TLS client that closes without close_notify is no ERROR 
   }
 });
 
+Deno.test("hardening: a forged TLS record ends its connection with an ERROR line, not as a clean end", async () => {
+  const { ca, caFile } = await testCerts();
+  const server = await ServerProcess.startTls(["--host", HOST]);
+  try {
+    // Python's ssl does the handshake and one echo, then a record that is
+    // no ciphertext goes out under the TLS layer (a man in the middle).
+    const script = `
+import os, socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("${HOST}", int(sys.argv[1]))),
+                    server_hostname="localhost")
+s.settimeout(10)
+s.sendall(b"hello")
+assert s.recv(5) == b"hello"
+raw = socket.socket(fileno=os.dup(s.fileno()))
+raw.sendall(bytes([0x17, 0x03, 0x03, 0x00, 0x20]) + os.urandom(32))
+raw.settimeout(10)
+while raw.recv(4096):
+    pass
+`;
+    const { success, stderr } = await new Deno.Command("python3", {
+      args: ["-c", script, String(server.port), caFile],
+      stderr: "piped",
+    }).output();
+    assert.ok(success, new TextDecoder().decode(stderr));
+    await server.waitForLine((l) => /^EchoServer_.*: ERROR: .*decrypt/.test(l));
+    // Other clients are served.
+    const tls = await Deno.connectTls({
+      hostname: "localhost",
+      port: server.port,
+      caCerts: [ca],
+    });
+    const data = randomBytes(1000);
+    assertSameBytes(await echoThrough(tls, data), data);
+    tls.close();
+  } finally {
+    await server.stop("SIGTERM");
+  }
+});
+
 Deno.test("hardening: a log reader that stopped reading does not stop the server", async () => {
   // Chunks logged whole: 2 MiB make far more log than the pipe (64 KiB)
   // and the server's queue (1 MiB) hold.

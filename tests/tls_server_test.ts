@@ -130,3 +130,29 @@ Deno.test("TlsServerStream: close() after closeWrite() keeps the connection unti
   ]);
   client.destroy();
 });
+
+Deno.test("TlsServerStream: a record that fails to decrypt is an error, not the end of data", async () => {
+  const { cert, key, ca } = await testCerts();
+  const pair = connectionPair();
+  const stream = new TlsServerStream(pair.server, tlsContext({ cert, key }));
+  const client = tls.connect({
+    socket: pair.client,
+    ca,
+    servername: "localhost",
+  });
+  client.on("error", () => {}); // the server's alert, once it gives up
+  await stream.handshake();
+  // An application-data record whose bytes are no ciphertext, written under
+  // the client's TLS layer (as a man in the middle would).
+  const forged = new Uint8Array(5 + 32);
+  forged.set([0x17, 0x03, 0x03, 0x00, 32]);
+  crypto.getRandomValues(forged.subarray(5));
+  pair.client.write(forged);
+  await assert.rejects(
+    stream.read(new Uint8Array(100)),
+    /decrypt/,
+    "a forged record read as the end of data",
+  );
+  stream.close();
+  client.destroy();
+});
