@@ -13,10 +13,14 @@ import type {
 import { AllAttemptsFailedError, staggeredConnect } from "./_happy_eyeballs.ts";
 import { resolveHost, unbracket } from "./_resolve.ts";
 
-/** The default of `happyEyeballsDelay`, in seconds (RFC 8305). */
-const DEFAULT_HAPPY_EYEBALLS_DELAY = 0.25;
 import { SocketTransport } from "./socket_transport.ts";
 import type { WriteBufferLimits } from "./transport.ts";
+
+/** The default of `happyEyeballsDelay`, in seconds (RFC 8305). */
+const DEFAULT_HAPPY_EYEBALLS_DELAY = 0.25;
+
+/** The default of `handshakeTimeout`, in seconds (asyncio's). */
+const DEFAULT_HANDSHAKE_TIMEOUT = 60;
 
 /** Options of {@linkcode createConnection}. */
 export interface ConnectionOptions {
@@ -36,8 +40,19 @@ export interface ConnectionOptions {
   noDelay?: boolean;
   /** Initial write buffer limits. */
   writeBufferLimits?: Partial<WriteBufferLimits>;
-  /** Gives up connecting when this signal aborts. */
+  /**
+   * Gives up connecting, and the TLS handshake with `tls`, when this signal
+   * aborts: the connection is closed and the signal's reason thrown.
+   */
   signal?: AbortSignal;
+  /**
+   * With `tls`: seconds the TLS handshake may take (default 60, as asyncio's
+   * `ssl_handshake_timeout`). Past that the connection is closed and
+   * {@linkcode createConnection} rejects with `Deno.errors.TimedOut`. (Deno
+   * cannot cancel a TLS handshake in progress: the socket itself is released
+   * once the server sends anything or closes.)
+   */
+  handshakeTimeout?: number;
   /**
    * Seconds between connection attempts when the name resolves to several
    * addresses (default 0.25, as RFC 8305 and asyncio's
@@ -68,6 +83,16 @@ function withTarget(error: unknown, target: string): Error {
     options: ErrorOptions,
   ) => Error;
   return new ErrorClass(`${target}: ${error.message}`, { cause: error });
+}
+
+/**
+ * `error` with the target named ({@linkcode withTarget}), except the
+ * signal's own reason, which is thrown as it is (as `fetch` does).
+ */
+function connectError(error: unknown, options: ConnectionOptions): unknown {
+  const { signal } = options;
+  if (signal?.aborted && error === signal.reason) return error;
+  return withTarget(error, target(options));
 }
 
 /** What a connection error names: the host and port, or the socket path. */
@@ -126,30 +151,46 @@ async function open(options: ConnectionOptions): Promise<Deno.Conn> {
         error.errors.length === 1
       ? error.errors[0].error
       : error;
-    throw withTarget(only, target(options));
+    throw connectError(only, options);
   }
 }
 
 /**
  * Runs the TLS handshake over a fresh TCP connection; resolves to the TLS
- * connection and what TLS adds to `getExtraInfo`. Closes the connection when the handshake fails.
+ * connection and what TLS adds to `getExtraInfo`. Closes the connection
+ * when the handshake fails, takes longer than `handshakeTimeout` or the
+ * signal aborts.
  */
 async function upgrade(
   conn: Deno.TcpConn,
   options: ConnectionOptions,
 ): Promise<[Deno.TlsConn, Record<string, unknown>]> {
   const { caCerts, serverName, alpnProtocols } = options.tls!;
+  const { signal } = options;
+  const seconds = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const tls = await Deno.startTls(conn, {
     hostname: serverName ?? unbracket(options.hostname ?? "localhost"),
     caCerts,
     alpnProtocols,
   });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => stop.reject(signal!.reason);
+  const stop = Promise.withResolvers<never>();
   try {
-    const info = await tls.handshake();
+    signal?.throwIfAborted();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    timer = setTimeout(() =>
+      stop.reject(
+        new Deno.errors.TimedOut(`TLS handshake not done within ${seconds} s`),
+      ), seconds * 1000);
+    const info = await Promise.race([tls.handshake(), stop.promise]);
     return [tls, { alpnProtocol: info.alpnProtocol }];
   } catch (error) {
     tls.close();
     throw error;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
   }
 }
 
@@ -182,19 +223,30 @@ async function upgrade(
  * ```
  *
  * @throws {Deno.errors.ConnectionRefused} (and the like) with a message that
- * names the host and port, when no address accepts.
+ * names the host and port, when no address accepts;
+ * {@linkcode Deno.errors.TimedOut} when a TLS handshake takes longer than
+ * `handshakeTimeout`; the signal's reason when it aborts first.
  */
 export async function createConnection<P extends Protocol | BufferedProtocol>(
   factory: ProtocolFactory<P>,
   options: ConnectionOptions,
 ): Promise<Connection<P>> {
+  const { handshakeTimeout } = options;
+  if (
+    handshakeTimeout !== undefined &&
+    !(handshakeTimeout > 0 && isFinite(handshakeTimeout))
+  ) {
+    throw new RangeError(
+      `handshakeTimeout must be a number of seconds > 0, got ${handshakeTimeout}`,
+    );
+  }
   let conn = await open(options);
   let extra: Record<string, unknown> = {};
   if (options.tls) {
     try {
       [conn, extra] = await upgrade(conn as Deno.TcpConn, options);
     } catch (error) {
-      throw withTarget(error, target(options));
+      throw connectError(error, options);
     }
   }
   let protocol: P;

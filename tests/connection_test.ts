@@ -64,3 +64,84 @@ Deno.test("an unknown host fails with NotFound naming the host", async () => {
   assert.ok(error instanceof Deno.errors.NotFound, String(error));
   assert.match(error.message, /no-such-host\.invalid/);
 });
+
+/**
+ * A TCP server that accepts and never says a word; its first connection.
+ * (A client's pending TLS handshake cannot be cancelled in Deno: its socket
+ * is released when this side closes, at the end of the test.)
+ */
+function silentServer():
+  & { port: number; peer: Promise<Deno.Conn> }
+  & Disposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peer = listener.accept();
+  return {
+    port: listener.addr.port,
+    peer,
+    [Symbol.dispose]: () => {
+      listener.close();
+      peer.then((conn) => conn.close(), () => {});
+    },
+  };
+}
+
+/** `promise`'s outcome, or an error when it takes more than 10 s. */
+async function within10s<T>(promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error("still waiting after 10 s")),
+      10_000,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("a TLS handshake the server never answers ends at handshakeTimeout", async () => {
+  using server = silentServer();
+  const error = await within10s(createConnection(() => new EchoClient(), {
+    hostname: "127.0.0.1",
+    port: server.port,
+    tls: {},
+    handshakeTimeout: 0.2,
+  })).catch((e) => e);
+  assert.ok(error instanceof Deno.errors.TimedOut, String(error));
+  assert.equal(
+    error.message,
+    `cannot connect to 127.0.0.1 port ${server.port}: TLS handshake not done within 0.2 s`,
+  );
+});
+
+Deno.test("the signal aborts a TLS handshake in progress: its reason is thrown as it is", async () => {
+  using server = silentServer();
+  const controller = new AbortController();
+  const connecting = createConnection(() => new EchoClient(), {
+    hostname: "127.0.0.1",
+    port: server.port,
+    tls: {},
+    signal: controller.signal,
+  });
+  await server.peer; // connected; the handshake is waiting
+  const reason = new Error("given up");
+  controller.abort(reason);
+  assert.equal(await within10s(connecting).catch((e) => e), reason);
+});
+
+Deno.test("handshakeTimeout must be a number of seconds > 0", async () => {
+  for (const handshakeTimeout of [0, -1, NaN, Infinity]) {
+    await assert.rejects(
+      createConnection(() => new EchoClient(), {
+        port: 1,
+        tls: {},
+        handshakeTimeout,
+      }),
+      new RangeError(
+        `handshakeTimeout must be a number of seconds > 0, got ${handshakeTimeout}`,
+      ),
+    );
+  }
+});
