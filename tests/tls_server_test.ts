@@ -85,7 +85,8 @@ function connectionPair() {
   };
 }
 
-Deno.test("TlsServerStream: close() after closeWrite() keeps the connection until close_notify is written", async () => {
+/** A TlsServerStream and a node:tls client over a {@linkcode connectionPair}. */
+async function tlsOverPair() {
   const { cert, key, ca } = await testCerts();
   const pair = connectionPair();
   const stream = new TlsServerStream(pair.server, tlsContext({ cert, key }));
@@ -94,6 +95,11 @@ Deno.test("TlsServerStream: close() after closeWrite() keeps the connection unti
     ca,
     servername: "localhost",
   });
+  return { pair, stream, client };
+}
+
+Deno.test("TlsServerStream: close() after closeWrite() keeps the connection until close_notify is written", async () => {
+  const { pair, stream, client } = await tlsOverPair();
   const received: Uint8Array[] = [];
   client.on("data", (chunk: Uint8Array) => received.push(chunk));
   const ended = new Promise<void>((resolve, reject) => {
@@ -132,14 +138,7 @@ Deno.test("TlsServerStream: close() after closeWrite() keeps the connection unti
 });
 
 Deno.test("TlsServerStream: a record that fails to decrypt is an error, not the end of data", async () => {
-  const { cert, key, ca } = await testCerts();
-  const pair = connectionPair();
-  const stream = new TlsServerStream(pair.server, tlsContext({ cert, key }));
-  const client = tls.connect({
-    socket: pair.client,
-    ca,
-    servername: "localhost",
-  });
+  const { pair, stream, client } = await tlsOverPair();
   client.on("error", () => {}); // the server's alert, once it gives up
   await stream.handshake();
   // An application-data record whose bytes are no ciphertext, written under
