@@ -369,23 +369,30 @@ export const clientProgram: Program<ClientConfig> = {
         );
       }
       if (outcome !== null) return EXIT_FAILURE;
-      const { sentBytes, receivedBytes } = connection.protocol;
-      if (receivedBytes !== sentBytes) {
-        throw new ProgramError(
-          `the echo from ${where(config)} is incomplete: ${
-            receivedBytes.toLocaleString("en-US")
-          } of ${sentBytes.toLocaleString("en-US")} bytes came back${
-            config.tls
-              ? ""
-              : looksLikeTls(connection.protocol.head)
-              ? " (the server answered with TLS: try --tls)"
-              : receivedBytes === 0
-              ? " (if the server speaks TLS, try --tls)"
-              : ""
-          }`,
-        );
+      const { sentBytes, receivedBytes, firstDifference, head } =
+        connection.protocol;
+      if (firstDifference === null && receivedBytes === sentBytes) {
+        return EXIT_OK;
       }
-      return EXIT_OK;
+      const count = (n: number) => n.toLocaleString("en-US");
+      const hint = config.tls
+        ? ""
+        : looksLikeTls(head)
+        ? " (the server answered with TLS: try --tls)"
+        : receivedBytes === 0
+        ? " (if the server speaks TLS, try --tls)"
+        : "";
+      throw new ProgramError(
+        firstDifference === null
+          ? `the echo from ${where(config)} is incomplete: ${
+            count(receivedBytes)
+          } of ${count(sentBytes)} bytes came back${hint}`
+          : `the echo from ${
+            where(config)
+          } differs from what was sent at byte ${count(firstDifference)}: ${
+            count(receivedBytes)
+          } bytes came back for ${count(sentBytes)} sent${hint}`,
+      );
     } finally {
       log.debug("closing event loop");
     }

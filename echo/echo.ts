@@ -15,6 +15,7 @@ import {
 } from "@protocols/core";
 import { addrLabel, addrText } from "./addr.ts";
 import { bytesRepr } from "./bytes_repr.ts";
+import { EchoCheck } from "./echo_check.ts";
 import { namedLogger } from "./logging.ts";
 
 /** The client's messages when none are given: the seed's three. */
@@ -168,6 +169,13 @@ export class EchoClient implements Protocol {
   receivedBytes = 0;
   /** The first bytes that came back (up to 16), to tell what answered. */
   head: Uint8Array = new Uint8Array(0);
+  /**
+   * Where the echo first differs from what was sent (a byte offset), or
+   * `null` while it matches; see {@linkcode EchoCheck}.
+   */
+  get firstDifference(): number | null {
+    return this.#check.firstDifference;
+  }
 
   #source: EchoSource;
   #transport!: Transport;
@@ -177,6 +185,7 @@ export class EchoClient implements Protocol {
   #output: Promise<void> = Promise.resolve();
   #drained: PromiseWithResolvers<void> | null = null;
   #logBytes: number;
+  #check = new EchoCheck();
 
   /**
    * Makes a client that will send `messages` once connected.
@@ -217,6 +226,7 @@ export class EchoClient implements Protocol {
 
   #send(bytes: Uint8Array): void {
     this.#transport.write(bytes);
+    this.#check.sent(bytes);
     this.sentBytes += bytes.byteLength;
     this.#log.debug(
       "sending {data}",
@@ -255,6 +265,7 @@ export class EchoClient implements Protocol {
       this.head = head;
     }
     this.receivedBytes += data.byteLength;
+    this.#check.received(data);
     this.#log.debug(
       "received {data}",
       () => ({ data: bytesRepr(data, this.#logBytes) }),

@@ -197,15 +197,23 @@ Deno.test("client: --help lists its flags", async () => {
 
 /**
  * A broken echo peer: reads until the client's EOF, sends back the first
- * half (or `reply`), and closes cleanly.
+ * half (or `reply`, or what `reply` makes of what it read), and closes
+ * cleanly.
  */
-function halfEcho(reply?: Uint8Array): { port: number; done: Promise<void> } {
+function halfEcho(
+  reply?: Uint8Array | ((received: Uint8Array) => Uint8Array),
+): { port: number; done: Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const done = (async () => {
     const conn = await listener.accept();
     listener.close();
     const received = await readAll(conn);
-    await writeAll(conn, reply ?? received.subarray(0, received.length >> 1));
+    await writeAll(
+      conn,
+      typeof reply === "function"
+        ? reply(received)
+        : reply ?? received.subarray(0, received.length >> 1),
+    );
     conn.close();
   })();
   return { port: listener.addr.port, done };
@@ -241,6 +249,41 @@ Deno.test("client: the seed's messages count the same way", async () => {
   );
 });
 
+Deno.test("client: --stdin against a peer that changes one byte exits 1 naming the byte", async () => {
+  const peer = halfEcho((received) => {
+    const changed = received.slice();
+    changed[123_456] ^= 0x20;
+    return changed;
+  });
+  const result = await runClient(peer.port, [
+    "--stdin",
+    "--log-level",
+    "error",
+  ], { stdin: randomBytes(200_000) });
+  await peer.done;
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.lines, [
+    `main: the echo from 127.0.0.1 port ${peer.port} differs from what was sent at byte 123,456: 200,000 bytes came back for 200,000 sent`,
+  ]);
+});
+
+Deno.test("client: a peer that answers more than it was sent exits 1", async () => {
+  const peer = halfEcho((received) =>
+    new Uint8Array([...received, ...new TextEncoder().encode("EXTRA")])
+  );
+  const result = await runClient(peer.port, [
+    "--message",
+    "hello",
+    "--log-level",
+    "error",
+  ]);
+  await peer.done;
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.lines, [
+    `main: the echo from 127.0.0.1 port ${peer.port} differs from what was sent at byte 5: 10 bytes came back for 5 sent`,
+  ]);
+});
+
 Deno.test("client: a TLS alert in answer exits 1 saying the server speaks TLS", async () => {
   // A TLS 1.2 fatal alert record, as a TLS server sends a plain client.
   const peer = halfEcho(new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 2, 70]));
@@ -252,7 +295,7 @@ Deno.test("client: a TLS alert in answer exits 1 saying the server speaks TLS", 
   assert.equal(result.code, 1);
   assert.match(
     result.lines.at(-1)!,
-    /7 of 46 bytes came back \(the server answered with TLS: try --tls\)$/,
+    /differs from what was sent at byte 0: 7 bytes came back for 46 sent \(the server answered with TLS: try --tls\)$/,
   );
 });
 
