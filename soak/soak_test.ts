@@ -195,9 +195,12 @@ async function slowReader(kind: "tcp" | "tls"): Promise<void> {
     );
     assert.equal(received, total);
     assert.equal(got.hex(), sent.hex());
-    // What the stalled peer costs the server: a few buffers, not its data.
+    // What the stalled peer costs the server: a few buffers, not its data
+    // (TLS adds its layer's buffers: about 20 MiB measured; unbounded, the
+    // peer's writes would have gone on to 256 MiB).
     const held = stalled - before;
-    assert.ok(held < 32 * MiB, `RSS grew by ${mib(held)} MiB while stalled`);
+    const allowed = (kind === "tls" ? 64 : 32) * MiB;
+    assert.ok(held < allowed, `RSS grew by ${mib(held)} MiB while stalled`);
     // Moving data at full speed, TCP stays flat too. TLS (node:tls) leaves
     // about 100 MiB of garbage at full speed whatever the volume, so only
     // the stalled figure says anything there.
