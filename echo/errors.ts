@@ -68,7 +68,13 @@ export function describeError(
   if (error instanceof Deno.errors.NotFound) {
     return target === "path" ? "no such file or directory" : "host not found";
   }
-  if (error instanceof Deno.errors.TimedOut) return "timed out";
+  if (error instanceof Deno.errors.TimedOut) {
+    // The system's "Connection timed out (os error 110)" is said short; a
+    // deadline of ours (a TLS handshake) says which it was.
+    return /\(os error \d+\)$/.test(error.message) || !error.message
+      ? "timed out"
+      : error.message;
+  }
   if (
     error instanceof Deno.errors.NotCapable ||
     error instanceof Deno.errors.PermissionDenied

@@ -99,6 +99,18 @@ Deno.test("describeError gives one short line per expected error", () => {
     "connection refused",
   );
   assert.equal(describeError(new Deno.errors.NotFound("x")), "host not found");
+  assert.equal(
+    describeError(
+      new Deno.errors.TimedOut("Connection timed out (os error 110)"),
+    ),
+    "timed out",
+  );
+  assert.equal(
+    describeError(
+      new Deno.errors.TimedOut("TLS handshake not done within 60 s"),
+    ),
+    "TLS handshake not done within 60 s",
+  );
   assert.match(
     describeError(new Deno.errors.NotCapable("Requires net access.")),
     /^permission denied \(Requires net access\)$/,
