@@ -9,6 +9,14 @@
  * it through `node:tls`: closing the TCP connection releases the descriptor
  * whatever state the handshake is in.
  *
+ * Four things `node:tls` leaves to its user are done here, each where it
+ * happens: the TLS socket flows (paused, it can lose the peer's
+ * close_notify); reads of the TCP connection stop while decrypted bytes
+ * wait (else a peer that sends without reading fills memory); `closeWrite`
+ * resolves when close_notify has been written to the TCP connection, not
+ * queued; errors after the handshake are released (else a record that
+ * fails to decrypt reads as the end of data).
+ *
  * @module
  */
 
