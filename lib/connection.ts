@@ -12,15 +12,13 @@ import type {
 } from "./protocol.ts";
 import { AllAttemptsFailedError, staggeredConnect } from "./_happy_eyeballs.ts";
 import { resolveHost, unbracket } from "./_resolve.ts";
+import { handshakeSeconds, handshakeWithin } from "./_tls_handshake.ts";
 
 import { SocketTransport } from "./socket_transport.ts";
 import type { WriteBufferLimits } from "./transport.ts";
 
 /** The default of `happyEyeballsDelay`, in seconds (RFC 8305). */
 const DEFAULT_HAPPY_EYEBALLS_DELAY = 0.25;
-
-/** The default of `handshakeTimeout`, in seconds (asyncio's). */
-const DEFAULT_HANDSHAKE_TIMEOUT = 60;
 
 /** Options of {@linkcode createConnection}. */
 export interface ConnectionOptions {
@@ -166,32 +164,17 @@ async function upgrade(
   options: ConnectionOptions,
 ): Promise<[Deno.TlsConn, Record<string, unknown>]> {
   const { caCerts, serverName, alpnProtocols } = options.tls!;
-  const { signal } = options;
-  const seconds = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const tls = await Deno.startTls(conn, {
     hostname: serverName ?? unbracket(options.hostname ?? "localhost"),
     caCerts,
     alpnProtocols,
   });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const onAbort = () => stop.reject(signal!.reason);
-  const stop = Promise.withResolvers<never>();
-  try {
-    signal?.throwIfAborted();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    timer = setTimeout(() =>
-      stop.reject(
-        new Deno.errors.TimedOut(`TLS handshake not done within ${seconds} s`),
-      ), seconds * 1000);
-    const info = await Promise.race([tls.handshake(), stop.promise]);
-    return [tls, { alpnProtocol: info.alpnProtocol }];
-  } catch (error) {
-    tls.close();
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
-  }
+  const info = await handshakeWithin(
+    tls,
+    handshakeSeconds(options.handshakeTimeout),
+    options.signal,
+  );
+  return [tls, { alpnProtocol: info.alpnProtocol }];
 }
 
 /**
@@ -231,15 +214,7 @@ export async function createConnection<P extends Protocol | BufferedProtocol>(
   factory: ProtocolFactory<P>,
   options: ConnectionOptions,
 ): Promise<Connection<P>> {
-  const { handshakeTimeout } = options;
-  if (
-    handshakeTimeout !== undefined &&
-    !(handshakeTimeout > 0 && isFinite(handshakeTimeout))
-  ) {
-    throw new RangeError(
-      `handshakeTimeout must be a number of seconds > 0, got ${handshakeTimeout}`,
-    );
-  }
+  handshakeSeconds(options.handshakeTimeout); // checked before connecting
   let conn = await open(options);
   let extra: Record<string, unknown> = {};
   if (options.tls) {

@@ -15,6 +15,7 @@ import {
 } from "./protocol.ts";
 import { WriteFlowControl } from "./_flow_control.ts";
 import { isEmptyWrite, ReadSlabs } from "./_read_slabs.ts";
+import { handshakeSeconds, handshakeWithin } from "./_tls_handshake.ts";
 import type { ByteStream, Transport, WriteBufferLimits } from "./transport.ts";
 
 /** The most bytes one read asks for. */
@@ -48,6 +49,12 @@ export interface StartTlsOptions {
   caCerts?: string[];
   /** ALPN protocols to offer. */
   alpnProtocols?: string[];
+  /**
+   * Seconds the handshake may take (default 60, as asyncio's
+   * `ssl_handshake_timeout`); past that the connection is lost with
+   * `Deno.errors.TimedOut`.
+   */
+  handshakeTimeout?: number;
 }
 
 /** Options of {@linkcode SocketTransport.start}. */
@@ -286,6 +293,7 @@ export class SocketTransport implements Transport {
       throw new Error("startTls() needs a plain TCP connection");
     }
     if (this.#closing) throw new Error("startTls() on a closing transport");
+    const seconds = handshakeSeconds(options.handshakeTimeout);
     if (this.#readPending) {
       throw new Error(
         "startTls() needs reading stopped: call pauseReading() in dataReceived first (a read is pending)",
@@ -311,7 +319,7 @@ export class SocketTransport implements Transport {
         caCerts,
         alpnProtocols,
       });
-      const info = await tls.handshake();
+      const info = await handshakeWithin(tls, seconds);
       const upgraded = new SocketTransport(tls, this.#protocol, {
         ...this.#options,
         extra: { ...this.#options.extra, alpnProtocol: info.alpnProtocol },

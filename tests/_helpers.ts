@@ -161,6 +161,25 @@ export function assertSameBytes(actual: Uint8Array, expected: Uint8Array) {
   if (a.hex() !== b.hex()) throw new Error("the bytes differ: data corrupted");
 }
 
+/**
+ * `promise`'s outcome, or an error when it takes more than 10 s: a test of
+ * a deadline fails instead of hanging when the deadline is not kept.
+ */
+export async function within10s<T>(promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error("still waiting after 10 s")),
+      10_000,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Reads `conn` to EOF (or an error) and returns everything read. */
 export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createConnection } from "../lib/connection.ts";
 import { createServer } from "../lib/server.ts";
 import { EchoClient, EchoServer } from "../echo/echo.ts";
+import { within10s } from "./_helpers.ts";
 
 Deno.test("createConnection runs the protocol over the connection", async () => {
   await using server = await createServer(() => new EchoServer(), {
@@ -83,22 +84,6 @@ function silentServer():
       peer.then((conn) => conn.close(), () => {});
     },
   };
-}
-
-/** `promise`'s outcome, or an error when it takes more than 10 s. */
-async function within10s<T>(promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error("still waiting after 10 s")),
-      10_000,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 Deno.test("a TLS handshake the server never answers ends at handshakeTimeout", async () => {

@@ -12,6 +12,7 @@ import {
   echoThrough,
   randomBytes,
   Recorder,
+  within10s,
   writeAll,
 } from "./_helpers.ts";
 
@@ -218,4 +219,22 @@ Deno.test("startTls refuses the server side and a pending read, saying why", asy
   );
   transport.close();
   conn.close();
+});
+
+Deno.test("startTls gives up a handshake the server never answers at handshakeTimeout", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peer = listener.accept(); // accepts and never says a word
+  const client = new Recorder();
+  client.onMade = (self) => self.transport.pauseReading();
+  const { transport } = await createConnection(() => client, {
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+  });
+  const error = await within10s(transport.startTls({ handshakeTimeout: 0.2 }))
+    .catch((e) => e);
+  assert.ok(error instanceof Deno.errors.TimedOut, String(error));
+  assert.equal(error.message, "TLS handshake not done within 0.2 s");
+  assert.equal(await client.lost.promise, error, "the connection is lost");
+  listener.close();
+  (await peer).close();
 });
