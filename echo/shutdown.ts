@@ -113,7 +113,11 @@ export async function runUntilSignal(
 ): Promise<void> {
   const log = getLogger(["main"]);
   const hurry = Promise.withResolvers<void>();
-  const signals = onSignals(() => hurry.resolve());
+  let hurried = false;
+  const signals = onSignals(() => {
+    hurried = true;
+    hurry.resolve();
+  });
   try {
     announce();
     await signals.first;
@@ -121,7 +125,9 @@ export async function runUntilSignal(
     const aborted = await stop(hurry.promise);
     if (aborted > 0) {
       log.warning(
-        "aborted {count} connection(s) still open after {grace} s",
+        hurried
+          ? "aborted {count} connection(s) still open at the second signal"
+          : "aborted {count} connection(s) still open after {grace} s",
         { count: aborted, grace },
       );
     }
