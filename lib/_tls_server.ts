@@ -9,13 +9,14 @@
  * it through `node:tls`: closing the TCP connection releases the descriptor
  * whatever state the handshake is in.
  *
- * Four things `node:tls` leaves to its user are done here, each where it
+ * Five things `node:tls` leaves to its user are done here, each where it
  * happens: the TLS socket flows (paused, it can lose the peer's
  * close_notify); reads of the TCP connection stop while decrypted bytes
  * wait (else a peer that sends without reading fills memory); `closeWrite`
  * resolves when close_notify has been written to the TCP connection, not
- * queued; errors after the handshake are released (else a record that
- * fails to decrypt reads as the end of data).
+ * queued; `close` sends close_notify first (else the peer cannot tell the
+ * end of the data from a cut connection); errors after the handshake are
+ * released (else a record that fails to decrypt reads as the end of data).
  *
  * @module
  */
@@ -147,7 +148,10 @@ export class TlsServerStream implements ByteStream {
   #ended = false;
   #error: Error | null = null;
   #waiting: (() => void) | null = null;
-  #ending: Promise<void> | null = null;
+  #ending: Promise<void> | null = null; // closeWrite() called
+  #secure = false; // the handshake is done
+  #closeWaiting = false; // close() waits for close_notify to be written
+  #released = false; // the TCP connection is closed
 
   /** Starts TLS, as the server, over `conn`. */
   constructor(conn: Deno.TcpConn, context: TlsContext) {
@@ -177,6 +181,7 @@ export class TlsServerStream implements ByteStream {
     // a clean end of data. tls.Server releases them on "secure"; so do we,
     // and they reach "error".
     socket.once("secure", () => {
+      this.#secure = true;
       (socket as unknown as { _releaseControl?(): boolean })
         ._releaseControl?.();
     });
@@ -277,21 +282,38 @@ export class TlsServerStream implements ByteStream {
   }
 
   /**
-   * Closes the connection and releases its descriptor: at once, or, after
-   * {@linkcode TlsServerStream.closeWrite}, once close_notify has been sent
-   * (within a second: a peer that does not read is not waited for).
+   * Closes the connection and releases its descriptor once close_notify has
+   * been written (within a second: a peer that does not read is not waited
+   * for). After a finished handshake close_notify is sent here if
+   * {@linkcode TlsServerStream.closeWrite} did not send it, as Deno's own
+   * TLS connections do on close, so the peer knows its data is complete;
+   * before one, or after a TLS error, the connection is closed at once.
    */
   close(): void {
-    if (this.#ending) {
-      const ending = this.#ending;
-      this.#ending = null;
-      const timer = setTimeout(() => this.close(), CLOSE_NOTIFY_WAIT_MS);
-      ending.then(() => {
-        clearTimeout(timer);
-        this.close();
-      });
+    if (this.#released || this.#closeWaiting) return;
+    if (
+      this.#ending === null && this.#secure && this.#error === null &&
+      !this.#socket.destroyed
+    ) {
+      this.closeWrite();
+    }
+    const ending = this.#ending;
+    if (ending === null) {
+      this.#release();
       return;
     }
+    this.#closeWaiting = true;
+    const timer = setTimeout(() => this.#release(), CLOSE_NOTIFY_WAIT_MS);
+    ending.then(() => {
+      clearTimeout(timer);
+      this.#release();
+    });
+  }
+
+  /** Destroys the TLS socket and closes the TCP connection. */
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
     this.#ended = true;
     this.#socket.destroy();
     try {

@@ -155,3 +155,28 @@ Deno.test("TlsServerStream: a record that fails to decrypt is an error, not the 
   stream.close();
   client.destroy();
 });
+
+Deno.test("TlsServerStream: close() alone sends close_notify after the handshake, and only then", async () => {
+  const { pair, stream, client } = await tlsOverPair();
+  const ended = new Promise<void>((resolve) => client.once("end", resolve));
+  await stream.handshake();
+  pair.hold();
+  stream.close(); // no closeWrite() first, as a protocol's transport.close()
+  await settle();
+  assert.equal(pair.server.closed, false, "closed with close_notify unsent");
+  pair.release();
+  await ended;
+  await settle();
+  assert.deepEqual(pair.events.slice(pair.events.indexOf("hold") + 1), [
+    "write",
+    "closeWrite",
+    "close",
+  ]);
+  client.destroy();
+
+  // Before the handshake there is nothing to notify: closed at once.
+  const early = connectionPair();
+  const { cert, key } = await testCerts();
+  new TlsServerStream(early.server, tlsContext({ cert, key })).close();
+  assert.equal(early.server.closed, true);
+});

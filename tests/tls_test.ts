@@ -4,6 +4,7 @@ import { createServer } from "../lib/server.ts";
 import { EchoClient, EchoServer, SEED_MESSAGES } from "../echo/echo.ts";
 import { configureLogging } from "../echo/logging.ts";
 import type { Protocol } from "../lib/protocol.ts";
+import type { Transport } from "../lib/transport.ts";
 import type { SocketTransport } from "../lib/socket_transport.ts";
 import { testCerts } from "./_certs.ts";
 import {
@@ -11,6 +12,7 @@ import {
   concat,
   echoThrough,
   randomBytes,
+  readAll,
   Recorder,
   within10s,
   writeAll,
@@ -97,6 +99,25 @@ Deno.test("TLS: a client's close_notify ends the echo even when the server is ho
   }
   conn.close();
   assertSameBytes(concat(parts), data);
+});
+
+Deno.test("TLS: a server protocol that closes after writing ends with close_notify", async () => {
+  const { cert, key, ca } = await testCerts();
+  await using server = await createServer(() => ({
+    connectionMade(transport: Transport) {
+      transport.write("hello");
+      transport.close();
+    },
+  }), { hostname: "127.0.0.1", tls: { cert, key } });
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+    caCerts: [ca],
+  });
+  // Deno's TLS client throws UnexpectedEof at a close without close_notify.
+  const text = new TextDecoder().decode(await readAll(conn));
+  assert.equal(text, "hello");
+  conn.close();
 });
 
 Deno.test("TLS: a client refuses a certificate it does not trust", async () => {
