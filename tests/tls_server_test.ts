@@ -98,6 +98,21 @@ async function tlsOverPair() {
   return { pair, stream, client };
 }
 
+/**
+ * Fails unless, since `hold()`, the server wrote once (close_notify), then
+ * half-closed the TCP connection, then closed it.
+ */
+async function assertEndedInOrder(
+  pair: ReturnType<typeof connectionPair>,
+): Promise<void> {
+  await settle();
+  assert.deepEqual(pair.events.slice(pair.events.indexOf("hold") + 1), [
+    "write",
+    "closeWrite",
+    "close",
+  ]);
+}
+
 Deno.test("TlsServerStream: close() after closeWrite() keeps the connection until close_notify is written", async () => {
   const { pair, stream, client } = await tlsOverPair();
   const received: Uint8Array[] = [];
@@ -127,13 +142,7 @@ Deno.test("TlsServerStream: close() after closeWrite() keeps the connection unti
   await closing;
   await ended; // the client saw close_notify: a clean end, not a truncation
   assert.equal(new TextDecoder().decode(Buffer.concat(received)), "hello");
-  // In order: close_notify, the TCP half-close, then the close.
-  await settle();
-  assert.deepEqual(pair.events.slice(pair.events.indexOf("hold") + 1), [
-    "write",
-    "closeWrite",
-    "close",
-  ]);
+  await assertEndedInOrder(pair);
   client.destroy();
 });
 
@@ -166,12 +175,7 @@ Deno.test("TlsServerStream: close() alone sends close_notify after the handshake
   assert.equal(pair.server.closed, false, "closed with close_notify unsent");
   pair.release();
   await ended;
-  await settle();
-  assert.deepEqual(pair.events.slice(pair.events.indexOf("hold") + 1), [
-    "write",
-    "closeWrite",
-    "close",
-  ]);
+  await assertEndedInOrder(pair);
   client.destroy();
 
   // Before the handshake there is nothing to notify: closed at once.
