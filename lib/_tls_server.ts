@@ -310,6 +310,15 @@ export class TlsServerStream implements ByteStream {
     });
   }
 
+  /**
+   * Closes the connection at once, without close_notify: the peer sees the
+   * connection cut, not the data complete (what the transport's `abort()`
+   * and failures need).
+   */
+  abort(): void {
+    this.#release();
+  }
+
   /** Destroys the TLS socket and closes the TCP connection. */
   #release(): void {
     if (this.#released) return;

@@ -528,7 +528,10 @@ export class SocketTransport implements Transport {
     this.#queued = 0;
     this.#slabs?.clear();
     try {
-      this.#conn.close();
+      // Cut (aborted, or failed): the stream may say so to the peer.
+      const cut = error !== null || this.#endedBy === "abort()";
+      if (cut && this.#conn.abort) this.#conn.abort();
+      else this.#conn.close();
     } catch {
       // Already closed.
     }

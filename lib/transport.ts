@@ -134,6 +134,12 @@ export interface ByteStream {
   closeWrite(): Promise<void>;
   /** Closes both directions; a pending read then rejects. */
   close(): void;
+  /**
+   * Closes at once without ending the stream cleanly, where the stream
+   * tells the two apart (TLS: no close_notify, so the peer does not take
+   * the data it got for all of it). Without it, `close()` is used.
+   */
+  abort?(): void;
   /** The far end's address, where there is one. */
   readonly remoteAddr?: Deno.Addr;
   /** The near end's address, where there is one. */

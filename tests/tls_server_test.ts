@@ -184,3 +184,18 @@ Deno.test("TlsServerStream: close() alone sends close_notify after the handshake
   new TlsServerStream(early.server, tlsContext({ cert, key })).close();
   assert.equal(early.server.closed, true);
 });
+
+Deno.test("TlsServerStream: abort() closes at once, without close_notify", async () => {
+  const { pair, stream, client } = await tlsOverPair();
+  client.on("error", () => {});
+  await stream.handshake();
+  pair.hold();
+  stream.abort();
+  assert.equal(pair.server.closed, true);
+  pair.release();
+  await settle();
+  assert.deepEqual(pair.events.slice(pair.events.indexOf("hold") + 1), [
+    "close",
+  ]);
+  client.destroy();
+});

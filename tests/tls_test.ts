@@ -120,6 +120,23 @@ Deno.test("TLS: a server protocol that closes after writing ends with close_noti
   conn.close();
 });
 
+Deno.test("TLS: a server protocol's abort() reaches the client as a cut, not a clean end", async () => {
+  const { cert, key, ca } = await testCerts();
+  await using server = await createServer(() => ({
+    connectionMade(transport: Transport) {
+      transport.write("hello");
+      transport.abort(); // drops what is buffered: the data is not complete
+    },
+  }), { hostname: "127.0.0.1", tls: { cert, key } });
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+    caCerts: [ca],
+  });
+  await assert.rejects(readAll(conn), Deno.errors.UnexpectedEof);
+  conn.close();
+});
+
 Deno.test("TLS: a client refuses a certificate it does not trust", async () => {
   const { cert, key } = await testCerts();
   await using server = await createServer(() => new EchoServer(), {
