@@ -139,6 +139,8 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
 export class TlsServerStream implements ByteStream {
   readonly remoteAddr: Deno.Addr;
   readonly localAddr: Deno.Addr;
+  /** A clean close sends close_notify first. */
+  readonly closeWriteOnClose = true;
   #conn: Deno.TcpConn;
   #raw: Duplex; // the TCP connection, under the TLS socket
   #socket: tls.TLSSocket;

@@ -161,6 +161,7 @@ export class SocketTransport implements Transport {
   #slabs: ReadSlabs | null = null;
   #eofRequested = false;
   #eofSent = false;
+  #eofPending = false; // closeWrite() not settled yet
   #flow: WriteFlowControl;
 
   // Reading.
@@ -627,14 +628,15 @@ export class SocketTransport implements Transport {
     if (this.#eofRequested && !this.#eofSent) {
       // A requested EOF is sent even when close() followed it: over TLS
       // it is the close_notify that tells the peer the data is complete.
+      // Like data, it is waited for before the close (the idle timeout
+      // ends a peer that never takes it).
       this.#eofSent = true;
-      const sent = this.#conn.closeWrite();
-      if (this.#closeRequested) {
-        sent.then(() => this.#finish(null), this.#failed);
-      } else {
-        sent.then(undefined, this.#failed);
-      }
-    } else if (this.#closeRequested) {
+      this.#eofPending = true;
+      this.#conn.closeWrite().then(() => {
+        this.#eofPending = false;
+        if (this.#closeRequested) this.#finish(null);
+      }, this.#failed);
+    } else if (this.#closeRequested && !this.#eofPending) {
       this.#finish(null);
     }
   }
@@ -689,8 +691,11 @@ export class SocketTransport implements Transport {
     this.#closing = true;
     this.#closeRequested = true;
     this.#endedBy = "close()";
+    if (this.#conn.closeWriteOnClose && this.canWriteEof()) {
+      this.#eofRequested = true; // TLS: close_notify before the close
+    }
     this.#wake?.();
-    if (!this.#inFlight) this.#finish(null);
+    if (!this.#inFlight) this.#drained();
   }
 
   abort(): void {

@@ -135,6 +135,12 @@ export interface ByteStream {
   /** Closes both directions; a pending read then rejects. */
   close(): void;
   /**
+   * Whether a clean close needs {@linkcode ByteStream.closeWrite} first
+   * (TLS: close_notify, which tells the peer its data is complete): the
+   * transport's `close()` then sends it and waits for it, as for data.
+   */
+  readonly closeWriteOnClose?: boolean;
+  /**
    * Closes at once without ending the stream cleanly, where the stream
    * tells the two apart (TLS: no close_notify, so the peer does not take
    * the data it got for all of it). Without it, `close()` is used.

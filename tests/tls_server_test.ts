@@ -6,7 +6,8 @@ import { Duplex } from "node:stream";
 import tls from "node:tls";
 import { tlsContext, TlsServerStream } from "../lib/_tls_server.ts";
 import { testCerts } from "./_certs.ts";
-import { settle } from "./_helpers.ts";
+import { Recorder, settle } from "./_helpers.ts";
+import { SocketTransport } from "../lib/socket_transport.ts";
 
 const ADDR: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
 
@@ -197,5 +198,28 @@ Deno.test("TlsServerStream: abort() closes at once, without close_notify", async
   assert.deepEqual(pair.events.slice(pair.events.indexOf("hold") + 1), [
     "close",
   ]);
+  client.destroy();
+});
+
+Deno.test("SocketTransport over TLS: close() waits for close_notify as for data, then closes", async () => {
+  const { pair, stream, client } = await tlsOverPair();
+  const ended = new Promise<void>((resolve) => client.once("end", resolve));
+  client.resume(); // read what comes
+  await stream.handshake();
+  const protocol = new Recorder();
+  SocketTransport.start(stream, protocol, { side: "server" });
+  await protocol.made.promise;
+  protocol.transport.write("hello");
+  await settle(); // written: only close_notify is left
+  pair.hold(); // a peer slow to read
+  protocol.transport.close();
+  await settle(20);
+  assert.equal(protocol.lostError, undefined, "lost before close_notify");
+  assert.equal(pair.server.closed, false);
+  pair.release();
+  assert.equal(await protocol.lost.promise, null);
+  await ended;
+  await settle();
+  assert.deepEqual(pair.events.slice(-2), ["closeWrite", "close"]);
   client.destroy();
 });
