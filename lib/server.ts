@@ -263,8 +263,13 @@ export class Server implements AsyncDisposable {
           { host: peer?.hostname, port: peer?.port, seconds: idle },
         );
         this.#idleClosed.add(transport);
-        if (transport.getWriteBufferSize() > 0) transport.abort();
-        else transport.close();
+        // Unsent data, or a close still waiting to write its end (TLS's
+        // close_notify) to a peer that does not read: cut it.
+        if (transport.getWriteBufferSize() > 0 || transport.isClosing()) {
+          transport.abort();
+        } else {
+          transport.close();
+        }
       }, ioCountOf);
     }
     this.attributes = this.addrs.length > 0
