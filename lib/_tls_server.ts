@@ -96,20 +96,40 @@ function rawStream(conn: Deno.Conn, gate: ReadGate): Duplex {
       gate.pass(readOnce);
     },
     write(chunk: Uint8Array, _encoding, callback) {
-      writeAll(conn, chunk).then(() => callback(), callback);
+      const written = writeAll(conn, chunk);
+      writing = written;
+      const settled = (error?: Error | null) => {
+        if (writing === written) writing = null;
+        callback(error);
+      };
+      written.then(() => settled(), settled);
     },
     final(callback) {
       conn.closeWrite().then(() => callback(), callback);
     },
     destroy(error, callback) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-      callback(error);
+      const close = () => {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+        callback(error);
+      };
+      // node:tls destroys this stream once both of its sides are done,
+      // which can be while close_notify is still being written (the peer
+      // had sent its EOF, and reads slowly): let that write finish first,
+      // for at most CLOSE_NOTIFY_WAIT_MS. (An abort closes `conn` itself.)
+      const pending = writing;
+      if (pending === null || error) return close();
+      const timer = setTimeout(close, CLOSE_NOTIFY_WAIT_MS);
+      pending.then(undefined, () => {}).then(() => {
+        clearTimeout(timer);
+        close();
+      });
     },
   });
+  let writing: Promise<void> | null = null; // the write in progress
   const readOnce = () => {
     conn.read(buffer).then((n) => {
       if (n === null) {

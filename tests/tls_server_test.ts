@@ -223,3 +223,29 @@ Deno.test("SocketTransport over TLS: close() waits for close_notify as for data,
   assert.deepEqual(pair.events.slice(-2), ["closeWrite", "close"]);
   client.destroy();
 });
+
+Deno.test("TlsServerStream: after the peer's EOF, closeWrite() still writes close_notify before closing", async () => {
+  const { pair, stream, client } = await tlsOverPair();
+  const ended = new Promise<void>((resolve) => client.once("end", resolve));
+  client.resume();
+  await stream.handshake();
+  client.end(); // the peer's close_notify and EOF
+  assert.equal(await stream.read(new Uint8Array(10)), null);
+  pair.hold(); // a peer slow to read
+  let closeWritten = false;
+  const closing = stream.closeWrite().then(() => closeWritten = true);
+  await settle(20);
+  assert.equal(closeWritten, false, "resolved with close_notify unwritten");
+  assert.equal(pair.server.closed, false, "closed with close_notify unwritten");
+  pair.release();
+  await closing;
+  await ended;
+  stream.close();
+  await settle();
+  // close_notify, then the close (node:tls ends the TCP stream itself here).
+  assert.deepEqual(pair.events.slice(pair.events.indexOf("hold") + 1), [
+    "write",
+    "close",
+  ]);
+  client.destroy();
+});
