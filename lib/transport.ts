@@ -70,13 +70,16 @@ export interface Transport {
   /**
    * Closes the connection gracefully: no more data is delivered, buffered
    * writes are flushed, then the connection closes and the protocol's
-   * `connectionLost(null)` is called. A second call does nothing.
+   * `connectionLost(null)` is called. A second call does nothing. Over TLS
+   * the end of the data (close_notify) is sent and waited for like data,
+   * so the peer knows it got everything.
    */
   close(): void;
 
   /**
    * Closes the connection at once, dropping buffered writes; the protocol's
-   * `connectionLost(null)` is called.
+   * `connectionLost(null)` is called. A TLS server connection is cut
+   * without close_notify, so the peer does not take what it got for all.
    */
   abort(): void;
 
