@@ -9,17 +9,30 @@
 export const DEFAULT_HANDSHAKE_TIMEOUT = 60;
 
 /**
- * `handshakeTimeout` as given, or the default; a `RangeError` when it is
- * not a number of seconds above 0.
+ * Throws a `RangeError` unless `handshakeTimeout` is unset or a number of
+ * seconds above 0: the check of every `handshakeTimeout` option, the
+ * server's included.
  */
-export function handshakeSeconds(handshakeTimeout: number | undefined): number {
-  if (handshakeTimeout === undefined) return DEFAULT_HANDSHAKE_TIMEOUT;
-  if (!(handshakeTimeout > 0 && isFinite(handshakeTimeout))) {
+export function checkHandshakeTimeout(
+  handshakeTimeout: number | undefined,
+): void {
+  if (
+    handshakeTimeout !== undefined &&
+    !(handshakeTimeout > 0 && isFinite(handshakeTimeout))
+  ) {
     throw new RangeError(
       `handshakeTimeout must be a number of seconds > 0, got ${handshakeTimeout}`,
     );
   }
-  return handshakeTimeout;
+}
+
+/**
+ * A client's `handshakeTimeout` as given, or the default; a `RangeError`
+ * when it is not a number of seconds above 0.
+ */
+export function handshakeSeconds(handshakeTimeout: number | undefined): number {
+  checkHandshakeTimeout(handshakeTimeout);
+  return handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
 }
 
 /**

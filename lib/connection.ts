@@ -156,12 +156,13 @@ async function open(options: ConnectionOptions): Promise<Deno.Conn> {
 /**
  * Runs the TLS handshake over a fresh TCP connection; resolves to the TLS
  * connection and what TLS adds to `getExtraInfo`. Closes the connection
- * when the handshake fails, takes longer than `handshakeTimeout` or the
- * signal aborts.
+ * when the handshake fails, takes longer than `seconds` or the signal
+ * aborts.
  */
 async function upgrade(
   conn: Deno.TcpConn,
   options: ConnectionOptions,
+  seconds: number,
 ): Promise<[Deno.TlsConn, Record<string, unknown>]> {
   const { caCerts, serverName, alpnProtocols } = options.tls!;
   const tls = await Deno.startTls(conn, {
@@ -169,11 +170,7 @@ async function upgrade(
     caCerts,
     alpnProtocols,
   });
-  const info = await handshakeWithin(
-    tls,
-    handshakeSeconds(options.handshakeTimeout),
-    options.signal,
-  );
+  const info = await handshakeWithin(tls, seconds, options.signal);
   return [tls, { alpnProtocol: info.alpnProtocol }];
 }
 
@@ -214,12 +211,13 @@ export async function createConnection<P extends Protocol | BufferedProtocol>(
   factory: ProtocolFactory<P>,
   options: ConnectionOptions,
 ): Promise<Connection<P>> {
-  handshakeSeconds(options.handshakeTimeout); // checked before connecting
+  // Checked before connecting.
+  const seconds = handshakeSeconds(options.handshakeTimeout);
   let conn = await open(options);
   let extra: Record<string, unknown> = {};
   if (options.tls) {
     try {
-      [conn, extra] = await upgrade(conn as Deno.TcpConn, options);
+      [conn, extra] = await upgrade(conn as Deno.TcpConn, options, seconds);
     } catch (error) {
       throw connectError(error, options);
     }

@@ -14,6 +14,7 @@ import type {
 import { AddressRanges } from "./address_ranges.ts";
 import { reportError } from "./_report.ts";
 import { Throttle } from "./_throttle.ts";
+import { checkHandshakeTimeout } from "./_tls_handshake.ts";
 import { type TlsContext, TlsServerStream } from "./_tls_server.ts";
 import { ConnectionLimits, type Refusal } from "./connection_limits.ts";
 import { IdleSweeper } from "./_idle_sweeper.ts";
@@ -744,14 +745,7 @@ export async function createServer(
       `idleTimeout must be a number of seconds >= 0, got ${idleTimeout}`,
     );
   }
-  if (
-    handshakeTimeout !== undefined &&
-    !(handshakeTimeout > 0 && isFinite(handshakeTimeout))
-  ) {
-    throw new RangeError(
-      `handshakeTimeout must be a number of seconds > 0, got ${handshakeTimeout}`,
-    );
-  }
+  checkHandshakeTimeout(handshakeTimeout);
   return makeServer(await openListeners(options), factory, options, {
     limits,
     trusted,
