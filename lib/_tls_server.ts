@@ -120,13 +120,8 @@ function rawStream(conn: Deno.Conn, gate: ReadGate): Duplex {
       // which can be while close_notify is still being written (the peer
       // had sent its EOF, and reads slowly): let that write finish first,
       // for at most CLOSE_NOTIFY_WAIT_MS. (An abort closes `conn` itself.)
-      const pending = writing;
-      if (pending === null || error) return close();
-      const timer = setTimeout(close, CLOSE_NOTIFY_WAIT_MS);
-      pending.then(undefined, () => {}).then(() => {
-        clearTimeout(timer);
-        close();
-      });
+      if (writing === null || error) close();
+      else afterCloseNotify(writing, close);
     },
   });
   let writing: Promise<void> | null = null; // the write in progress
@@ -142,6 +137,23 @@ function rawStream(conn: Deno.Conn, gate: ReadGate): Duplex {
     }, (error) => stream.destroy(error));
   };
   return stream;
+}
+
+/**
+ * Runs `then` once, when `writing` (close_notify on its way) settles or
+ * after CLOSE_NOTIFY_WAIT_MS, whichever comes first: a peer that does not
+ * read is not waited for.
+ */
+function afterCloseNotify(writing: Promise<unknown>, then: () => void): void {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    then();
+  };
+  const timer = setTimeout(once, CLOSE_NOTIFY_WAIT_MS);
+  writing.then(once, once);
 }
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
@@ -325,11 +337,7 @@ export class TlsServerStream implements ByteStream {
       return;
     }
     this.#closeWaiting = true;
-    const timer = setTimeout(() => this.#release(), CLOSE_NOTIFY_WAIT_MS);
-    ending.then(() => {
-      clearTimeout(timer);
-      this.#release();
-    });
+    afterCloseNotify(ending, () => this.#release());
   }
 
   /**
