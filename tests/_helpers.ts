@@ -180,6 +180,35 @@ export async function within10s<T>(promise: Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A server on 127.0.0.1 that accepts connections and holds them without a
+ * word: `first` is its first connection; `close()` (or disposing it) closes
+ * the listener and every connection.
+ */
+export function silentServer():
+  & { port: number; first: Promise<Deno.Conn>; close(): void }
+  & Disposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const first = Promise.withResolvers<Deno.Conn>();
+  (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      first.resolve(conn);
+    }
+  })().catch(() => {});
+  const close = () => {
+    listener.close();
+    for (const conn of held) conn.close();
+  };
+  return {
+    port: listener.addr.port,
+    first: first.promise,
+    close,
+    [Symbol.dispose]: close,
+  };
+}
+
 /** Reads `conn` to EOF (or an error) and returns everything read. */
 export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createConnection } from "../lib/connection.ts";
 import { createServer } from "../lib/server.ts";
 import { EchoClient, EchoServer } from "../echo/echo.ts";
-import { within10s } from "./_helpers.ts";
+import { silentServer, within10s } from "./_helpers.ts";
 
 Deno.test("createConnection runs the protocol over the connection", async () => {
   await using server = await createServer(() => new EchoServer(), {
@@ -66,26 +66,6 @@ Deno.test("an unknown host fails with NotFound naming the host", async () => {
   assert.match(error.message, /no-such-host\.invalid/);
 });
 
-/**
- * A TCP server that accepts and never says a word; its first connection.
- * (A client's pending TLS handshake cannot be cancelled in Deno: its socket
- * is released when this side closes, at the end of the test.)
- */
-function silentServer():
-  & { port: number; peer: Promise<Deno.Conn> }
-  & Disposable {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const peer = listener.accept();
-  return {
-    port: listener.addr.port,
-    peer,
-    [Symbol.dispose]: () => {
-      listener.close();
-      peer.then((conn) => conn.close(), () => {});
-    },
-  };
-}
-
 Deno.test("a TLS handshake the server never answers ends at handshakeTimeout", async () => {
   using server = silentServer();
   const error = await within10s(createConnection(() => new EchoClient(), {
@@ -110,7 +90,7 @@ Deno.test("the signal aborts a TLS handshake in progress: its reason is thrown a
     tls: {},
     signal: controller.signal,
   });
-  await server.peer; // connected; the handshake is waiting
+  await server.first; // connected; the handshake is waiting
   const reason = new Error("given up");
   controller.abort(reason);
   assert.equal(await within10s(connecting).catch((e) => e), reason);

@@ -8,7 +8,7 @@ import {
   runProgram,
   ServerProcess,
 } from "./_process.ts";
-import { randomBytes, readAll, writeAll } from "./_helpers.ts";
+import { randomBytes, readAll, silentServer, writeAll } from "./_helpers.ts";
 import { testCerts } from "./_certs.ts";
 
 // The in-process servers below log nowhere: only the client's lines count.
@@ -355,22 +355,6 @@ Deno.test("client: a missing Unix socket names the real cause", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** A server that accepts connections and holds them without a word. */
-function silentServer(): { port: number; close: () => void } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  (async () => {
-    for await (const conn of listener) held.push(conn);
-  })().catch(() => {});
-  return {
-    port: listener.addr.port,
-    close() {
-      listener.close();
-      for (const conn of held) conn.close();
-    },
-  };
-}
 
 for (
   const [what, flags] of [

@@ -14,6 +14,7 @@ import {
   randomBytes,
   readAll,
   Recorder,
+  silentServer,
   within10s,
   writeAll,
 } from "./_helpers.ts";
@@ -260,19 +261,16 @@ Deno.test("startTls refuses the server side and a pending read, saying why", asy
 });
 
 Deno.test("startTls gives up a handshake the server never answers at handshakeTimeout", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const peer = listener.accept(); // accepts and never says a word
+  using server = silentServer();
   const client = new Recorder();
   client.onMade = (self) => self.transport.pauseReading();
   const { transport } = await createConnection(() => client, {
     hostname: "127.0.0.1",
-    port: listener.addr.port,
+    port: server.port,
   });
   const error = await within10s(transport.startTls({ handshakeTimeout: 0.2 }))
     .catch((e) => e);
   assert.ok(error instanceof Deno.errors.TimedOut, String(error));
   assert.equal(error.message, "TLS handshake not done within 0.2 s");
   assert.equal(await client.lost.promise, error, "the connection is lost");
-  listener.close();
-  (await peer).close();
 });
