@@ -1,43 +1,68 @@
 /**
  * {@linkcode ReadSlabs}: the memory a transport reads a plain Protocol's
- * chunks into, and when that memory may be read into again.
+ * chunks into, and when a chunk's memory may be read into again — only
+ * after the protocol released it and every write of it has been sent.
+ *
+ * Writes are counted for every transport at once ({@linkcode writeQueued},
+ * {@linkcode writeSent}): a chunk one connection read may sit in the write
+ * buffers of many others (a broadcast, a proxy).
  *
  * @module
  */
 
 /**
  * The largest slab while the protocol keeps its chunks (or parses and drops
- * them: the transport cannot tell): each slab is new memory, so a large one
+ * them without releasing them): each slab is new memory, so a large one
  * spreads the cost of allocating it over many reads.
  */
 export const SLAB_SIZE = 64 * 1024;
 
 /**
- * The largest slab while the protocol writes its chunks back: its memory
- * is read into again, and a small one keeps the memory a connection cycles
+ * The largest slab while the protocol releases its chunks: its memory is
+ * read into again, and a small one keeps the memory a connection cycles
  * through small enough to stay in the CPU's cache.
  */
-export const RETURNED_SLAB_SIZE = 8 * 1024;
+export const RELEASED_SLAB_SIZE = 8 * 1024;
 
 /** One block of memory that reads go into, one after another. */
 class Slab {
   /** Where the next read goes. */
   offset = 0;
-  /** Writes of views of this memory that have not been sent yet. */
+  /** Queued writes of this memory, on any transport, not yet sent. */
   writes = 0;
-  /** A chunk of it stayed with the protocol: it is never read into again. */
-  kept = false;
+  /** No more reads go into it. */
+  retired = false;
+  /** Each chunk handed out and not released: offset, length, offset, … */
+  held: number[] = [];
 
-  constructor(readonly buffer: ArrayBuffer) {}
+  constructor(readonly buffer: ArrayBuffer, readonly owner: ReadSlabs) {}
+
+  /** Nothing uses its memory any more. */
+  get free(): boolean {
+    return this.retired && this.writes === 0 && this.held.length === 0;
+  }
 }
 
-const EMPTY = new Slab(new ArrayBuffer(0));
+/** Takes a free slab back for its owner (ReadSlabs' own #reclaim). */
+let reclaim: (owner: ReadSlabs, slab: Slab) => void;
+
+/** Every slab that may come back, by its memory. */
+const slabs = new WeakMap<ArrayBufferLike, Slab>();
+/** The slab last looked up: an echo writes and sends the same one. */
+let recent: Slab | null = null;
+
+function slabOf(buffer: ArrayBufferLike): Slab | undefined {
+  if (recent !== null && recent.buffer === buffer) return recent;
+  const slab = slabs.get(buffer);
+  if (slab) recent = slab;
+  return slab;
+}
 
 /**
- * Whether a write of `data` sends nothing, for both transports' `write()`:
- * true for an empty array. An array whose memory a transport took back (the
- * protocol kept a chunk it had written back, and wrote it again) is empty
- * too, but detached: writing it is the protocol's mistake, and throws.
+ * Whether a write of `data` sends nothing, for every transport's `write()`:
+ * true for an empty array. A released chunk whose memory a transport took
+ * back is empty too, but detached: writing it is the protocol's mistake,
+ * and throws.
  *
  * @throws {TypeError} for a detached array.
  *
@@ -59,55 +84,117 @@ export function isEmptyWrite(data: Uint8Array): boolean {
   if (data.byteLength > 0) return false;
   if ((data.buffer as ArrayBuffer).detached) {
     throw new TypeError(
-      "write() of a detached array: a chunk written back is the transport's once sent; keep a copy (data.slice()) to write it again",
+      "write() of a detached array: a released chunk is the transport's once its writes are sent; keep a copy (data.slice()) to write it again",
     );
   }
   return true;
 }
 
 /**
- * Hands out memory for reads, as views of slabs filled one read after
- * another, and takes a slab back once it is safe to read into it again:
- * every chunk read into it was written back (the same array, once) and every
- * write of its memory has been sent. Taking it back detaches the old
- * `ArrayBuffer` (`transfer()`, no copy), so a view the protocol still holds
- * is emptied, never rewritten.
- *
- * One detach per slab rather than per read: a slab holds many small reads.
- * A connection's first slab holds two reads; each new one is twice as large
- * as the last, up to {@linkcode RETURNED_SLAB_SIZE} while chunks come back
- * and {@linkcode SLAB_SIZE} while they are kept (or two reads, if larger).
+ * A transport queued a write of `data` (which it will send without a
+ * copy): its memory, if it is a slab's, is not read into until
+ * {@linkcode writeSent}.
  *
  * @example
  * ```ts
- * import { ReadSlabs } from "./_read_slabs.ts";
+ * import { writeQueued, writeSent } from "./_read_slabs.ts";
+ *
+ * const data = new Uint8Array(8);
+ * writeQueued(data); // before it joins the write buffer
+ * writeSent(data); // once it has left it: sent, copied or dropped
+ * ```
+ */
+export function writeQueued(data: Uint8Array): void {
+  const slab = slabOf(data.buffer);
+  if (slab) slab.writes++;
+}
+
+/**
+ * A write queued with {@linkcode writeQueued} left the write buffer: sent,
+ * copied, or dropped with a lost connection once no system call reads it.
+ *
+ * @example
+ * ```ts
+ * import { writeQueued, writeSent } from "./_read_slabs.ts";
+ *
+ * const data = new Uint8Array(8);
+ * writeQueued(data);
+ * writeSent(data);
+ * ```
+ */
+export function writeSent(data: Uint8Array): void {
+  const slab = slabOf(data.buffer);
+  if (slab && --slab.writes === 0 && slab.free) reclaim(slab.owner, slab);
+}
+
+/** Options of {@linkcode ReadSlabs}. */
+export interface ReadSlabsOptions {
+  /**
+   * Give each read a slab of its own, retired once taken, so that a
+   * released chunk is taken back (detached) as soon as its writes are
+   * sent: misuse shows at once. For the in-memory transport.
+   */
+  slabPerRead?: boolean;
+}
+
+/**
+ * Hands out memory for reads, as views of slabs filled one read after
+ * another, and takes a slab back once it is safe to read into it again: no
+ * more reads go into it, every chunk read into it was released
+ * ({@linkcode ReadSlabs.release}), and every write of its memory, on any
+ * transport, has been sent. Taking it back detaches the old `ArrayBuffer`
+ * (`transfer()`, no copy), so a view kept by mistake is emptied, never
+ * rewritten. A chunk that is never released keeps its slab the protocol's
+ * for good: it is collected with the chunk.
+ *
+ * One detach per slab rather than per read: a slab holds many small reads.
+ * A connection's first slab holds two reads; each new one is twice as large
+ * as the last, up to {@linkcode RELEASED_SLAB_SIZE} while chunks are
+ * released and {@linkcode SLAB_SIZE} while they are kept (or two reads, if
+ * larger).
+ *
+ * @example
+ * ```ts
+ * import { ReadSlabs, writeQueued, writeSent } from "./_read_slabs.ts";
  *
  * const slabs = new ReadSlabs();
  * const target = slabs.target(1024); // read into this
  * const chunk = slabs.take(target, 5); // 5 bytes were read: the chunk
- * slabs.queued(chunk); // the protocol wrote it back, once,
+ * writeQueued(chunk); // the protocol wrote it,
+ * slabs.release(chunk); // and released it
  * slabs.delivered(); // in its dataReceived
- * slabs.sent(chunk); // it was sent: once the slab is full, it comes back
+ * writeSent(chunk); // it was sent: once the slab is full, it comes back
  * ```
  */
 export class ReadSlabs {
-  #current = EMPTY;
+  #current: Slab | null = null;
+  #perRead: boolean;
   #size = 0; // the size of the last slab made
-  #keeping = false; // the protocol kept a chunk of the last slab retired
-  // Retired slabs whose chunks were all written back, with writes not yet
-  // sent, by memory: a peer that stops reading can leave thousands here, and
-  // every write and send looks its memory up.
-  #waiting = new Map<ArrayBufferLike, Slab>();
+  #keeping = false; // the last slab retired had chunks held
+  // While chunks are kept, reads go into this buffer and each chunk is
+  // copied out of it into a slab, exactly: a read's size is not known
+  // before it, and a slab read into directly would waste what the read
+  // size leaves unused, new memory that no one reads into again.
+  #scratch: Uint8Array | null = null;
   #spare: ArrayBuffer | null = null;
   #last: Uint8Array | null = null; // the chunk in the protocol's call now
-  #lastWrites = 0; // how often the protocol wrote #last back
+  #lastReleased = false;
+  #cleared = false;
 
-  /** Memory for a read of `size` bytes, after the last chunk taken. */
+  /** Makes the slabs of one connection. */
+  constructor(options: ReadSlabsOptions = {}) {
+    this.#perRead = options.slabPerRead === true;
+  }
+
+  /**
+   * Memory for a read of `size` bytes: after the last chunk taken, or, while
+   * chunks are kept, a buffer of the transport's that `take()` copies from.
+   */
   target(size: number): Uint8Array {
+    if (this.#keeping && !this.#perRead) return this.#scratchOf(size);
     let slab = this.#current;
-    if (slab.buffer.byteLength - slab.offset < size) {
-      this.#retire(slab);
-      this.#last = null; // a chunk of the retired slab: no longer #current's
+    if (slab === null || slab.buffer.byteLength - slab.offset < size) {
+      if (slab !== null) this.#retire(slab);
       slab = this.#current = this.#next(size);
     }
     return new Uint8Array(slab.buffer, slab.offset, size);
@@ -115,81 +202,140 @@ export class ReadSlabs {
 
   /** A read put `n` bytes into `target`: the chunk for the protocol. */
   take(target: Uint8Array, n: number): Uint8Array {
-    const slab = this.#current;
+    if (target.buffer === this.#scratch?.buffer) return this.#copy(target, n);
+    const slab = this.#current!;
     const chunk = n === target.byteLength
       ? target
       : new Uint8Array(slab.buffer, slab.offset, n);
     slab.offset += n;
-    this.#lastWrites = 0;
-    return this.#last = chunk;
+    slab.held.push(chunk.byteOffset, n);
+    this.#lastReleased = false;
+    this.#last = chunk;
+    if (this.#perRead) {
+      this.#current = null;
+      this.#retire(slab);
+    }
+    return chunk;
   }
 
   /**
-   * The protocol's call with the last chunk taken returned. Written back in
-   * it exactly once (the same array), the chunk is the transport's again;
-   * otherwise (kept, or written more than once) its slab stays the
-   * protocol's.
+   * The protocol gives `chunk` back: a chunk {@linkcode ReadSlabs.take}
+   * made, the same array or one over exactly its bytes. Anything else, and
+   * a chunk already released, is ignored.
    */
-  delivered(): void {
-    if (this.#lastWrites !== 1) this.#current.kept = true;
-    this.#last = null;
-  }
-
-  /** A write of `chunk` was queued. */
-  queued(chunk: Uint8Array): void {
+  release(chunk: Uint8Array): void {
     if (chunk === this.#last) {
-      // The chunk in the protocol's call, written back: the usual case.
-      this.#lastWrites++;
-      this.#current.writes++;
+      this.#lastReleased = true; // in its call, the usual case: see delivered()
       return;
     }
-    const slab = this.#slabOf(chunk.buffer);
-    if (slab) slab.writes++;
+    const slab = slabs.get(chunk.buffer);
+    if (!slab || slab.owner !== this) return;
+    const held = slab.held;
+    for (let i = 0; i < held.length; i += 2) {
+      if (held[i] === chunk.byteOffset && held[i + 1] === chunk.byteLength) {
+        held.splice(i, 2);
+        if (slab.free) reclaim(this, slab);
+        return;
+      }
+    }
   }
 
-  /** A queued write of `chunk` left the write buffer (sent or copied). */
-  sent(chunk: Uint8Array): void {
-    const slab = this.#slabOf(chunk.buffer);
-    if (!slab || --slab.writes > 0 || slab === this.#current) return;
-    this.#waiting.delete(slab.buffer);
-    this.#reclaim(slab);
+  /**
+   * The protocol's call with the last chunk taken returned. Released in the
+   * call, the chunk is no longer held (it was from `take()` on, so that a
+   * write sent within the call cannot free its memory under the call).
+   */
+  delivered(): void {
+    const chunk = this.#last;
+    if (chunk === null) return;
+    this.#last = null;
+    if (!this.#lastReleased) return;
+    const slab = slabs.get(chunk.buffer);
+    if (!slab) return;
+    const held = slab.held;
+    // The last chunk taken is the last held, unless released twice.
+    if (held[held.length - 2] !== chunk.byteOffset) return;
+    held.length -= 2;
+    if (slab.free) reclaim(this, slab);
   }
 
   /** Drops every slab: the connection is gone. */
   clear(): void {
-    this.#current = EMPTY;
+    this.#cleared = true;
+    this.#current = null;
     this.#last = null;
-    this.#waiting.clear();
     this.#spare = null;
+    this.#scratch = null;
   }
 
-  #slabOf(buffer: ArrayBufferLike): Slab | undefined {
-    if (buffer === this.#current.buffer) return this.#current;
-    return this.#waiting.size === 0 ? undefined : this.#waiting.get(buffer);
+  static {
+    reclaim = (owner, slab) => owner.#reclaim(slab);
   }
 
-  /** No more reads go into `slab`. */
-  #retire(slab: Slab): void {
-    this.#keeping = slab.kept;
-    if (slab.kept || slab === EMPTY) return;
-    if (slab.writes === 0) this.#reclaim(slab);
-    else this.#waiting.set(slab.buffer, slab);
-  }
-
-  /** Every chunk of `slab` came back and was sent: keep its memory. */
+  /**
+   * Every chunk of `slab` was released and every write of it sent: detach
+   * it, and keep its memory for later reads.
+   */
   #reclaim(slab: Slab): void {
+    slabs.delete(slab.buffer);
+    if (recent === slab) recent = null;
     const memory = slab.buffer.transfer();
+    if (this.#cleared) return;
     if (!this.#spare || this.#spare.byteLength < memory.byteLength) {
       this.#spare = memory;
     }
   }
 
+  /** The scratch buffer, at least `size` bytes; a view of `size`. */
+  #scratchOf(size: number): Uint8Array {
+    let scratch = this.#scratch;
+    if (scratch === null || scratch.byteLength < size) {
+      scratch = this.#scratch = new Uint8Array(size);
+    } else if (scratch.byteLength >= 8 * size) {
+      scratch = this.#scratch = new Uint8Array(size); // reads got small
+    }
+    return scratch.byteLength === size ? scratch : scratch.subarray(0, size);
+  }
+
+  /** The chunk read into the scratch buffer, copied into a slab exactly. */
+  #copy(target: Uint8Array, n: number): Uint8Array {
+    let slab = this.#current;
+    if (slab === null || slab.buffer.byteLength - slab.offset < n) {
+      if (slab !== null) this.#retire(slab);
+      slab = this.#current = this.#next((n + 1) >> 1);
+    }
+    const chunk = new Uint8Array(slab.buffer, slab.offset, n);
+    chunk.set(n === target.byteLength ? target : target.subarray(0, n));
+    slab.offset += n;
+    slab.held.push(slab.offset - n, n);
+    this.#lastReleased = false;
+    this.#last = chunk;
+    return chunk;
+  }
+
+  /** No more reads go into `slab`. */
+  #retire(slab: Slab): void {
+    slab.retired = true;
+    this.#keeping = slab.held.length > 0;
+    if (slab.free) this.#reclaim(slab);
+  }
+
   #next(size: number): Slab {
-    const largest = this.#keeping ? SLAB_SIZE : RETURNED_SLAB_SIZE;
-    this.#size = Math.max(2 * size, Math.min(2 * this.#size, largest));
+    let bytes = size;
+    if (!this.#perRead) {
+      const largest = this.#keeping ? SLAB_SIZE : RELEASED_SLAB_SIZE;
+      bytes = this.#size = Math.max(
+        2 * size,
+        Math.min(2 * this.#size, largest),
+      );
+    }
     const spare = this.#spare;
     this.#spare = null;
-    if (spare && spare.byteLength >= this.#size) return new Slab(spare);
-    return new Slab(new ArrayBuffer(this.#size));
+    const memory = spare && spare.byteLength >= bytes
+      ? spare
+      : new ArrayBuffer(bytes);
+    const slab = new Slab(memory, this);
+    slabs.set(memory, slab);
+    return slab;
   }
 }

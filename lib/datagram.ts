@@ -11,6 +11,7 @@
 
 import { reportError } from "./_report.ts";
 import { resolveHost } from "./_resolve.ts";
+import { writeQueued, writeSent } from "./_read_slabs.ts";
 
 /** A host and port. */
 export interface UdpAddress {
@@ -115,14 +116,19 @@ export class DatagramTransport {
       }
       this.#finish(null);
     } catch (error) {
-      const cause = error instanceof Error ? error : new Error(String(error));
-      reportError(
-        "Fatal error in a datagram protocol callback: {error}",
-        { error: cause },
-        cause,
-      );
-      this.#finish(cause);
+      this.#fatal(error);
     }
+  }
+
+  /** A protocol callback threw: report it, and close the endpoint. */
+  #fatal(error: unknown): void {
+    const cause = error instanceof Error ? error : new Error(String(error));
+    reportError(
+      "Fatal error in a datagram protocol callback: {error}",
+      { error: cause },
+      cause,
+    );
+    this.#finish(cause);
   }
 
   /**
@@ -139,11 +145,22 @@ export class DatagramTransport {
       ? new TextEncoder().encode(data)
       : data;
     this.#pending += bytes.byteLength;
+    // Sent without a copy: a released chunk's memory waits for it.
+    writeQueued(bytes);
     this.#conn.send(bytes, to).then(
-      () => this.#pending -= bytes.byteLength,
+      () => {
+        this.#pending -= bytes.byteLength;
+        writeSent(bytes);
+      },
       (error) => {
         this.#pending -= bytes.byteLength;
-        if (!this.#closing) this.#protocol.errorReceived?.(error);
+        writeSent(bytes);
+        if (this.#closing) return;
+        try {
+          this.#protocol.errorReceived?.(error);
+        } catch (thrown) {
+          this.#fatal(thrown); // never an unhandled rejection
+        }
       },
     );
   }

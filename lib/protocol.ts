@@ -101,28 +101,23 @@ export interface Protocol extends BaseProtocol {
   /**
    * Called with each chunk of bytes read from the connection, any number of
    * times between `connectionMade` and `eofReceived`/`connectionLost`.
+   * Chunk boundaries carry no meaning: the peer's writes may arrive split
+   * or joined.
    *
-   * The chunk belongs to the protocol: it stays valid after the call returns
-   * and the transport never writes to it again, with one exception — a chunk
-   * the protocol hands back to {@linkcode Transport.write} before this call
-   * returns (the same array, written once) is the transport's again from
-   * that write on. Once it, and every other write of its memory, has been
-   * sent, the transport may read later bytes into that memory; it first
-   * detaches the array, so a chunk (or a view of one) left in the protocol's
-   * hands is then empty (length 0), never silently rewritten, and writing it
-   * again throws a `TypeError`. So an echo or a proxy that writes its chunks
-   * back costs no memory per read; to keep a chunk and also write it, keep
-   * or write a copy (`data.slice()`). Chunk boundaries carry no meaning: the
-   * peer's writes may arrive split or joined.
+   * The chunk is the protocol's, as asyncio's `data` is: it stays intact for
+   * as long as anyone holds it, whatever the protocol does with it — keep
+   * it, write it back, write it to any number of other transports (slow
+   * ones too), write it again later. The transport never writes to it.
    *
-   * A protocol that keeps its chunks, or parses and drops them, gets memory
-   * no one has used before for every read (views of slabs the transport
-   * fills one read after another, up to 64 KiB each), and allocating and
-   * collecting it has a price that `deno task bench` shows; a
-   * {@linkcode BufferedProtocol} reads into memory of its own instead. A
-   * chunk (or a view of one) that the protocol keeps keeps the whole slab it
-   * was read into alive: to hold on to a few bytes of a long stream, keep a
-   * copy of them (`data.slice(start, end)`), not a view.
+   * Zero-copy is asked for, never assumed: a protocol that is done with a
+   * chunk (an echo or a proxy, once it has written it) may give it back with
+   * {@linkcode Transport.release}, and the transport reads later bytes into
+   * its memory once its writes are sent. A chunk not released gets new
+   * memory for every read (views of slabs up to 64 KiB), whose price
+   * `deno task bench` shows; a kept view keeps its whole slab alive, so to
+   * hold on to a few bytes of a long stream, keep a copy
+   * (`data.slice(start, end)`). A {@linkcode BufferedProtocol} reads into
+   * memory of its own instead.
    */
   dataReceived?(data: Uint8Array): void;
 }

@@ -14,7 +14,12 @@ import {
   type Protocol,
 } from "./protocol.ts";
 import { WriteFlowControl } from "./_flow_control.ts";
-import { isEmptyWrite, ReadSlabs } from "./_read_slabs.ts";
+import {
+  isEmptyWrite,
+  ReadSlabs,
+  writeQueued,
+  writeSent,
+} from "./_read_slabs.ts";
 import { handshakeSeconds, handshakeWithin } from "./_tls_handshake.ts";
 import type { ByteStream, Transport, WriteBufferLimits } from "./transport.ts";
 
@@ -84,12 +89,11 @@ class CallbackError {
 }
 
 /**
- * A failed read that is the end of the data: a TLS peer that closed without
- * close_notify. Anything else is thrown on.
+ * Whether a failed read is the end of the data: a TLS peer that closed
+ * without close_notify.
  */
-function endOfData(error: unknown): null {
-  if (error instanceof Deno.errors.UnexpectedEof) return null;
-  throw error;
+function isEndOfData(error: unknown): boolean {
+  return error instanceof Deno.errors.UnexpectedEof;
 }
 
 function asError(value: unknown): Error {
@@ -359,15 +363,15 @@ export class SocketTransport implements Transport {
     const reading = isBufferedProtocol(protocol)
       ? this.#readInto(protocol)
       : this.#readCopies(protocol);
-    reading.catch(this.#failed);
+    reading.catch(this.#broke);
   }
 
   /**
    * The read loop for a plain Protocol: the protocol owns each chunk it is
    * given, so reads go into memory no one else uses — one after another
    * into slabs ({@linkcode ReadSlabs}), the protocol getting views of them.
-   * While it writes its chunks back (an echo, a proxy), a slab whose chunks
-   * have all been sent is read into again: no new memory per read.
+   * While it releases its chunks (an echo, a proxy), a slab whose chunks
+   * were all released and sent is read into again: no new memory per read.
    */
   async #readCopies(protocol: Protocol): Promise<void> {
     const conn = this.#conn;
@@ -382,7 +386,8 @@ export class SocketTransport implements Transport {
         n = await conn.read(target);
       } catch (error) {
         if (this.#closing) return;
-        n = endOfData(error);
+        if (!isEndOfData(error)) return this.#fail(error);
+        n = null;
       } finally {
         this.#readPending = false;
       }
@@ -397,8 +402,8 @@ export class SocketTransport implements Transport {
       } catch (error) {
         throw new CallbackError("dataReceived", asError(error));
       } finally {
-        // Written back exactly once, the chunk's memory comes back once
-        // sent; written twice, or kept, it is the protocol's.
+        // Released in the call, its memory comes back once its writes are
+        // sent; otherwise it is the protocol's until released.
         slabs.delivered();
       }
       // See #readInto.
@@ -431,7 +436,8 @@ export class SocketTransport implements Transport {
         n = await conn.read(buffer);
       } catch (error) {
         if (this.#closing) return;
-        n = endOfData(error);
+        if (!isEndOfData(error)) return this.#fail(error);
+        n = null;
       } finally {
         this.#readPending = false;
       }
@@ -525,6 +531,9 @@ export class SocketTransport implements Transport {
     this.#lostTo = error;
     this.#drain?.resolve();
     this.#closing = true;
+    // Dropped, never handed to the socket: their memory is free. (The write
+    // in flight is not: the system may still be reading it.)
+    for (const chunk of this.#queue) writeSent(chunk);
     this.#queue = [];
     this.#queued = 0;
     this.#slabs?.clear();
@@ -560,7 +569,7 @@ export class SocketTransport implements Transport {
     }
     if (typeof data === "string") data = encoder.encode(data);
     if (isEmptyWrite(data)) return;
-    this.#slabs?.queued(data);
+    writeQueued(data);
     this.#queued += data.byteLength;
     if (this.#inFlight) this.#queue.push(data);
     else this.#send(data);
@@ -569,6 +578,10 @@ export class SocketTransport implements Transport {
 
   writelines(chunks: Iterable<Uint8Array | string>): void {
     for (const chunk of chunks) this.write(chunk);
+  }
+
+  release(data: Uint8Array): void {
+    this.#slabs?.release(data);
   }
 
   /** Calls pauseWriting/resumeWriting; an exception there is fatal. */
@@ -587,11 +600,26 @@ export class SocketTransport implements Transport {
    */
   #send(chunk: Uint8Array): void {
     this.#inFlight = chunk;
-    this.#conn.write(chunk).then(this.#written, this.#failed);
+    let writing: Promise<number>;
+    try {
+      writing = this.#conn.write(chunk);
+    } catch (error) {
+      this.#fail(error); // a stream that throws instead of rejecting
+      return;
+    }
+    writing.then(this.#written, this.#failed);
   }
 
   /** A socket write finished: go on with the rest of the buffer. */
   #written = (n: number): void => {
+    try {
+      this.#wrote(n);
+    } catch (error) {
+      this.#broke(error);
+    }
+  };
+
+  #wrote(n: number): void {
     if (this.#lost) return;
     const chunk = this.#inFlight!;
     this.#queued -= n;
@@ -601,7 +629,7 @@ export class SocketTransport implements Transport {
       this.#send(chunk.subarray(n)); // a partial write: send the rest
       return;
     }
-    this.#slabs?.sent(chunk);
+    writeSent(chunk);
     if (this.#flow.shrank(this.#queued)) {
       this.#callFlowControl("resumeWriting");
       if (this.#lost) return;
@@ -616,11 +644,30 @@ export class SocketTransport implements Transport {
       this.#drain = null;
     }
     this.#drained();
-  };
+  }
 
   /** Ends the connection on a read, write or callback error. */
   #failed = (error: unknown): void => {
     if (!this.#lost) this.#fail(error);
+  };
+
+  /**
+   * Ends the connection on an error thrown in the transport's own read or
+   * write path: a callback's (reported by #fail), or a fault of the
+   * transport or of what the protocol did to memory it handed over,
+   * reported here with its stack. It never escapes as an unhandled
+   * rejection: only this connection is lost.
+   */
+  #broke = (error: unknown): void => {
+    if (this.#lost) return;
+    if (error instanceof CallbackError) return this.#fail(error);
+    const cause = asError(error);
+    reportError(
+      "Fatal error in the transport for {peer}: {error}",
+      { peer: addrText(this.#conn.remoteAddr), error: cause },
+      cause,
+    );
+    this.#finish(cause);
   };
 
   /** The buffer is empty: send a requested EOF, finish a requested close. */
@@ -632,7 +679,14 @@ export class SocketTransport implements Transport {
       // ends a peer that never takes it).
       this.#eofSent = true;
       this.#eofPending = true;
-      this.#conn.closeWrite().then(() => {
+      let closing: Promise<void>;
+      try {
+        closing = this.#conn.closeWrite();
+      } catch (error) {
+        this.#fail(error); // a stream that throws instead of rejecting
+        return;
+      }
+      closing.then(() => {
         this.#eofPending = false;
         if (this.#closeRequested) this.#finish(null);
       }, this.#failed);
@@ -666,7 +720,7 @@ export class SocketTransport implements Transport {
     for (const part of queue.splice(0, count)) {
       joined.set(part, offset);
       offset += part.byteLength;
-      this.#slabs?.sent(part); // copied: its memory is free now
+      writeSent(part); // copied: its memory is free now
     }
     return joined;
   }

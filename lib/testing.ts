@@ -13,7 +13,12 @@ import {
   type Protocol,
 } from "./protocol.ts";
 import { WriteFlowControl } from "./_flow_control.ts";
-import { isEmptyWrite } from "./_read_slabs.ts";
+import {
+  isEmptyWrite,
+  ReadSlabs,
+  writeQueued,
+  writeSent,
+} from "./_read_slabs.ts";
 import type { Transport, WriteBufferLimits } from "./transport.ts";
 
 const encoder = new TextEncoder();
@@ -65,11 +70,9 @@ export class MemoryTransport implements Transport {
   #pendingSize = 0;
   #blocked = false;
   #flow: WriteFlowControl;
-  // A chunk written back is the transport's again (see
-  // Protocol.dataReceived): detached once sent, as on a socket.
-  #delivered: Uint8Array | null = null;
-  #deliveredWrites = 0;
-  #returning = new Set<Uint8Array>();
+  // Each chunk in memory of its own: a released one is taken back
+  // (detached) as soon as its writes are sent, so misuse shows at once.
+  #slabs = new ReadSlabs({ slabPerRead: true });
   #reading = true;
   #held: (Uint8Array | null)[] = [];
   #eofRequested = false;
@@ -152,15 +155,12 @@ export class MemoryTransport implements Transport {
     if (this.#closeRequested || this.#lost) return;
     const protocol = this.#protocol;
     if (!isBufferedProtocol(protocol)) {
-      const chunk = bytes.slice();
-      this.#delivered = chunk;
-      this.#deliveredWrites = 0;
+      const slabs = this.#slabs;
+      const target = slabs.target(bytes.byteLength);
+      target.set(bytes);
+      const chunk = slabs.take(target, bytes.byteLength);
       this.#call(() => protocol.dataReceived?.(chunk));
-      this.#delivered = null;
-      if (this.#deliveredWrites === 1) {
-        this.#returning.add(chunk);
-        this.#takeBackSent();
-      }
+      slabs.delivered();
       return;
     }
     let offset = 0;
@@ -247,7 +247,7 @@ export class MemoryTransport implements Transport {
     if (this.#lost) return;
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     if (isEmptyWrite(bytes)) return;
-    if (bytes === this.#delivered) this.#deliveredWrites++;
+    writeQueued(bytes);
     this.#pending.push(bytes);
     this.#pendingSize += bytes.byteLength;
     if (this.#blocked) {
@@ -266,11 +266,11 @@ export class MemoryTransport implements Transport {
       // the array once it has been sent.
       const original = this.#pending.shift()!;
       const chunk = original.slice();
+      writeSent(original);
       this.#pendingSize -= chunk.byteLength;
       this.#written.push(chunk);
       this.#options.onWrite?.(chunk);
     }
-    this.#takeBackSent();
     if (this.#flow.shrank(this.#pendingSize)) {
       this.#call(() => this.#protocol.resumeWriting?.());
     }
@@ -282,20 +282,12 @@ export class MemoryTransport implements Transport {
     if (this.#closeRequested) this.#finish(null);
   }
 
-  /**
-   * Once everything written has been sent, the chunks written back are the
-   * transport's again: detached, as a socket transport may read into them.
-   */
-  #takeBackSent(): void {
-    if (this.#pending.length > 0) return;
-    for (const returned of this.#returning) {
-      (returned.buffer as ArrayBuffer).transfer();
-    }
-    this.#returning.clear();
-  }
-
   writelines(chunks: Iterable<Uint8Array | string>): void {
     for (const chunk of chunks) this.write(chunk);
+  }
+
+  release(data: Uint8Array): void {
+    this.#slabs.release(data);
   }
 
   writeEof(): void {
@@ -325,6 +317,7 @@ export class MemoryTransport implements Transport {
   #finish(error: Error | null): void {
     if (this.#lost) return;
     this.#lost = true;
+    for (const dropped of this.#pending) writeSent(dropped);
     this.#pending = [];
     this.#pendingSize = 0;
     this.#held = [];

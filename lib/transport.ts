@@ -38,21 +38,52 @@ export interface Transport {
    * Strings are sent as UTF-8. An empty write does nothing.
    *
    * The bytes are sent as they are when they reach the socket, without a
-   * copy: do not change the array after handing it over. A chunk the
-   * transport gave `dataReceived`, written back from that call, is the
-   * transport's again (see `Protocol.dataReceived`): once sent, its memory
-   * may be read into again.
+   * copy: do not change the array after handing it over. Any chunk
+   * `dataReceived` was given may be written, to any transport, any number
+   * of times, at any time, and is sent intact.
    *
    * @throws {Error} after `writeEof()`, `close()` or `abort()`. After the
    * connection was lost to an error the data is dropped silently, as
    * asyncio does: `connectionLost` tells the protocol.
    * @throws {TypeError} for an array whose memory a transport took back
-   * (detached): a chunk kept after it was written back.
+   * (detached): a chunk used after {@linkcode Transport.release}.
    */
   write(data: Uint8Array | string): void;
 
   /** Writes each chunk in turn, as {@linkcode Transport.write} would. */
   writelines(chunks: Iterable<Uint8Array | string>): void;
+
+  /**
+   * Gives a chunk this transport passed to `dataReceived` back to it, for
+   * later reads: the protocol promises not to read, write or keep the chunk
+   * (or any view of it) again. Writes of it made before the call, to this
+   * transport or any other, are still sent intact; once every one has been,
+   * the transport may read new bytes into that memory, after detaching the
+   * array, so a view kept by mistake is empty (length 0), never rewritten.
+   *
+   * This is how an echo or a proxy reads without new memory per read, at
+   * the speed of a hand-written read loop. It is never required: a chunk
+   * not released is the protocol's for good, like asyncio's `bytes`.
+   * Releasing anything else (a copy, a slice, a chunk already released, a
+   * chunk of another transport) does nothing, as it does on a transport
+   * that lends no memory (a `BufferedProtocol`'s).
+   *
+   * @example A zero-copy proxy: each chunk goes to the other connection
+   * ```ts
+   * import type { Protocol, Transport } from "@protocols/core";
+   *
+   * class Forward implements Protocol {
+   *   constructor(readonly to: Transport) {}
+   *   #from!: Transport;
+   *   connectionMade(transport: Transport) { this.#from = transport; }
+   *   dataReceived(data: Uint8Array) {
+   *     this.to.write(data);
+   *     this.#from.release(data);
+   *   }
+   * }
+   * ```
+   */
+  release(data: Uint8Array): void;
 
   /**
    * Half-closes the connection: once everything buffered has been sent, the

@@ -391,6 +391,8 @@ class KeepingEcho implements Protocol {
   kept: Uint8Array[] = [];
   copies: Uint8Array[] = [];
   writes = 1;
+  /** Release each chunk after writing it (the zero-copy echo). */
+  release = false;
   lost = Promise.withResolvers<void>();
   connectionMade(transport: Transport) {
     this.transport = transport;
@@ -399,6 +401,7 @@ class KeepingEcho implements Protocol {
     this.kept.push(data);
     this.copies.push(data.slice());
     for (let i = 0; i < this.writes; i++) this.transport.write(data);
+    if (this.release) this.transport.release(data);
   }
   connectionLost() {
     this.lost.resolve();
@@ -431,8 +434,9 @@ async function pingPong(peer: Deno.Conn, messages: string[], times = 1) {
   return answers;
 }
 
-Deno.test("chunks written back are read into again once sent; a kept view is emptied, never rewritten", async () => {
+Deno.test("released chunks are read into again once sent; a view kept by mistake is emptied, never rewritten", async () => {
   const protocol = new KeepingEcho();
+  protocol.release = true;
   const { peer } = await connected(protocol);
   // Enough round trips to fill several slabs: their memory comes back.
   const messages = Array.from(
@@ -440,8 +444,8 @@ Deno.test("chunks written back are read into again once sent; a kept view is emp
     (_, i) => `${i}:`.padEnd(1000, String.fromCharCode(97 + i % 26)),
   );
   assert.deepEqual(await pingPong(peer, messages), messages);
-  // Writing a chunk that went back to the transport is an error, not a
-  // silent empty write.
+  // Writing a chunk released to the transport and taken back is an error,
+  // not a silent empty write.
   const gone = protocol.kept.find((view) => view.byteLength === 0);
   assert.ok(gone, "no memory was read into again");
   assert.throws(() => protocol.transport.write(gone), /detached array/);
@@ -451,7 +455,7 @@ Deno.test("chunks written back are read into again once sent; a kept view is emp
     protocol.copies.map((c) => new TextDecoder().decode(c)).join(""),
     messages.join(""),
   );
-  // A view the protocol kept after writing it back is either untouched or
+  // A view the protocol kept after releasing it is either untouched or
   // detached (empty) once its memory went back to the transport: none shows
   // another chunk's bytes.
   let emptied = 0;
@@ -462,7 +466,15 @@ Deno.test("chunks written back are read into again once sent; a kept view is emp
   assert.ok(emptied > 0, "no memory was read into again");
 });
 
-Deno.test("a chunk written back twice, or kept without a write, stays the protocol's", async () => {
+Deno.test("a chunk not released stays the protocol's, written once, twice or not at all", async () => {
+  const once = new KeepingEcho();
+  const zero = await connected(once);
+  const messages = Array.from({ length: 200 }, (_, i) => `${i}:`.padEnd(1000));
+  assert.deepEqual(await pingPong(zero.peer, messages), messages);
+  zero.peer.close();
+  await once.lost.promise;
+  assert.deepEqual(once.kept, once.copies);
+
   const twice = new KeepingEcho();
   twice.writes = 2;
   const first = await connected(twice);

@@ -89,20 +89,37 @@ Deno.test("connectPair joins two protocols back to back", async () => {
   assert.deepEqual(b.folded(), ["made", "data", "eof", "lost"]);
 });
 
-Deno.test("MemoryTransport takes back a chunk written back once everything is sent", () => {
+Deno.test("MemoryTransport takes back a released chunk once its writes are sent, and only then", () => {
   const kept: Uint8Array[] = [];
   const transport: MemoryTransport = MemoryTransport.connect({
     dataReceived(data: Uint8Array) {
       kept.push(data);
       transport.write(data);
       transport.write(data.subarray(0, 1)); // waits behind the chunk
+      transport.release(data);
     },
   });
   transport.blockWrites();
   transport.receive("ab");
-  assert.equal(kept[0].byteLength, 2, "still queued: still the protocol's");
+  assert.equal(kept[0].byteLength, 2, "still queued: still whole");
   transport.unblockWrites();
   assert.equal(transport.writtenText(), "aba");
   assert.equal(kept[0].byteLength, 0, "sent: detached, never rewritten");
   assert.throws(() => transport.write(kept[0]), /detached array/);
+});
+
+Deno.test("MemoryTransport never takes back a chunk not released", () => {
+  const kept: Uint8Array[] = [];
+  const transport: MemoryTransport = MemoryTransport.connect({
+    dataReceived(data: Uint8Array) {
+      kept.push(data);
+      transport.write(data);
+    },
+  });
+  transport.receive("ab");
+  transport.receive("cd");
+  assert.equal(transport.writtenText(), "abcd");
+  assert.deepEqual(kept.map((c) => new TextDecoder().decode(c)), ["ab", "cd"]);
+  transport.write(kept[0]); // again, later
+  assert.equal(transport.writtenText(), "abcdab");
 });
