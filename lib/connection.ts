@@ -10,6 +10,7 @@ import type {
   Protocol,
   ProtocolFactory,
 } from "./protocol.ts";
+import { namedConnectError } from "./_connect_error.ts";
 import { AllAttemptsFailedError, staggeredConnect } from "./_happy_eyeballs.ts";
 import { resolveHost, unbracket } from "./_resolve.ts";
 import { handshakeSeconds, handshakeWithin } from "./_tls_handshake.ts";
@@ -71,26 +72,13 @@ export interface Connection<P extends Protocol | BufferedProtocol> {
 }
 
 /**
- * Re-throws `error` as an error of the same class whose message names what
- * was being connected to.
- */
-function withTarget(error: unknown, target: string): Error {
-  if (!(error instanceof Error)) return new Error(`${target}: ${error}`);
-  const ErrorClass = error.constructor as new (
-    message: string,
-    options: ErrorOptions,
-  ) => Error;
-  return new ErrorClass(`${target}: ${error.message}`, { cause: error });
-}
-
-/**
  * `error` with the target named ({@linkcode withTarget}), except the
  * signal's own reason, which is thrown as it is (as `fetch` does).
  */
 function connectError(error: unknown, options: ConnectionOptions): unknown {
   const { signal } = options;
   if (signal?.aborted && error === signal.reason) return error;
-  return withTarget(error, target(options));
+  return namedConnectError(error, target(options));
 }
 
 /** What a connection error names: the host and port, or the socket path. */
@@ -109,7 +97,7 @@ async function open(options: ConnectionOptions): Promise<Deno.Conn> {
     try {
       return await Deno.connect({ transport: "unix", path: options.path });
     } catch (error) {
-      throw withTarget(error, target(options));
+      throw namedConnectError(error, target(options));
     }
   }
   const { port } = options;
@@ -125,7 +113,7 @@ async function open(options: ConnectionOptions): Promise<Deno.Conn> {
   try {
     addresses = await resolveHost(hostname);
   } catch (error) {
-    throw withTarget(error, target(options));
+    throw namedConnectError(error, target(options));
   }
   const delay = options.happyEyeballsDelay === undefined
     ? DEFAULT_HAPPY_EYEBALLS_DELAY
