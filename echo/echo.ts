@@ -46,10 +46,10 @@ export interface EchoLogOptions {
  * the name `EchoServer_HOST_PORT`.
  *
  * It is the example's ten lines plus logging: each chunk is written back as
- * it is (which gives the transport its memory back, so echoing costs no
- * memory per read), and while the write buffer is over the high-water mark
- * it stops reading, so a peer that sends without reading cannot make it
- * buffer without bound.
+ * it is and then released ({@linkcode Transport.release}), so its memory is
+ * read into again once sent and echoing costs no memory per read; and while
+ * the write buffer is over the high-water mark it stops reading, so a peer
+ * that sends without reading cannot make it buffer without bound.
  *
  * @example
  * ```ts
@@ -86,16 +86,20 @@ export class EchoServer implements Protocol {
     return this.#log;
   }
 
-  /** Writes the chunk back; logs `received …` and `sent …`. */
+  /**
+   * Writes the chunk back and releases it; logs `received …` and `sent …`.
+   */
   dataReceived(data: Uint8Array): void {
+    const transport = this.#transport;
     if (!this.#debug) {
-      this.#transport.write(data);
+      transport.write(data);
+      transport.release(data);
       return;
     }
-    // Formatted before the write: the chunk is the transport's after it.
     const repr = bytesRepr(data, this.#logBytes);
     this.#logger().debug("received {data}", { data: repr });
-    this.#transport.write(data);
+    transport.write(data);
+    transport.release(data); // done with it: its memory is read into again
     this.#logger().debug("sent {data}", { data: repr });
   }
 
