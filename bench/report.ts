@@ -19,6 +19,8 @@ export interface PingPong {
    * taken from the medians.
    */
   vsRaw?: { rate?: number; cpuUs?: number };
+  /** Paired ratios to the copying raw loop, as `vsRaw`. */
+  vsCopy?: { rate?: number; cpuUs?: number };
 }
 
 /** Everything one benchmark run measured. */
@@ -37,6 +39,8 @@ export interface BenchResults {
       loadgenCpu?: number;
       /** Paired ratios to the raw loop, as {@linkcode PingPong.vsRaw}. */
       vsRaw?: { mbPerS?: number; cpuUsPerMiB?: number };
+      /** Paired ratios to the copying raw loop. */
+      vsCopy?: { mbPerS?: number; cpuUsPerMiB?: number };
     };
     idle?: { rssBefore: number; rssIdle: number; perConnectionKiB: number };
     peakRss?: number;
@@ -47,6 +51,15 @@ export interface BenchResults {
 
 /** The server every ratio is to. */
 export const BASELINE = "raw Deno loop";
+
+/**
+ * The floor for owned chunks: the raw loop copying each read into an array
+ * of its own. The plain-Protocol rows are also given as ratios to it.
+ */
+export const COPYING_BASELINE = "raw Deno loop, copying";
+
+/** The rows compared with {@linkcode COPYING_BASELINE} as well. */
+const OWNED_CHUNK_ROWS = ["Protocol echo (lib)", "EchoServer (lib)"];
 
 type Server = BenchResults["servers"][number];
 
@@ -176,6 +189,32 @@ export function renderTable(results: BenchResults): string {
           13,
         ),
     );
+  }
+  const owned = results.servers.filter((server) =>
+    OWNED_CHUNK_ROWS.includes(server.name)
+  );
+  if (results.servers.some((server) => server.name === COPYING_BASELINE)) {
+    lines.push("");
+    lines.push(
+      `vs the ${COPYING_BASELINE} (paired ratios, above 1 better: rate or MB/s, then CPU)`,
+    );
+    for (const server of owned) {
+      const cells = keys
+        .filter((key) => server.pingpong[key]?.vsCopy)
+        .map((key) => {
+          const r = server.pingpong[key].vsCopy!;
+          return `${key} ${times(r.rate)} ${times(r.cpuUs)}`;
+        });
+      const stream = server.stream?.vsCopy;
+      if (stream) {
+        cells.push(
+          `stream ${times(stream.mbPerS)} ${times(stream.cpuUsPerMiB)}`,
+        );
+      }
+      lines.push(
+        `  ${pad(server.name, nameWidth - 2, true)}${cells.join("   ")}`,
+      );
+    }
   }
   if (results.workers?.length) {
     lines.push("");

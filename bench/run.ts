@@ -13,7 +13,8 @@
  * `--quick` runs each measurement once, briefly: a smoke test of the bench
  * itself, not a measurement (written to results/quick.*). `--only NAME`
  * (repeatable) runs only the servers named, e.g. `--only "raw Deno loop"
- * --only "EchoServer (lib)"`, and writes results/partial.*. The raw loop,
+ * --only "EchoServer (lib)"`, and writes results/partial.*. The two raw
+ * loops (plain, and copying each read: the floor for owned chunks),
  * EchoServer and the Protocol echo run three processes each and every other
  * server one; `--instances N` runs N processes of every server. A figure is
  * the median over every run of every process of its server.
@@ -25,6 +26,7 @@ import { parseArgs } from "node:util";
 import {
   BASELINE,
   type BenchResults,
+  COPYING_BASELINE,
   renderSvg,
   renderTable,
 } from "./report.ts";
@@ -164,6 +166,12 @@ const SERVERS: ServerSpec[] = [
     name: BASELINE,
     cmd: [deno, "run", "--allow-net", `${HERE}raw_echo.ts`],
     headline: true,
+  },
+  {
+    name: COPYING_BASELINE,
+    cmd: [deno, "run", "--allow-net", `${HERE}raw_copy_echo.ts`],
+    headline: true,
+    only: ["1k x10", "16k x10", "1k x100", "stream"],
   },
   {
     name: "EchoServer (lib)",
@@ -439,7 +447,7 @@ console.log(
     machine.pinned ? "" : " (not pinned: no taskset or 1 core)"
   }; ${RUNS} run(s) of ${SECONDS} s per figure on each of ${
     INSTANCES ??
-      `${HEADLINE_INSTANCES} (raw loop, EchoServer, Protocol echo) or 1`
+      `${HEADLINE_INSTANCES} (raw loops, EchoServer, Protocol echo) or 1`
   } process(es) per server, median`,
 );
 
@@ -452,6 +460,7 @@ const specs = SERVERS.filter((spec) =>
 const wanted = (spec: ServerSpec, key: string) =>
   !spec.only || spec.only.includes(key);
 const baseline = specs.findIndex((spec) => spec.name === BASELINE);
+const copying = specs.findIndex((spec) => spec.name === COPYING_BASELINE);
 const running: Running[][] = []; // each server's processes
 // One round's order: the headline servers' processes take turns (raw loop 1,
 // EchoServer 1, Protocol echo 1, raw loop 2, ...), so each of the library's
@@ -463,14 +472,18 @@ const turns: { spec: number; server: Running }[] = [];
  * One figure (`key`) of every server that takes part in it: `warmUp` once on
  * each of its processes, then RUNS rounds of `measure` taking turns. Returns
  * each server's runs, and their `figures` as ratios paired in time with the
- * raw loop's runs.
+ * raw loop's runs (`ratios`) and with the copying raw loop's (`vsCopy`).
  */
 async function measureInTurns<T extends Record<string, number>>(
   key: string,
   warmUp: (server: Running) => Promise<unknown>,
   measure: (server: Running) => Promise<T>,
   figures: Record<string, Better>,
-): Promise<{ runs: T[][]; ratios: Map<number, Record<string, number>> }> {
+): Promise<{
+  runs: T[][];
+  ratios: Map<number, Record<string, number>>;
+  vsCopy: Map<number, Record<string, number>>;
+}> {
   for (const [i, spec] of specs.entries()) {
     if (!wanted(spec, key)) continue;
     for (const server of running[i]) await warmUp(server);
@@ -485,7 +498,11 @@ async function measureInTurns<T extends Record<string, number>>(
       timeline.push({ server: i, values: result });
     }
   }
-  return { runs, ratios: pairedRatios(timeline, baseline, figures) };
+  return {
+    runs,
+    ratios: pairedRatios(timeline, baseline, figures),
+    vsCopy: pairedRatios(timeline, copying, figures),
+  };
 }
 
 const results: BenchResults = { machine, servers: [] };
@@ -533,12 +550,13 @@ try {
         cpuUsPerMiB: median(runs.map((r) => r.cpuUsPerMiB)),
         loadgenCpu: median(runs.map((r) => r.loadgenCpu)),
         vsRaw: streams.ratios.get(i),
+        vsCopy: streams.vsCopy.get(i),
       };
     }
   });
   for (const { key, size, connections } of PINGPONG) {
     console.log(`measuring ping-pong ${key} ...`);
-    const { runs, ratios } = await measureInTurns(
+    const { runs, ratios, vsCopy } = await measureInTurns(
       key,
       (server) => pingpongRun(server, size, connections, WARMUP),
       (server) => pingpongRun(server, size, connections, SECONDS),
@@ -546,7 +564,11 @@ try {
     );
     specs.forEach((spec, i) => {
       if (wanted(spec, key)) {
-        rows[i].pingpong[key] = { ...medians(runs[i]), vsRaw: ratios.get(i) };
+        rows[i].pingpong[key] = {
+          ...medians(runs[i]),
+          vsRaw: ratios.get(i),
+          vsCopy: vsCopy.get(i),
+        };
       }
     });
   }
