@@ -24,6 +24,16 @@ export const SLAB_SIZE = 64 * 1024;
  */
 export const RELEASED_SLAB_SIZE = 8 * 1024;
 
+/**
+ * While chunks are kept, a read of at least this many bytes is copied into
+ * memory of its own, exactly its size (`slice()`, which need not zero it
+ * first); smaller ones are copied into a slab, one after another.
+ */
+export const COPY_ALONE_SIZE = 4 * 1024;
+
+/** Chunks released in their calls in a row that end copying. */
+const RELEASES_TO_STOP_COPYING = 16;
+
 /** One block of memory that reads go into, one after another. */
 class Slab {
   /** Where the next read goes. */
@@ -153,6 +163,14 @@ export interface ReadSlabsOptions {
  * released and {@linkcode SLAB_SIZE} while they are kept (or two reads, if
  * larger).
  *
+ * While chunks are kept (the last slab retired still had some), reads go
+ * into one reused buffer instead and each chunk is copied out of it: into
+ * a slab, back to back, when small, and into memory of its own, exactly its
+ * size, from {@linkcode COPY_ALONE_SIZE} up. Reading into slabs directly
+ * would leave unused, at the end of each, up to a read size (which runs
+ * ahead of the reads) of new memory that is never read into again. Sixteen
+ * chunks in a row released in their calls go back to reading into slabs.
+ *
  * @example
  * ```ts
  * import { ReadSlabs, writeQueued, writeSent } from "./_read_slabs.ts";
@@ -176,6 +194,7 @@ export class ReadSlabs {
   // before it, and a slab read into directly would waste what the read
   // size leaves unused, new memory that no one reads into again.
   #scratch: Uint8Array | null = null;
+  #releasesInARow = 0;
   #spare: ArrayBuffer | null = null;
   #last: Uint8Array | null = null; // the chunk in the protocol's call now
   #lastReleased = false;
@@ -249,8 +268,18 @@ export class ReadSlabs {
     const chunk = this.#last;
     if (chunk === null) return;
     this.#last = null;
-    if (!this.#lastReleased) return;
-    const slab = slabs.get(chunk.buffer);
+    if (!this.#lastReleased) {
+      this.#releasesInARow = 0;
+      return;
+    }
+    // A protocol that releases its chunks now: read into slabs again.
+    if (++this.#releasesInARow >= RELEASES_TO_STOP_COPYING) {
+      this.#keeping = false;
+    }
+    const current = this.#current;
+    const slab = current?.buffer === chunk.buffer
+      ? current
+      : slabs.get(chunk.buffer);
     if (!slab) return;
     const held = slab.held;
     // The last chunk taken is the last held, unless released twice.
@@ -297,8 +326,10 @@ export class ReadSlabs {
     return scratch.byteLength === size ? scratch : scratch.subarray(0, size);
   }
 
-  /** The chunk read into the scratch buffer, copied into a slab exactly. */
+  /** The chunk read into the scratch buffer, copied out exactly. */
   #copy(target: Uint8Array, n: number): Uint8Array {
+    this.#lastReleased = false;
+    if (n >= COPY_ALONE_SIZE) return this.#last = target.slice(0, n);
     let slab = this.#current;
     if (slab === null || slab.buffer.byteLength - slab.offset < n) {
       if (slab !== null) this.#retire(slab);
@@ -308,7 +339,6 @@ export class ReadSlabs {
     chunk.set(n === target.byteLength ? target : target.subarray(0, n));
     slab.offset += n;
     slab.held.push(slab.offset - n, n);
-    this.#lastReleased = false;
     this.#last = chunk;
     return chunk;
   }
