@@ -17,7 +17,7 @@
 import { metrics } from "./_deps.ts";
 import type { ConnectionRecord } from "./connection_record.ts";
 
-const meter = metrics.getMeter("@protocols/core", "0.2.0");
+const meter = metrics.getMeter("@protocols/core", "0.3.0");
 
 const duration = meter.createHistogram(
   "protocols.server.connection.duration",
