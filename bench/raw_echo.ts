@@ -1,13 +1,19 @@
 /**
- * The baseline the library is measured against: the plain hand-written Deno
- * echo loop, `conn.read()` into one reused buffer, then write it all back.
+ * The baselines the library is measured against: the plain hand-written
+ * Deno echo loop, `conn.read()` into one reused buffer, then write it all
+ * back; with `--copy`, the same loop copying each read into an array of its
+ * own first (`buffer.slice(0, n)`), which any loop must do to hand reads to
+ * code that may keep them, as a plain Protocol's `dataReceived` does: the
+ * floor for owned chunks.
  *
- * `deno run --allow-net bench/raw_echo.ts PORT` prints `listening on PORT`.
+ * `deno run --allow-net bench/raw_echo.ts [--copy] [PORT]` prints
+ * `listening on PORT`.
  *
  * @module
  */
 
-const port = Number(Deno.args[0] ?? 0);
+const copy = Deno.args.includes("--copy");
+const port = Number(Deno.args.find((arg) => arg !== "--copy") ?? 0);
 const listener = Deno.listen({ hostname: "127.0.0.1", port });
 console.log(`listening on ${listener.addr.port}`);
 
@@ -18,9 +24,10 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
     while (true) {
       const n = await conn.read(buffer);
       if (n === null) break;
+      const chunk = copy ? buffer.slice(0, n) : buffer;
       let offset = 0;
       while (offset < n) {
-        offset += await conn.write(buffer.subarray(offset, n));
+        offset += await conn.write(chunk.subarray(offset, n));
       }
     }
     await conn.closeWrite();

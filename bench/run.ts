@@ -169,7 +169,7 @@ const SERVERS: ServerSpec[] = [
   },
   {
     name: COPYING_BASELINE,
-    cmd: [deno, "run", "--allow-net", `${HERE}raw_copy_echo.ts`],
+    cmd: [deno, "run", "--allow-net", `${HERE}raw_echo.ts`, "--copy"],
     headline: true,
     only: ["1k x10", "16k x10", "1k x100", "stream"],
   },
