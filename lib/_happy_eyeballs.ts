@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isIPv6 } from "node:net";
+import { isIPv6 } from "./_ip.ts";
 
 /** Opens one connection; aborted through `signal` when it lost the race. */
 export type ConnectFunction = (

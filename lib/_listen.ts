@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type TlsContext, tlsContext } from "./_tls_server.ts";
+import type { TlsContext } from "./_tls_server.ts";
 import { resolveHost } from "./_resolve.ts";
 
 /** TLS settings of a server. */
@@ -199,7 +199,9 @@ export async function openListeners(
   if (options.path !== undefined) return await listenUnix(options.path);
   const { hostname = "localhost", port = 0, reusePort = false } = options;
   // Parsed first: a bad certificate is an error before anything listens.
-  const tls = options.tls && tlsContext(options.tls);
+  // node:tls is loaded by TLS servers only: it is a large part of the heap.
+  const tls = options.tls &&
+    (await import("./_tls_server.ts")).tlsContext(options.tls);
   const addresses = hostname === "" ? ["0.0.0.0"] : await resolveHost(hostname);
   return {
     listeners: listenAll(addresses, port, reusePort),

@@ -4,8 +4,7 @@
  * @module
  */
 
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
+import { isIP } from "./_ip.ts";
 
 /**
  * Strips the brackets of an IPv6 literal written as in a URL (`[::1]`).
@@ -41,6 +40,8 @@ export function unbracket(hostname: string): string {
 export async function resolveHost(hostname: string): Promise<string[]> {
   const host = unbracket(hostname);
   if (isIP(host)) return [host];
+  // Loaded on the first name to look up: an address needs none of it.
+  const { lookup } = await import("node:dns/promises");
   let found: { address: string }[];
   try {
     found = await lookup(host, { all: true });

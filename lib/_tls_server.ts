@@ -43,6 +43,12 @@ export interface TlsContext {
   secureContext: tls.SecureContext;
   /** ALPN protocols to accept, in order of preference. */
   alpnProtocols?: string[];
+  /**
+   * The server side of TLS over an accepted connection (a
+   * {@linkcode TlsServerStream}): the server needs no import of this
+   * module, which loads node:tls, to make one.
+   */
+  accept(conn: Deno.TcpConn): TlsServerStream;
 }
 
 /**
@@ -53,13 +59,15 @@ export interface TlsContext {
 export function tlsContext(
   options: { cert: string; key: string; alpnProtocols?: string[] },
 ): TlsContext {
-  return {
+  const context: TlsContext = {
     secureContext: tls.createSecureContext({
       cert: options.cert,
       key: options.key,
     }),
     alpnProtocols: options.alpnProtocols,
+    accept: (conn) => new TlsServerStream(conn, context),
   };
+  return context;
 }
 
 /** Holds reads from the TCP connection back while it is closed. */

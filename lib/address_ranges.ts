@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "./_ip.ts";
 
 /** An address as 16 bytes: IPv4 as IPv4-mapped IPv6 (`::ffff:a.b.c.d`). */
 function addressBytes(address: string): Uint8Array | null {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "./_ip.ts";
 import { escapeBytes } from "./_escape.ts";
 import type { ByteStream } from "./transport.ts";
 

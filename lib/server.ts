@@ -15,7 +15,7 @@ import { AddressRanges } from "./address_ranges.ts";
 import { reportError } from "./_report.ts";
 import { Throttle } from "./_throttle.ts";
 import { checkHandshakeTimeout } from "./_tls_handshake.ts";
-import { type TlsContext, TlsServerStream } from "./_tls_server.ts";
+import type { TlsContext } from "./_tls_server.ts";
 import { ConnectionLimits, type Refusal } from "./connection_limits.ts";
 import { IdleSweeper } from "./_idle_sweeper.ts";
 import {
@@ -413,7 +413,7 @@ export class Server implements AsyncDisposable {
     release: () => void,
     accepted: Accepted,
   ): void {
-    const stream = new TlsServerStream(conn, tls);
+    const stream = tls.accept(conn);
     this.#prepare(
       accepted,
       "tls_failed",
