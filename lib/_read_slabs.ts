@@ -42,14 +42,17 @@ class Slab {
   writes = 0;
   /** No more reads go into it. */
   retired = false;
-  /** Each chunk handed out and not released: offset, length, offset, … */
+  /** A chunk of it is in the protocol's call now. */
+  inCall = false;
+  /** Each chunk delivered and not released: offset, length, offset, … */
   held: number[] = [];
 
   constructor(readonly buffer: ArrayBuffer, readonly owner: ReadSlabs) {}
 
   /** Nothing uses its memory any more. */
   get free(): boolean {
-    return this.retired && this.writes === 0 && this.held.length === 0;
+    return this.retired && this.writes === 0 && !this.inCall &&
+      this.held.length === 0;
   }
 }
 
@@ -197,6 +200,7 @@ export class ReadSlabs {
   #releasesInARow = 0;
   #spare: ArrayBuffer | null = null;
   #last: Uint8Array | null = null; // the chunk in the protocol's call now
+  #lastSlab: Slab | null = null; // its slab, if it has one
   #lastReleased = false;
   #cleared = false;
 
@@ -227,7 +231,8 @@ export class ReadSlabs {
       ? target
       : new Uint8Array(slab.buffer, slab.offset, n);
     slab.offset += n;
-    slab.held.push(chunk.byteOffset, n);
+    slab.inCall = true;
+    this.#lastSlab = slab;
     this.#lastReleased = false;
     this.#last = chunk;
     if (this.#perRead) {
@@ -239,8 +244,8 @@ export class ReadSlabs {
 
   /**
    * The protocol gives `chunk` back: a chunk {@linkcode ReadSlabs.take}
-   * made, the same array or one over exactly its bytes. Anything else, and
-   * a chunk already released, is ignored.
+   * made (after its call, also an array over exactly its bytes). Anything
+   * else, and a chunk already released, is ignored.
    */
   release(chunk: Uint8Array): void {
     if (chunk === this.#last) {
@@ -260,39 +265,34 @@ export class ReadSlabs {
   }
 
   /**
-   * The protocol's call with the last chunk taken returned. Released in the
-   * call, the chunk is no longer held (it was from `take()` on, so that a
-   * write sent within the call cannot free its memory under the call).
+   * The protocol's call with the last chunk taken returned: unless released
+   * in the call, the chunk is held from now on. (While the call runs, its
+   * slab is never free: a write sent within the call cannot free the memory
+   * under it.)
    */
   delivered(): void {
     const chunk = this.#last;
     if (chunk === null) return;
-    this.#last = null;
+    const slab = this.#lastSlab;
+    this.#last = this.#lastSlab = null;
+    if (slab !== null) slab.inCall = false;
     if (!this.#lastReleased) {
       this.#releasesInARow = 0;
+      slab?.held.push(chunk.byteOffset, chunk.byteLength);
       return;
     }
     // A protocol that releases its chunks now: read into slabs again.
     if (++this.#releasesInARow >= RELEASES_TO_STOP_COPYING) {
       this.#keeping = false;
     }
-    const current = this.#current;
-    const slab = current?.buffer === chunk.buffer
-      ? current
-      : slabs.get(chunk.buffer);
-    if (!slab) return;
-    const held = slab.held;
-    // The last chunk taken is the last held, unless released twice.
-    if (held[held.length - 2] !== chunk.byteOffset) return;
-    held.length -= 2;
-    if (slab.free) reclaim(this, slab);
+    if (slab?.free) reclaim(this, slab);
   }
 
   /** Drops every slab: the connection is gone. */
   clear(): void {
     this.#cleared = true;
     this.#current = null;
-    this.#last = null;
+    this.#last = this.#lastSlab = null;
     this.#spare = null;
     this.#scratch = null;
   }
@@ -329,7 +329,10 @@ export class ReadSlabs {
   /** The chunk read into the scratch buffer, copied out exactly. */
   #copy(target: Uint8Array, n: number): Uint8Array {
     this.#lastReleased = false;
-    if (n >= COPY_ALONE_SIZE) return this.#last = target.slice(0, n);
+    if (n >= COPY_ALONE_SIZE) {
+      this.#lastSlab = null;
+      return this.#last = target.slice(0, n);
+    }
     let slab = this.#current;
     if (slab === null || slab.buffer.byteLength - slab.offset < n) {
       if (slab !== null) this.#retire(slab);
@@ -338,7 +341,8 @@ export class ReadSlabs {
     const chunk = new Uint8Array(slab.buffer, slab.offset, n);
     chunk.set(n === target.byteLength ? target : target.subarray(0, n));
     slab.offset += n;
-    slab.held.push(slab.offset - n, n);
+    slab.inCall = true;
+    this.#lastSlab = slab;
     this.#last = chunk;
     return chunk;
   }
