@@ -24,6 +24,13 @@ export const SLAB_SIZE = 64 * 1024;
  */
 export const RELEASED_SLAB_SIZE = 8 * 1024;
 
+/**
+ * While chunks are kept, a read of at least this many bytes is copied into
+ * memory of its own, exactly its size (`slice()`, which need not zero it
+ * first); smaller ones are copied into a slab, one after another.
+ */
+export const COPY_ALONE_SIZE = 4 * 1024;
+
 /** Chunks released in their calls in a row that end copying. */
 const RELEASES_TO_STOP_COPYING = 16;
 
@@ -160,13 +167,12 @@ export interface ReadSlabsOptions {
  * larger).
  *
  * While chunks are kept (the last slab retired still had some), reads go
- * into one reused buffer instead and each chunk is copied out of it into a
- * slab, back to back. Reading into slabs directly would leave unused, at
- * the end of each, up to a read size (which runs ahead of the reads) of new
- * memory that is never read into again; an array of its own per chunk
- * (`slice()`) means an `ArrayBuffer` per read for the garbage collector.
- * Sixteen chunks in a row released in their calls go back to reading into
- * slabs.
+ * into one reused buffer instead and each chunk is copied out of it: into
+ * a slab, back to back, when small, and into memory of its own, exactly its
+ * size, from {@linkcode COPY_ALONE_SIZE} up. Reading into slabs directly
+ * would leave unused, at the end of each, up to a read size (which runs
+ * ahead of the reads) of new memory that is never read into again. Sixteen
+ * chunks in a row released in their calls go back to reading into slabs.
  *
  * @example
  * ```ts
@@ -323,6 +329,10 @@ export class ReadSlabs {
   /** The chunk read into the scratch buffer, copied out exactly. */
   #copy(target: Uint8Array, n: number): Uint8Array {
     this.#lastReleased = false;
+    if (n >= COPY_ALONE_SIZE) {
+      this.#lastSlab = null;
+      return this.#last = target.slice(0, n);
+    }
     let slab = this.#current;
     if (slab === null || slab.buffer.byteLength - slab.offset < n) {
       if (slab !== null) this.#retire(slab);
