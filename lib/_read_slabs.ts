@@ -45,14 +45,14 @@ class Slab {
   /** A chunk of it is in the protocol's call now. */
   inCall = false;
   /** Each chunk delivered and not released: offset, length, offset, … */
-  held: number[] = [];
+  held: number[] | null = null; // made for the first chunk kept
 
   constructor(readonly buffer: ArrayBuffer, readonly owner: ReadSlabs) {}
 
   /** Nothing uses its memory any more. */
   get free(): boolean {
     return this.retired && this.writes === 0 && !this.inCall &&
-      this.held.length === 0;
+      (this.held === null || this.held.length === 0);
   }
 }
 
@@ -254,7 +254,7 @@ export class ReadSlabs {
     }
     const slab = slabs.get(chunk.buffer);
     if (!slab || slab.owner !== this) return;
-    const held = slab.held;
+    const held = slab.held ?? [];
     for (let i = 0; i < held.length; i += 2) {
       if (held[i] === chunk.byteOffset && held[i + 1] === chunk.byteLength) {
         held.splice(i, 2);
@@ -278,7 +278,9 @@ export class ReadSlabs {
     if (slab !== null) slab.inCall = false;
     if (!this.#lastReleased) {
       this.#releasesInARow = 0;
-      slab?.held.push(chunk.byteOffset, chunk.byteLength);
+      if (slab !== null) {
+        (slab.held ??= []).push(chunk.byteOffset, chunk.byteLength);
+      }
       return;
     }
     // A protocol that releases its chunks now: read into slabs again.
@@ -350,7 +352,7 @@ export class ReadSlabs {
   /** No more reads go into `slab`. */
   #retire(slab: Slab): void {
     slab.retired = true;
-    this.#keeping = slab.held.length > 0;
+    this.#keeping = slab.held !== null && slab.held.length > 0;
     if (slab.free) this.#reclaim(slab);
   }
 
