@@ -72,7 +72,7 @@ export interface Connection<P extends Protocol | BufferedProtocol> {
 }
 
 /**
- * `error` with the target named ({@linkcode withTarget}), except the
+ * `error` with the target named ({@linkcode namedConnectError}), except the
  * signal's own reason, which is thrown as it is (as `fetch` does).
  */
 function connectError(error: unknown, options: ConnectionOptions): unknown {
