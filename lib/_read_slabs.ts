@@ -232,10 +232,7 @@ export class ReadSlabs {
       ? target
       : new Uint8Array(slab.buffer, slab.offset, n);
     slab.offset += n;
-    slab.inCall = true;
-    this.#lastSlab = slab;
-    this.#lastReleased = false;
-    this.#last = chunk;
+    this.#lend(chunk, slab);
     if (this.#perRead) {
       this.#current = null;
       this.#retire(slab);
@@ -321,21 +318,19 @@ export class ReadSlabs {
   /** The scratch buffer, at least `size` bytes; a view of `size`. */
   #scratchOf(size: number): Uint8Array {
     let scratch = this.#scratch;
-    if (scratch === null || scratch.byteLength < size) {
+    // Too small, or far too large now that reads got small: a new one.
+    if (
+      scratch === null || scratch.byteLength < size ||
+      scratch.byteLength >= 8 * size
+    ) {
       scratch = this.#scratch = new Uint8Array(size);
-    } else if (scratch.byteLength >= 8 * size) {
-      scratch = this.#scratch = new Uint8Array(size); // reads got small
     }
     return scratch.byteLength === size ? scratch : scratch.subarray(0, size);
   }
 
   /** The chunk read into the scratch buffer, copied out exactly. */
   #copy(target: Uint8Array, n: number): Uint8Array {
-    this.#lastReleased = false;
-    if (n >= COPY_ALONE_SIZE) {
-      this.#lastSlab = null;
-      return this.#last = target.slice(0, n);
-    }
+    if (n >= COPY_ALONE_SIZE) return this.#lend(target.slice(0, n), null);
     let slab = this.#current;
     if (slab === null || slab.buffer.byteLength - slab.offset < n) {
       if (slab !== null) this.#retire(slab);
@@ -344,10 +339,15 @@ export class ReadSlabs {
     const chunk = new Uint8Array(slab.buffer, slab.offset, n);
     chunk.set(n === target.byteLength ? target : target.subarray(0, n));
     slab.offset += n;
-    slab.inCall = true;
+    return this.#lend(chunk, slab);
+  }
+
+  /** `chunk` (of `slab`, if it has one) goes to the protocol's call. */
+  #lend(chunk: Uint8Array, slab: Slab | null): Uint8Array {
+    if (slab !== null) slab.inCall = true;
     this.#lastSlab = slab;
-    this.#last = chunk;
-    return chunk;
+    this.#lastReleased = false;
+    return this.#last = chunk;
   }
 
   /** No more reads go into `slab`. */
