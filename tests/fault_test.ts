@@ -90,8 +90,6 @@ async function lostWith(
   const lost = Promise.withResolvers<Error | null>();
   SocketTransport.start(stream, {
     ...protocol,
-    connectionMade: protocol.connectionMade?.bind(protocol),
-    dataReceived: protocol.dataReceived?.bind(protocol),
     connectionLost: (error) => lost.resolve(error),
   });
   return await lost.promise;
