@@ -7,9 +7,7 @@
  * @module
  */
 
-import { getConfig, getLogger } from "./_deps.ts";
-
-const log = getLogger(["protocols"]);
+import { withLogTape } from "./_log.ts";
 
 /** `{name}` placeholders of `message` filled in from `properties`. */
 function fill(message: string, properties: Record<string, unknown>): string {
@@ -29,9 +27,14 @@ export function reportError(
   error: Error,
 ): void {
   const stack = error.stack ?? `${error.name}: ${error.message}`;
-  if (getConfig() === null) {
-    console.error(`protocols: ${fill(message, properties)}\n${stack}`);
-    return;
-  }
-  log.error(`${message}\n{stack}`, { ...properties, stack });
+  withLogTape((logtape) => {
+    if (logtape === null || logtape.getConfig() === null) {
+      console.error(`protocols: ${fill(message, properties)}\n${stack}`);
+      return;
+    }
+    logtape.getLogger(["protocols"]).error(`${message}\n{stack}`, {
+      ...properties,
+      stack,
+    });
+  });
 }

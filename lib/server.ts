@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getLogger } from "./_deps.ts";
+import { log, preloadLogTape } from "./_log.ts";
 import type {
   BufferedProtocol,
   Protocol,
@@ -36,8 +36,6 @@ import type {
 } from "./connection_record.ts";
 import { ioCountOf, SocketTransport, statsOf } from "./socket_transport.ts";
 import type { ByteStream, WriteBufferLimits } from "./transport.ts";
-
-const log = getLogger(["protocols"]);
 
 /** Pause after an accept error that a retry cannot cure at once (EMFILE). */
 const ACCEPT_BACKOFF_MS = 100;
@@ -242,6 +240,7 @@ export class Server implements AsyncDisposable {
     options: ServerOptions,
     checked: Checked,
   ) {
+    preloadLogTape();
     const { listeners } = listening;
     this.#listeners = listeners;
     this.#cleanUp = listening.cleanUp;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getLogger } from "./_deps.ts";
+import { log, preloadLogTape } from "./_log.ts";
 import { reportError } from "./_report.ts";
 import { addrText } from "./_addr.ts";
 import {
@@ -44,7 +44,6 @@ const COALESCE_LIMIT = 256 * 1024;
 const encoder = new TextEncoder();
 /** Awaited to give other microtasks a turn, without a new promise each time. */
 const turn = Promise.resolve();
-const log = getLogger(["protocols"]);
 
 /** TLS settings for {@linkcode SocketTransport.startTls}. */
 export interface StartTlsOptions {
@@ -234,6 +233,7 @@ export class SocketTransport implements Transport {
     protocol: Protocol | BufferedProtocol,
     options: SocketTransportOptions = {},
   ): SocketTransport {
+    preloadLogTape();
     const transport = new SocketTransport(conn, protocol, options);
     transport.#setNoDelay();
     transport.#run(true);
