@@ -11,7 +11,6 @@
  */
 
 import { createServer, type Protocol, type Transport } from "@protocols/core";
-import { configureLogging } from "../echo/logging.ts";
 
 class ProtocolEcho implements Protocol {
   #transport!: Transport;
@@ -33,7 +32,6 @@ class ProtocolEcho implements Protocol {
   }
 }
 
-configureLogging({ level: "warning" });
 const server = await createServer(() => new ProtocolEcho(), {
   hostname: "127.0.0.1",
   port: 0,
