@@ -16,7 +16,7 @@
  * @module
  */
 
-// Named in full, as in _deps.ts: the library resolves without an import map.
+// Named in full: the library resolves without an import map.
 // deno-lint-ignore no-import-prefix
 import type * as LogTape from "npm:@logtape/logtape@^2.4.2";
 
