@@ -169,11 +169,14 @@ export interface ReadSlabsOptions {
  *
  * While chunks are kept (the last slab retired still had some), reads go
  * into one reused buffer instead and each chunk is copied out of it: into
- * a slab, back to back, when small, and into memory of its own, exactly its
- * size, from {@linkcode COPY_ALONE_SIZE} up. Reading into slabs directly
- * would leave unused, at the end of each, up to a read size (which runs
- * ahead of the reads) of new memory that is never read into again. Sixteen
- * chunks in a row released in their calls go back to reading into slabs.
+ * memory shared by the small chunks, back to back, and into memory of its
+ * own, exactly its size, from {@linkcode COPY_ALONE_SIZE} up. Reading into
+ * slabs directly would leave unused, at the end of each, up to a read size
+ * (which runs ahead of the reads) of new memory that is never read into
+ * again. Copies are never read into again either, so they need no
+ * bookkeeping: they are collected with their chunks, and releasing one
+ * does nothing. Sixteen chunks in a row released in their calls go back to
+ * reading into slabs.
  *
  * @example
  * ```ts
@@ -198,6 +201,10 @@ export class ReadSlabs {
   // before it, and a slab read into directly would waste what the read
   // size leaves unused, new memory that no one reads into again.
   #scratch: Uint8Array | null = null;
+  // The memory small chunks are copied into, back to back, and how far.
+  #copies: ArrayBuffer | null = null;
+  #copied = 0;
+  #copiesSize = 0; // the size of the last one made
   #releasesInARow = 0;
   #spare: ArrayBuffer | null = null;
   #last: Uint8Array | null = null; // the chunk in the protocol's call now
@@ -295,6 +302,7 @@ export class ReadSlabs {
     this.#last = this.#lastSlab = null;
     this.#spare = null;
     this.#scratch = null;
+    this.#copies = null;
   }
 
   static {
@@ -331,15 +339,21 @@ export class ReadSlabs {
   /** The chunk read into the scratch buffer, copied out exactly. */
   #copy(target: Uint8Array, n: number): Uint8Array {
     if (n >= COPY_ALONE_SIZE) return this.#lend(target.slice(0, n), null);
-    let slab = this.#current;
-    if (slab === null || slab.buffer.byteLength - slab.offset < n) {
-      if (slab !== null) this.#retire(slab);
-      slab = this.#current = this.#next((n + 1) >> 1);
+    let copies = this.#copies;
+    if (copies === null || copies.byteLength - this.#copied < n) {
+      // Twice the last, up to SLAB_SIZE: a connection that keeps a few
+      // small chunks holds little.
+      this.#copiesSize = Math.max(
+        n,
+        Math.min(2 * this.#copiesSize || 2 * n, SLAB_SIZE),
+      );
+      copies = this.#copies = new ArrayBuffer(this.#copiesSize);
+      this.#copied = 0;
     }
-    const chunk = new Uint8Array(slab.buffer, slab.offset, n);
+    const chunk = new Uint8Array(copies, this.#copied, n);
     chunk.set(n === target.byteLength ? target : target.subarray(0, n));
-    slab.offset += n;
-    return this.#lend(chunk, slab);
+    this.#copied += n;
+    return this.#lend(chunk, null);
   }
 
   /** `chunk` (of `slab`, if it has one) goes to the protocol's call. */

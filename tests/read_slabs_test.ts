@@ -218,3 +218,17 @@ Deno.test("while chunks are kept, each read is copied into a slab exactly: no me
     assert.ok(chunk.every((b) => b === i + 1));
   });
 });
+
+Deno.test("copies of kept chunks are left to the garbage collector: releasing them later changes nothing", () => {
+  const slabs = new ReadSlabs();
+  // Kept from the first slab on, so later reads are copied, back to back.
+  const chunks = readChunks(slabs, 200, 1024, 1000);
+  const copies = chunks.slice(10);
+  assert.ok(copies[0].buffer === copies[1].buffer, "small copies share memory");
+  for (const chunk of copies) slabs.release(chunk);
+  slabs.target(1024);
+  copies.forEach((chunk, i) => {
+    assert.equal(chunk.byteLength, 1000);
+    assert.ok(chunk.every((b) => b === i + 11));
+  });
+});
