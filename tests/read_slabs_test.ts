@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  KEPT_READ_SIZE,
   ReadSlabs,
   RELEASED_SLAB_SIZE,
   SLAB_SIZE,
@@ -231,4 +232,14 @@ Deno.test("copies of kept chunks are left to the garbage collector: releasing th
     assert.equal(chunk.byteLength, 1000);
     assert.ok(chunk.every((b) => b === i + 11));
   });
+});
+
+Deno.test("while chunks are kept, reads are at most 64 KiB: larger copies would be fresh pages", () => {
+  const slabs = new ReadSlabs();
+  readChunks(slabs, 3, 1024, 1024); // kept: the first slab retired held
+  const target = slabs.target(128 * 1024);
+  assert.equal(target.byteLength, KEPT_READ_SIZE);
+  const chunk = slabs.take(target, KEPT_READ_SIZE);
+  assert.equal(chunk.byteLength, KEPT_READ_SIZE);
+  assert.notEqual(chunk.buffer, target.buffer, "a copy, not the read buffer");
 });
