@@ -103,7 +103,7 @@ function load(): void {
   waiting = [];
   // deno-lint-ignore no-import-prefix
   import("npm:@opentelemetry/api@^1.9.0").then(({ metrics }) => {
-    instruments = instrumentsOf(metrics.getMeter("@protocols/core", "0.3.0"));
+    instruments = instrumentsOf(metrics.getMeter("@protocols/core", "0.3.1"));
     for (const use of waiting!) use(instruments);
   }, (error) => {
     console.error(`protocols: the OpenTelemetry API failed to load: ${error}`);
