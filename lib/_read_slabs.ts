@@ -11,9 +11,10 @@
  */
 
 /**
- * The largest slab while the protocol keeps its chunks (or parses and drops
- * them without releasing them): each slab is new memory, so a large one
- * spreads the cost of allocating it over many reads.
+ * The largest block small kept chunks are copied into, back to back (a
+ * protocol that keeps its chunks, or parses and drops them without
+ * releasing them): each is new memory, so a large one spreads the cost of
+ * allocating it over many chunks.
  */
 export const SLAB_SIZE = 64 * 1024;
 
@@ -172,21 +173,20 @@ export interface ReadSlabsOptions {
  *
  * One detach per slab rather than per read: a slab holds many small reads.
  * A connection's first slab holds two reads; each new one is twice as large
- * as the last, up to {@linkcode RELEASED_SLAB_SIZE} while chunks are
- * released and {@linkcode SLAB_SIZE} while they are kept (or two reads, if
+ * as the last, up to {@linkcode RELEASED_SLAB_SIZE} (or two reads, if
  * larger).
  *
  * While chunks are kept (the last slab retired still had some), reads go
  * into one reused buffer instead, at most {@linkcode KEPT_READ_SIZE} at a
  * time, and each chunk is copied out of it: into memory shared by the small
  * chunks, back to back, and into memory of its own, exactly its size, from
- * {@linkcode COPY_ALONE_SIZE} up. Reading into
- * slabs directly would leave unused, at the end of each, up to a read size
- * (which runs ahead of the reads) of new memory that is never read into
- * again. Copies are never read into again either, so they need no
- * bookkeeping: they are collected with their chunks, and releasing one
- * does nothing. Sixteen chunks in a row released in their calls go back to
- * reading into slabs.
+ * {@linkcode COPY_ALONE_SIZE} up, the small ones growing like slabs, up to
+ * {@linkcode SLAB_SIZE}. Reading into slabs directly would leave unused, at
+ * the end of each, up to a read size (which runs ahead of the reads) of new
+ * memory that is never read into again. Copies are never read into again
+ * either, so they need no bookkeeping: they are collected with their
+ * chunks, and releasing one does nothing. Sixteen chunks in a row released
+ * in their calls go back to reading into slabs.
  *
  * @example
  * ```ts
@@ -207,9 +207,9 @@ export class ReadSlabs {
   #size = 0; // the size of the last slab made
   #keeping = false; // the last slab retired had chunks held
   // While chunks are kept, reads go into this buffer and each chunk is
-  // copied out of it into a slab, exactly: a read's size is not known
-  // before it, and a slab read into directly would waste what the read
-  // size leaves unused, new memory that no one reads into again.
+  // copied out of it, exactly: a read's size is not known before it, and
+  // memory read into directly would waste what the read size leaves
+  // unused, new memory that no one reads into again.
   #scratch: Uint8Array | null = null;
   // The memory small chunks are copied into, back to back, and how far.
   #copies: ArrayBuffer | null = null;
@@ -233,14 +233,15 @@ export class ReadSlabs {
    * (of at most {@linkcode KEPT_READ_SIZE} bytes).
    */
   target(size: number): Uint8Array {
+    let slab = this.#current;
+    if (slab !== null && slab.buffer.byteLength - slab.offset < size) {
+      this.#retire(slab); // finding chunks held there starts copying
+      slab = this.#current = null;
+    }
     if (this.#keeping && !this.#perRead) {
       return this.#scratchOf(Math.min(size, KEPT_READ_SIZE));
     }
-    let slab = this.#current;
-    if (slab === null || slab.buffer.byteLength - slab.offset < size) {
-      if (slab !== null) this.#retire(slab);
-      slab = this.#current = this.#next(size);
-    }
+    slab ??= this.#current = this.#next(size);
     return new Uint8Array(slab.buffer, slab.offset, size);
   }
 
@@ -387,10 +388,9 @@ export class ReadSlabs {
   #next(size: number): Slab {
     let bytes = size;
     if (!this.#perRead) {
-      const largest = this.#keeping ? SLAB_SIZE : RELEASED_SLAB_SIZE;
       bytes = this.#size = Math.max(
         2 * size,
-        Math.min(2 * this.#size, largest),
+        Math.min(2 * this.#size, RELEASED_SLAB_SIZE),
       );
     }
     const spare = this.#spare;
