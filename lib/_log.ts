@@ -100,7 +100,7 @@ function record(
   message: string,
   properties: Record<string, unknown>,
 ): void {
-  if (!inUse()) return; // nothing set up could take it
+  // Without LogTape in the process, withLogTape gives null: dropped.
   withLogTape((logtape) =>
     logtape?.getLogger(["protocols"])[level](message, properties)
   );
