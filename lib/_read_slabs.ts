@@ -70,15 +70,49 @@ class Slab {
 /** Takes a free slab back for its owner (ReadSlabs' own #reclaim). */
 let reclaim: (owner: ReadSlabs, slab: Slab) => void;
 
-/** Every slab that may come back, by its memory. */
-const slabs = new WeakMap<ArrayBufferLike, Slab>();
+/** Returns the object it is given: lets a subclass add fields to any object. */
+class Stamped {
+  constructor(target: object) {
+    return target;
+  }
+}
+
+/**
+ * The slab a block of memory belongs to, kept on the ArrayBuffer itself as
+ * a private field: cheaper to set and look up than a WeakMap entry, and
+ * gone with the buffer.
+ */
+class SlabStamp extends Stamped {
+  #slab: Slab | null;
+
+  private constructor(memory: ArrayBuffer, slab: Slab) {
+    super(memory);
+    this.#slab = slab;
+  }
+
+  /** Marks `memory` (an ArrayBuffer never marked before) as `slab`'s. */
+  static mark(memory: ArrayBuffer, slab: Slab): void {
+    new SlabStamp(memory, slab);
+  }
+
+  /** Unmarks `memory`: its slab was taken back. */
+  static unmark(memory: ArrayBuffer): void {
+    (memory as unknown as SlabStamp).#slab = null;
+  }
+
+  /** The slab `memory` belongs to, if any. */
+  static of(memory: ArrayBufferLike): Slab | null {
+    return #slab in memory ? (memory as unknown as SlabStamp).#slab : null;
+  }
+}
+
 /** The slab last looked up: an echo writes and sends the same one. */
 let recent: Slab | null = null;
 
-function slabOf(buffer: ArrayBufferLike): Slab | undefined {
+function slabOf(buffer: ArrayBufferLike): Slab | null {
   if (recent !== null && recent.buffer === buffer) return recent;
-  const slab = slabs.get(buffer);
-  if (slab) recent = slab;
+  const slab = SlabStamp.of(buffer);
+  if (slab !== null) recent = slab;
   return slab;
 }
 
@@ -271,7 +305,7 @@ export class ReadSlabs {
       this.#lastReleased = true; // in its call, the usual case: see delivered()
       return;
     }
-    const slab = slabs.get(chunk.buffer);
+    const slab = SlabStamp.of(chunk.buffer);
     if (!slab || slab.owner !== this) return;
     const held = slab.held ?? [];
     for (let i = 0; i < held.length; i += 2) {
@@ -328,7 +362,7 @@ export class ReadSlabs {
    * it, and keep its memory for later reads.
    */
   #reclaim(slab: Slab): void {
-    slabs.delete(slab.buffer);
+    SlabStamp.unmark(slab.buffer);
     if (recent === slab) recent = null;
     const memory = slab.buffer.transfer();
     if (this.#cleared) return;
@@ -399,7 +433,7 @@ export class ReadSlabs {
       ? spare
       : new ArrayBuffer(bytes);
     const slab = new Slab(memory, this);
-    slabs.set(memory, slab);
+    SlabStamp.mark(memory, slab);
     return slab;
   }
 }
