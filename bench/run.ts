@@ -15,7 +15,7 @@
  * (repeatable) runs only the servers named, e.g. `--only "raw Deno loop"
  * --only "EchoServer (lib)"`, and writes results/partial.*. The two raw
  * loops (plain, and copying each read: the floor for owned chunks),
- * EchoServer and the Protocol echo run three processes each and every other
+ * EchoServer and the Protocol echo run five processes each and every other
  * server one; `--instances N` runs N processes of every server. A figure is
  * the median over every run of every process of its server.
  *
@@ -69,12 +69,14 @@ const WARMUP = flags.quick ? 0.2 : 0.5;
 const STREAM_BYTES = (flags.quick ? 16 : 256) * 1024 * 1024;
 const IDLE_CONNECTIONS = flags.quick ? 100 : 1000;
 // Processes per server: two processes of the same server differ by up to
-// 8% in one run here (JIT, memory layout), more than the gap being measured;
-// with N, each figure is the median over every run of every process. By
-// default the rows the project's claims rest on (the raw loop and the
+// 8% in one run here (JIT, memory layout), more than the gap being measured,
+// and at 16 KiB two processes of one server once ran 25% apart for a whole
+// series; with N, each figure is the median over every run of every
+// process, and five keep one such process from moving it much. By
+// default the rows the project's claims rest on (the raw loops and the
 // library's plain-Protocol echoes) run HEADLINE_INSTANCES processes, the
 // others one; --instances N sets it for every server.
-const HEADLINE_INSTANCES = flags.quick ? 1 : 3;
+const HEADLINE_INSTANCES = flags.quick ? 1 : 5;
 const INSTANCES = flags.instances === undefined
   ? undefined
   : Number(flags.instances);
