@@ -16,17 +16,26 @@
  * at once than at full speed; the count is a proxy for CPU time, to compare
  * servers and changes with, not a time.
  *
- * Prints a table and writes bench/results/instructions.json. Needs
+ * Prints a table and writes bench/results/instructions.json (`--quick`, a
+ * short smoke run whose counts include code not yet optimized:
+ * results/quick.instructions.json). Needs
  * `valgrind` (`apt-get install -y valgrind`) and a C compiler.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import {
+  buildLoadgen,
+  cpuModel,
+  failingAs,
+  readUntil,
+  run,
+  works,
+} from "./_process.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
-const decoder = new TextDecoder();
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -39,34 +48,7 @@ const SECONDS = flags.quick ? 3 : 15;
 const CONNECTIONS = 10;
 const SIZES = [1024, 16 * 1024];
 
-function fail(reason: string): never {
-  console.error(`bench:instructions: ${reason}`);
-  Deno.exit(1);
-}
-
-/** Runs a command to the end; returns its standard output. */
-async function run(cmd: string, args: string[]): Promise<string> {
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(cmd, { args, stderr: "piped" }).output();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      fail(
-        `${cmd} not found${
-          cmd.includes("valgrind") || cmd.includes("callgrind")
-            ? " (apt-get install -y valgrind)"
-            : ""
-        }`,
-      );
-    }
-    throw error;
-  }
-  if (!out.success) {
-    const said = decoder.decode(out.stderr).trim().split("\n").at(-1);
-    fail(`${cmd} ${args.join(" ")} exited ${out.code}: ${said}`);
-  }
-  return decoder.decode(out.stdout);
-}
+const fail: (reason: unknown) => never = failingAs("bench:instructions");
 
 const deno = Deno.execPath();
 const SERVERS = [
@@ -76,12 +58,15 @@ const SERVERS = [
   { name: "Protocol echo (lib)", args: [`${HERE}protocol_echo.ts`] },
 ];
 
-await run("valgrind", ["--version"]);
-const loadgen = `${HERE}bin/loadgen`;
-await Deno.mkdir(`${HERE}bin`, { recursive: true });
-await run("cc", ["-O2", "-o", loadgen, `${HERE}loadgen.c`]);
+if (!(await works("valgrind", ["--version"]))) {
+  fail("valgrind not found (apt-get install -y valgrind)");
+}
+const valgrind = (await run("valgrind", ["--version"])).trim();
+const loadgen = await buildLoadgen();
+// Callgrind's dumps, one file per count; removed at the end.
 const work = `${HERE}bin/callgrind`;
 await Deno.mkdir(work, { recursive: true });
+let counts = 0;
 
 async function pingpong(port: number, size: number, seconds: number) {
   const result = JSON.parse(
@@ -102,7 +87,7 @@ async function pingpong(port: number, size: number, seconds: number) {
 
 /** Instructions per round trip of one server at one message size. */
 async function count(args: string[], size: number): Promise<number> {
-  const out = `${work}/callgrind.out`;
+  const out = `${work}/${++counts}.out`;
   const child = new Deno.Command("valgrind", {
     args: [
       "--tool=callgrind",
@@ -121,15 +106,14 @@ async function count(args: string[], size: number): Promise<number> {
   try {
     const reader = child.stdout.pipeThrough(new TextDecoderStream())
       .getReader();
-    let text = "";
-    let match: RegExpMatchArray | null = null;
-    while (!(match = text.match(/listening on (\d+)/))) {
-      const { value, done } = await reader.read();
-      if (done) fail(`${args.join(" ")} did not start: ${text}`);
-      text += value;
-    }
+    const port = Number(
+      (await readUntil(
+        reader,
+        /listening on (\d+)/,
+        `${args.join(" ")} did not start`,
+      ))[1],
+    );
     await reader.cancel();
-    const port = Number(match[1]);
     for (let i = 0; i < WARMUPS; i++) {
       await pingpong(port, size, WARMUP_SECONDS);
     }
@@ -145,18 +129,12 @@ async function count(args: string[], size: number): Promise<number> {
   } finally {
     child.kill("SIGKILL");
     await child.status;
-    await Deno.remove(work, { recursive: true }).catch(() => {});
-    await Deno.mkdir(work, { recursive: true });
   }
 }
 
-const cpu = (await run("cat", ["/proc/cpuinfo"])).match(
-  /model name\s*:\s*(.*)/,
-)?.[1] ?? "unknown";
+const cpu = await cpuModel();
 console.log(
-  `machine: ${cpu}; Deno ${Deno.version.deno}; ${
-    (await run("valgrind", ["--version"])).trim()
-  }; ${CONNECTIONS} connections, ${SECONDS} s counted after ${WARMUPS} warm-up run(s)`,
+  `machine: ${cpu}; Deno ${Deno.version.deno}; ${valgrind}; ${CONNECTIONS} connections, ${SECONDS} s counted after ${WARMUPS} warm-up run(s)`,
 );
 const rows: { name: string; size: number; perRoundTrip: number }[] = [];
 for (const size of SIZES) {
@@ -188,9 +166,11 @@ for (const row of rows) {
       `×${(copying / row.perRoundTrip).toFixed(2)}`.padStart(13),
   );
 }
+// A quick run is a smoke test, kept apart from the measurement.
+const file = flags.quick ? "quick.instructions.json" : "instructions.json";
 await Deno.mkdir(`${HERE}results`, { recursive: true });
 await Deno.writeTextFile(
-  `${HERE}results/instructions.json`,
+  `${HERE}results/${file}`,
   JSON.stringify(
     {
       machine: { cpu, deno: Deno.version.deno, date: new Date().toISOString() },
@@ -201,4 +181,4 @@ await Deno.writeTextFile(
     2,
   ) + "\n",
 );
-console.log("\nwrote bench/results/instructions.json");
+console.log(`\nwrote bench/results/${file}`);

@@ -31,10 +31,17 @@ import {
   renderTable,
 } from "./report.ts";
 import { type Better, median, pairedRatios, type Sample } from "./paired.ts";
+import {
+  buildLoadgen,
+  cpuModel,
+  failingAs,
+  readUntil,
+  run,
+  works,
+} from "./_process.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
-const decoder = new TextDecoder();
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -48,18 +55,7 @@ const { values: flags } = parseArgs({
 // A failure (a server that stopped echoing byte for byte, a command that
 // could not run) ends the bench with one line; the servers are stopped by
 // the finally block below before it gets here.
-function fail(reason: unknown): never {
-  console.error(`bench: ${reason instanceof Error ? reason.message : reason}`);
-  Deno.exit(1);
-}
-globalThis.addEventListener("unhandledrejection", (event) => {
-  event.preventDefault();
-  fail(event.reason);
-});
-globalThis.addEventListener("error", (event) => {
-  event.preventDefault();
-  fail(event.error ?? event.message);
-});
+failingAs("bench");
 
 // Five runs per figure, not three: a run on these shared machines moves by
 // up to ±5%, and the median of five keeps one slow run from moving a ratio.
@@ -90,42 +86,12 @@ if (
   Deno.exit(2);
 }
 
-/** Runs a command to the end; returns its standard output as text. */
-async function run(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stderr: "inherit" })
-    .output();
-  if (!out.success) {
-    const said = decoder.decode(out.stdout).trim().split("\n").at(-1);
-    throw new Error(
-      `${cmd} ${args.join(" ")} exited ${out.code}${said ? `: ${said}` : ""}`,
-    );
-  }
-  return decoder.decode(out.stdout);
-}
-
-/** Whether a command runs and exits 0. */
-async function works(cmd: string, args: string[]): Promise<boolean> {
-  try {
-    const out = await new Deno.Command(cmd, {
-      args,
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
-
 const hasTaskset = await works("taskset", ["-c", "0", "true"]);
 const cores = navigator.hardwareConcurrency;
 const pin = (core: number, cmd: string[]) =>
   hasTaskset && cores >= 2 ? ["taskset", "-c", String(core), ...cmd] : cmd;
 
-// Build the load generator with the machine's C compiler.
-const loadgen = `${HERE}bin/loadgen`;
-await Deno.mkdir(`${HERE}bin`, { recursive: true });
-await run("cc", ["-O2", "-o", loadgen, `${HERE}loadgen.c`]);
+const loadgen = await buildLoadgen();
 
 /** A server under test. */
 interface ServerSpec {
@@ -253,25 +219,6 @@ async function start(spec: ServerSpec): Promise<Running> {
   );
   await reader.cancel();
   return { child, port: Number(port), lines: spec.lines === true };
-}
-
-/**
- * Reads a child's output until `pattern` shows; resolves to its match.
- * Throws `ended` (with the output so far) if the output ends first.
- */
-async function readUntil(
-  reader: ReadableStreamDefaultReader<string>,
-  pattern: RegExp,
-  ended: string,
-): Promise<RegExpMatchArray> {
-  let text = "";
-  while (true) {
-    const match = text.match(pattern);
-    if (match) return match;
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${ended}: ${text}`);
-    text += value;
-  }
 }
 
 /**
@@ -433,8 +380,7 @@ async function idle(server: Running) {
 }
 
 const machine = {
-  cpu: (await run("cat", ["/proc/cpuinfo"])).match(/model name\s*:\s*(.*)/)
-    ?.[1] ?? "unknown",
+  cpu: await cpuModel(),
   cores,
   pinned: hasTaskset && cores >= 2,
   deno: Deno.version.deno,

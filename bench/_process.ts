@@ -1,0 +1,156 @@
+/**
+ * What the bench's entrypoints (run.ts, instructions.ts) share: ending on
+ * a failure with one line, running a command for its output, reading a
+ * child's output up to a line, building the load generator, and naming the
+ * CPU.
+ *
+ * @module
+ */
+
+const HERE = new URL(".", import.meta.url).pathname;
+const decoder = new TextDecoder();
+
+/**
+ * Makes any failure end the program with one line, `NAME: reason`, and exit
+ * code 1: returns the function to call with one, and sends every unhandled
+ * rejection and uncaught error to it.
+ *
+ * @example
+ * ```ts ignore
+ * import { failingAs } from "./_process.ts";
+ *
+ * const fail = failingAs("bench");
+ * fail("loadgen did not start"); // prints "bench: loadgen did not start"
+ * ```
+ */
+export function failingAs(name: string): (reason: unknown) => never {
+  const fail = (reason: unknown): never => {
+    console.error(
+      `${name}: ${reason instanceof Error ? reason.message : reason}`,
+    );
+    Deno.exit(1);
+  };
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    fail(event.reason);
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    fail(event.error ?? event.message);
+  });
+  return fail;
+}
+
+/**
+ * Runs a command to the end; returns its standard output as text.
+ *
+ * @throws {Error} when it exits non-zero, with the last line it printed.
+ *
+ * @example
+ * ```ts ignore
+ * import { run } from "./_process.ts";
+ *
+ * const version = (await run("node", ["--version"])).trim();
+ * ```
+ */
+export async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stderr: "inherit" })
+    .output();
+  if (!out.success) {
+    const said = decoder.decode(out.stdout).trim().split("\n").at(-1);
+    throw new Error(
+      `${cmd} ${args.join(" ")} exited ${out.code}${said ? `: ${said}` : ""}`,
+    );
+  }
+  return decoder.decode(out.stdout);
+}
+
+/**
+ * Whether a command runs and exits 0 (false too when it is not installed).
+ *
+ * @example
+ * ```ts ignore
+ * import { works } from "./_process.ts";
+ *
+ * const hasTaskset = await works("taskset", ["-c", "0", "true"]);
+ * ```
+ */
+export async function works(cmd: string, args: string[]): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(cmd, {
+      args,
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads a child's output until `pattern` shows; resolves to its match.
+ *
+ * @throws {Error} `ended` (with the output so far) if the output ends first.
+ *
+ * @example
+ * ```ts ignore
+ * import { readUntil } from "./_process.ts";
+ *
+ * const child = new Deno.Command("deno", {
+ *   args: ["run", "--allow-net", "bench/raw_echo.ts"],
+ *   stdout: "piped",
+ * }).spawn();
+ * const reader = child.stdout.pipeThrough(new TextDecoderStream())
+ *   .getReader();
+ * const [, port] = await readUntil(reader, /listening on (\d+)/, "no port");
+ * ```
+ */
+export async function readUntil(
+  reader: ReadableStreamDefaultReader<string>,
+  pattern: RegExp,
+  ended: string,
+): Promise<RegExpMatchArray> {
+  let text = "";
+  while (true) {
+    const match = text.match(pattern);
+    if (match) return match;
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${ended}: ${text}`);
+    text += value;
+  }
+}
+
+/**
+ * Builds the load generator (bench/loadgen.c) with the machine's C compiler
+ * into bench/bin/; resolves to its path.
+ *
+ * @example
+ * ```ts ignore
+ * import { buildLoadgen } from "./_process.ts";
+ *
+ * const loadgen = await buildLoadgen();
+ * ```
+ */
+export async function buildLoadgen(): Promise<string> {
+  const loadgen = `${HERE}bin/loadgen`;
+  await Deno.mkdir(`${HERE}bin`, { recursive: true });
+  await run("cc", ["-O2", "-o", loadgen, `${HERE}loadgen.c`]);
+  return loadgen;
+}
+
+/**
+ * The CPU's model name, from /proc/cpuinfo ("unknown" if it has none).
+ *
+ * @example
+ * ```ts ignore
+ * import { cpuModel } from "./_process.ts";
+ *
+ * console.log(`machine: ${await cpuModel()}`);
+ * ```
+ */
+export async function cpuModel(): Promise<string> {
+  return (await run("cat", ["/proc/cpuinfo"])).match(
+    /model name\s*:\s*(.*)/,
+  )?.[1] ?? "unknown";
+}
