@@ -281,17 +281,24 @@ export class ReadSlabs {
 
   /** A read put `n` bytes into `target`: the chunk for the protocol. */
   take(target: Uint8Array, n: number): Uint8Array {
-    if (target.buffer === this.#scratch?.buffer) return this.#copy(target, n);
-    const slab = this.#current!;
+    const slab = this.#current;
+    // No slab: a kept chunk, read into the scratch buffer to be copied.
+    if (slab === null || this.#perRead) return this.#takeOther(target, n);
     const chunk = n === target.byteLength
       ? target
       : new Uint8Array(slab.buffer, slab.offset, n);
     slab.offset += n;
-    this.#lend(chunk, slab);
-    if (this.#perRead) {
-      this.#current = null;
-      this.#retire(slab);
-    }
+    return this.#lend(chunk, slab);
+  }
+
+  /** take(), for a chunk to copy, or read into a slab of its own. */
+  #takeOther(target: Uint8Array, n: number): Uint8Array {
+    if (target.buffer === this.#scratch?.buffer) return this.#copy(target, n);
+    const slab = this.#current!;
+    this.#current = null;
+    const chunk = this.#lend(new Uint8Array(slab.buffer, slab.offset, n), slab);
+    slab.offset += n;
+    this.#retire(slab);
     return chunk;
   }
 
@@ -301,10 +308,13 @@ export class ReadSlabs {
    * else, and a chunk already released, is ignored.
    */
   release(chunk: Uint8Array): void {
-    if (chunk === this.#last) {
-      this.#lastReleased = true; // in its call, the usual case: see delivered()
-      return;
-    }
+    // In its call, the usual case: see delivered().
+    if (chunk === this.#last) this.#lastReleased = true;
+    else this.#releaseHeld(chunk);
+  }
+
+  /** release() of a chunk whose call has returned. */
+  #releaseHeld(chunk: Uint8Array): void {
     const slab = SlabStamp.of(chunk.buffer);
     if (!slab || slab.owner !== this) return;
     const held = slab.held ?? [];
@@ -324,6 +334,20 @@ export class ReadSlabs {
    * under it.)
    */
   delivered(): void {
+    const slab = this.#lastSlab;
+    // The usual case of a protocol that releases its chunks: the chunk was
+    // released in its call, and its slab is still read into.
+    if (this.#lastReleased && slab !== null && slab === this.#current) {
+      slab.inCall = false;
+      this.#last = this.#lastSlab = null;
+      this.#releasesInARow++; // not keeping: no need to check for 16
+      return;
+    }
+    this.#settle();
+  }
+
+  /** delivered(), every other case. */
+  #settle(): void {
     const chunk = this.#last;
     if (chunk === null) return;
     const slab = this.#lastSlab;
