@@ -70,51 +70,41 @@ class Slab {
 /** Takes a free slab back for its owner (ReadSlabs' own #reclaim). */
 let reclaim: (owner: ReadSlabs, slab: Slab) => void;
 
-/** Returns the object it is given: lets a subclass add fields to any object. */
-class Stamped {
-  constructor(target: object) {
-    return target;
-  }
+/**
+ * The property a slab's ArrayBuffer carries its slab under, a symbol no
+ * other module holds. Any buffer may be written, so every write looks it
+ * up, and a property load, there or not, is one inline-cache check; a
+ * private field (which a buffer never stamped lacks) needs an `in` check
+ * first, a call into the runtime.
+ */
+const SLAB = Symbol("slab");
+
+/** An ArrayBuffer as {@linkcode SlabStamp} sees it. */
+interface Stamped {
+  [SLAB]?: Slab | null;
 }
 
-/**
- * The slab a block of memory belongs to, kept on the ArrayBuffer itself as
- * a private field: cheaper to set and look up than a WeakMap entry, and
- * gone with the buffer.
- */
-class SlabStamp extends Stamped {
-  #slab: Slab | null;
-
-  private constructor(memory: ArrayBuffer, slab: Slab) {
-    super(memory);
-    this.#slab = slab;
-  }
-
+/** The slab a block of memory belongs to, kept on the ArrayBuffer itself. */
+const SlabStamp = {
   /** Marks `memory` (an ArrayBuffer never marked before) as `slab`'s. */
-  static mark(memory: ArrayBuffer, slab: Slab): void {
-    new SlabStamp(memory, slab);
-  }
+  mark(memory: ArrayBuffer, slab: Slab): void {
+    (memory as Stamped)[SLAB] = slab;
+  },
 
   /** Unmarks `memory`: its slab was taken back. */
-  static unmark(memory: ArrayBuffer): void {
-    (memory as unknown as SlabStamp).#slab = null;
-  }
+  unmark(memory: ArrayBuffer): void {
+    try {
+      (memory as Stamped)[SLAB] = null;
+    } catch {
+      // Frozen by the protocol: it keeps the stamp, and is detached anyway.
+    }
+  },
 
   /** The slab `memory` belongs to, if any. */
-  static of(memory: ArrayBufferLike): Slab | null {
-    return #slab in memory ? (memory as unknown as SlabStamp).#slab : null;
-  }
-}
-
-/** The slab last looked up: an echo writes and sends the same one. */
-let recent: Slab | null = null;
-
-function slabOf(buffer: ArrayBufferLike): Slab | null {
-  if (recent !== null && recent.buffer === buffer) return recent;
-  const slab = SlabStamp.of(buffer);
-  if (slab !== null) recent = slab;
-  return slab;
-}
+  of(memory: ArrayBufferLike): Slab | null {
+    return (memory as Stamped)[SLAB] ?? null;
+  },
+};
 
 /**
  * Whether a write of `data` sends nothing, for every transport's `write()`:
@@ -163,7 +153,7 @@ export function isEmptyWrite(data: Uint8Array): boolean {
  * ```
  */
 export function writeQueued(data: Uint8Array): void {
-  const slab = slabOf(data.buffer);
+  const slab = SlabStamp.of(data.buffer);
   if (slab) slab.writes++;
 }
 
@@ -181,7 +171,7 @@ export function writeQueued(data: Uint8Array): void {
  * ```
  */
 export function writeSent(data: Uint8Array): void {
-  const slab = slabOf(data.buffer);
+  const slab = SlabStamp.of(data.buffer);
   if (slab && --slab.writes === 0 && slab.free) reclaim(slab.owner, slab);
 }
 
@@ -387,7 +377,6 @@ export class ReadSlabs {
    */
   #reclaim(slab: Slab): void {
     SlabStamp.unmark(slab.buffer);
-    if (recent === slab) recent = null;
     const memory = slab.buffer.transfer();
     if (this.#cleared) return;
     if (!this.#spare || this.#spare.byteLength < memory.byteLength) {

@@ -131,6 +131,25 @@ Deno.test("a chunk of another connection's slabs is not released through this on
   assert.equal(chunk.byteLength, 0);
 });
 
+Deno.test("memory a protocol froze, or marked as it likes, is still a slab's and comes back", () => {
+  const slabs = new ReadSlabs();
+  const chunks = readChunks(slabs, 2, 256, 256, (chunk) => {
+    if (!Object.isFrozen(chunk.buffer)) {
+      Object.defineProperty(chunk.buffer, "slab", { value: "mine" });
+      Object.freeze(chunk.buffer);
+    }
+    echo(slabs)(chunk);
+  });
+  slabs.target(256); // retires the full slab
+  writeSent(chunks[0]);
+  assert.equal(chunks[0].byteLength, 256, "a write of it is still queued");
+  writeSent(chunks[1]);
+  assert.equal(chunks[0].byteLength, 0, "all sent: detached");
+  const [next] = readChunks(slabs, 1, 256, 256);
+  assert.equal(next.byteLength, 256);
+  assert.ok(next.every((b) => b === 1));
+});
+
 Deno.test("slabs grow to 8 KiB while chunks are released, to 64 KiB while kept", () => {
   const released = new ReadSlabs();
   const sizes = new Set<number>();
