@@ -235,6 +235,7 @@ export class ReadSlabs {
   // memory read into directly would waste what the read size leaves
   // unused, new memory that no one reads into again.
   #scratch: Uint8Array | null = null;
+  #scratchView: Uint8Array | null = null; // the last target made of it
   // The memory small chunks are copied into, back to back, and how far.
   #copies: ArrayBuffer | null = null;
   #copied = 0;
@@ -283,7 +284,7 @@ export class ReadSlabs {
 
   /** take(), for a chunk to copy, or read into a slab of its own. */
   #takeOther(target: Uint8Array, n: number): Uint8Array {
-    if (target.buffer === this.#scratch?.buffer) return this.#copy(target, n);
+    if (target === this.#scratchView) return this.#copy(target, n);
     const slab = this.#current!;
     this.#current = null;
     const chunk = this.#lend(new Uint8Array(slab.buffer, slab.offset, n), slab);
@@ -363,7 +364,7 @@ export class ReadSlabs {
     this.#current = null;
     this.#last = this.#lastSlab = null;
     this.#spare = null;
-    this.#scratch = null;
+    this.#scratch = this.#scratchView = null;
     this.#copies = null;
   }
 
@@ -394,7 +395,9 @@ export class ReadSlabs {
     ) {
       scratch = this.#scratch = new Uint8Array(size);
     }
-    return scratch.byteLength === size ? scratch : scratch.subarray(0, size);
+    return this.#scratchView = scratch.byteLength === size
+      ? scratch
+      : scratch.subarray(0, size);
   }
 
   /** The chunk read into the scratch buffer, copied out exactly. */
