@@ -235,7 +235,6 @@ export class ReadSlabs {
   // memory read into directly would waste what the read size leaves
   // unused, new memory that no one reads into again.
   #scratch: Uint8Array | null = null;
-  #scratchView: Uint8Array | null = null; // the last target made of it
   // The memory small chunks are copied into, back to back, and how far.
   #copies: ArrayBuffer | null = null;
   #copied = 0;
@@ -273,8 +272,10 @@ export class ReadSlabs {
   /** A read put `n` bytes into `target`: the chunk for the protocol. */
   take(target: Uint8Array, n: number): Uint8Array {
     const slab = this.#current;
-    // No slab: a kept chunk, read into the scratch buffer to be copied.
-    if (slab === null || this.#perRead) return this.#takeOther(target, n);
+    // No slab: a kept chunk, read into the scratch buffer to be copied
+    // (while chunks are kept, target() leaves no slab current).
+    if (slab === null) return this.#copy(target, n);
+    if (this.#perRead) return this.#takeAlone(slab, n);
     const chunk = n === target.byteLength
       ? target
       : new Uint8Array(slab.buffer, slab.offset, n);
@@ -282,10 +283,8 @@ export class ReadSlabs {
     return this.#lend(chunk, slab);
   }
 
-  /** take(), for a chunk to copy, or read into a slab of its own. */
-  #takeOther(target: Uint8Array, n: number): Uint8Array {
-    if (target === this.#scratchView) return this.#copy(target, n);
-    const slab = this.#current!;
+  /** take() of a read into a slab of its own, retired at once. */
+  #takeAlone(slab: Slab, n: number): Uint8Array {
     this.#current = null;
     const chunk = this.#lend(new Uint8Array(slab.buffer, slab.offset, n), slab);
     slab.offset += n;
@@ -364,7 +363,7 @@ export class ReadSlabs {
     this.#current = null;
     this.#last = this.#lastSlab = null;
     this.#spare = null;
-    this.#scratch = this.#scratchView = null;
+    this.#scratch = null;
     this.#copies = null;
   }
 
@@ -395,9 +394,7 @@ export class ReadSlabs {
     ) {
       scratch = this.#scratch = new Uint8Array(size);
     }
-    return this.#scratchView = scratch.byteLength === size
-      ? scratch
-      : scratch.subarray(0, size);
+    return scratch.byteLength === size ? scratch : scratch.subarray(0, size);
   }
 
   /** The chunk read into the scratch buffer, copied out exactly. */
