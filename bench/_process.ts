@@ -1,8 +1,8 @@
 /**
- * What the bench's entrypoints (run.ts, instructions.ts) share: ending on
- * a failure with one line, running a command for its output, reading a
- * child's output up to a line, building the load generator, and naming the
- * CPU.
+ * What the bench's entrypoints (run.ts, instructions.ts, gc.ts) share:
+ * ending on a failure with one line, running a command for its output,
+ * pinning it to a core, reading a child's output up to a line, building the
+ * load generator, and naming the CPU.
  *
  * @module
  */
@@ -86,6 +86,31 @@ export async function works(cmd: string, args: string[]): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * How to pin a command to one core: resolves to a function that prefixes a
+ * command with `taskset -c CORE` where `taskset` runs and the machine has two
+ * cores or more, and otherwise returns it as it is; `pinned` says which.
+ *
+ * @example
+ * ```ts ignore
+ * import { pinning } from "./_process.ts";
+ *
+ * const { pin, pinned } = await pinning();
+ * console.log(pin(0, ["deno", "run", "bench/raw_echo.ts"]), pinned);
+ * ```
+ */
+export async function pinning(): Promise<{
+  pin: (core: number, cmd: string[]) => string[];
+  pinned: boolean;
+}> {
+  const pinned = navigator.hardwareConcurrency >= 2 &&
+    await works("taskset", ["-c", "0", "true"]);
+  return {
+    pin: (core, cmd) => pinned ? ["taskset", "-c", String(core), ...cmd] : cmd,
+    pinned,
+  };
 }
 
 /**

@@ -35,6 +35,7 @@ import {
   buildLoadgen,
   cpuModel,
   failingAs,
+  pinning,
   readUntil,
   run,
   works,
@@ -86,10 +87,8 @@ if (
   Deno.exit(2);
 }
 
-const hasTaskset = await works("taskset", ["-c", "0", "true"]);
 const cores = navigator.hardwareConcurrency;
-const pin = (core: number, cmd: string[]) =>
-  hasTaskset && cores >= 2 ? ["taskset", "-c", String(core), ...cmd] : cmd;
+const { pin, pinned } = await pinning();
 
 const loadgen = await buildLoadgen();
 
@@ -382,7 +381,7 @@ async function idle(server: Running) {
 const machine = {
   cpu: await cpuModel(),
   cores,
-  pinned: hasTaskset && cores >= 2,
+  pinned,
   deno: Deno.version.deno,
   node: (await run("node", ["--version"])).trim(),
   python: (await run(python, ["--version"])).trim(),
