@@ -4,16 +4,20 @@
  * back; with `--copy`, the same loop copying each read into an array of its
  * own first (`buffer.slice(0, n)`), which any loop must do to hand reads to
  * code that may keep them, as a plain Protocol's `dataReceived` does: the
- * floor for owned chunks.
+ * floor for owned chunks. With `--load-library`, the process also loads the
+ * library (`@protocols/core`) and never uses it: the loop as it runs in a
+ * process holding the library's code (see bench/gc.ts).
  *
- * `deno run --allow-net bench/raw_echo.ts [--copy] [PORT]` prints
- * `listening on PORT`.
+ * `deno run --allow-net bench/raw_echo.ts [--copy] [--load-library] [PORT]`
+ * prints `listening on PORT`.
  *
  * @module
  */
 
+const FLAGS = ["--copy", "--load-library"];
 const copy = Deno.args.includes("--copy");
-const port = Number(Deno.args.find((arg) => arg !== "--copy") ?? 0);
+if (Deno.args.includes("--load-library")) await import("@protocols/core");
+const port = Number(Deno.args.find((arg) => !FLAGS.includes(arg)) ?? 0);
 const listener = Deno.listen({ hostname: "127.0.0.1", port });
 console.log(`listening on ${listener.addr.port}`);
 
