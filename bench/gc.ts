@@ -3,8 +3,10 @@
  * round trip at 16 KiB × 10 ping-pong, from V8's own trace (`--trace-gc`):
  * full collections (mark-compact) and young ones (scavenges) per 1,000
  * round trips, and the main thread's time in them per round trip (pauses
- * and incremental marking steps; concurrent marking and sweeping run on
- * other threads of the same pinned core, and are not in it).
+ * and incremental marking steps). Beside them, the CPU time per round trip
+ * of the server's main thread and of V8's worker threads (concurrent
+ * marking and sweeping, on the same pinned core), from
+ * /proc/PID/task/TID/schedstat.
  *
  * At that size every owned chunk is 16 KiB of new memory outside V8's heap,
  * and how often V8 runs a full collection for it depends on the process as
@@ -84,6 +86,10 @@ interface Counted {
   young: number;
   /** The main thread's milliseconds in collections. */
   ms: number;
+  /** CPU seconds of the main thread. */
+  mainCpu: number;
+  /** CPU seconds of V8's worker threads. */
+  workerCpu: number;
 }
 
 /** A running server, its trace read as it comes. */
@@ -134,6 +140,29 @@ async function start(args: string[]): Promise<Traced> {
   return { child, port: Number(port), tally };
 }
 
+/**
+ * CPU seconds so far of a process's main thread and of V8's worker threads
+ * (named `V8 DefaultWorker`), from each thread's schedstat (read through
+ * `sh`: Deno lets a program read /proc only with every permission).
+ */
+async function threadCpu(
+  pid: number,
+): Promise<{ mainCpu: number; workerCpu: number }> {
+  const threads = await run("sh", [
+    "-c",
+    `for t in /proc/${pid}/task/*; do echo "\${t##*/} $(cut -d' ' -f1 $t/schedstat) $(cat $t/comm)"; done 2>/dev/null`,
+  ]);
+  let mainCpu = 0;
+  let workerCpu = 0;
+  for (const line of threads.split("\n")) {
+    const [tid, ns, ...name] = line.split(" ");
+    if (!ns) continue;
+    if (tid === String(pid)) mainCpu += Number(ns) / 1e9;
+    else if (name[0] === "V8") workerCpu += Number(ns) / 1e9;
+  }
+  return { mainCpu, workerCpu };
+}
+
 async function pingpong(port: number, seconds: number): Promise<number> {
   const [cmd, ...args] = pin(1, [
     loadgen,
@@ -172,7 +201,14 @@ try {
       processes.push({
         server,
         traced,
-        counted: { roundTrips: 0, full: 0, young: 0, ms: 0 },
+        counted: {
+          roundTrips: 0,
+          full: 0,
+          young: 0,
+          ms: 0,
+          mainCpu: 0,
+          workerCpu: 0,
+        },
       });
       for (let j = 0; j < 2; j++) await pingpong(traced.port, WARMUP_SECONDS);
     }
@@ -180,10 +216,14 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const { traced, counted } of processes) {
       const before = traced.tally.snapshot();
+      const cpuBefore = await threadCpu(traced.child.pid);
       counted.roundTrips += await pingpong(traced.port, SECONDS);
+      const cpuAfter = await threadCpu(traced.child.pid);
       counted.full += traced.tally.full - before.full;
       counted.young += traced.tally.young - before.young;
       counted.ms += traced.tally.ms - before.ms;
+      counted.mainCpu += cpuAfter.mainCpu - cpuBefore.mainCpu;
+      counted.workerCpu += cpuAfter.workerCpu - cpuBefore.workerCpu;
     }
   }
 } finally {
@@ -208,13 +248,19 @@ const rows = SERVERS.map((spec, server) => {
     fullPer1000ByProcess: own.map((c) => per1000(c.full, c.roundTrips)),
     youngPer1000: per1000(sum("young"), roundTrips),
     gcMicrosPerRoundTrip: per1000(sum("ms"), roundTrips),
+    mainCpuMicrosPerRoundTrip: 1e6 * sum("mainCpu") / roundTrips,
+    workerCpuMicrosPerRoundTrip: 1e6 * sum("workerCpu") / roundTrips,
   };
 });
 console.log();
 console.log(
+  "".padEnd(26) + "".padStart(12) + "collections".padStart(23) +
+    "GC on main".padStart(12) + "CPU µs per round trip".padStart(24),
+);
+console.log(
   "server".padEnd(26) + "round trips".padStart(12) + "full/1000".padStart(11) +
-    "young/1000".padStart(12) + "GC µs/rt".padStart(10) +
-    "  full/1000 by process",
+    "young/1000".padStart(12) + "µs/rt".padStart(12) + "main".padStart(10) +
+    "V8 workers".padStart(14) + "  full/1000 by process",
 );
 for (const row of rows) {
   console.log(
@@ -222,7 +268,9 @@ for (const row of rows) {
       row.roundTrips.toLocaleString("en-US").padStart(12) +
       row.fullPer1000.toFixed(2).padStart(11) +
       row.youngPer1000.toFixed(2).padStart(12) +
-      row.gcMicrosPerRoundTrip.toFixed(2).padStart(10) + "  " +
+      row.gcMicrosPerRoundTrip.toFixed(2).padStart(12) +
+      row.mainCpuMicrosPerRoundTrip.toFixed(2).padStart(10) +
+      row.workerCpuMicrosPerRoundTrip.toFixed(2).padStart(14) + "  " +
       row.fullPer1000ByProcess.map((n) => n.toFixed(2)).join(" "),
   );
 }
