@@ -5,7 +5,7 @@
  */
 
 /**
- * Quotes bytes as `'…'`: printable ASCII as it is, `\\` and `'` escaped,
+ * Quotes bytes as `'...'`: printable ASCII as it is, `\\` and `'` escaped,
  * every other byte as `\xhh`; at most `limit` bytes, then `...` and the
  * length. No control byte passes through.
  */

@@ -1,6 +1,6 @@
 /**
  * {@linkcode ReadSlabs}: the memory a transport reads a plain Protocol's
- * chunks into, and when a chunk's memory may be read into again — only
+ * chunks into, and when a chunk's memory may be read into again: only
  * after the protocol released it and every write of it has been sent.
  *
  * Writes are counted for every transport at once ({@linkcode writeQueued},
@@ -55,7 +55,7 @@ class Slab {
   retired = false;
   /** A chunk of it is in the protocol's call now. */
   inCall = false;
-  /** Each chunk delivered and not released: offset, length, offset, … */
+  /** Each chunk delivered and not released: offset, length, offset, ... */
   held: number[] | null = null; // made for the first chunk kept
 
   constructor(readonly buffer: ArrayBuffer, readonly owner: ReadSlabs) {}

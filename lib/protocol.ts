@@ -6,8 +6,8 @@
  * in this order, and never from inside another of its callbacks:
  *
  * ```
- * connectionMade  →  dataReceived* (or getBuffer/bufferUpdated*)
- *                 →  eofReceived?  →  connectionLost
+ * connectionMade  ->  dataReceived* (or getBuffer/bufferUpdated*)
+ *                 ->  eofReceived?  ->  connectionLost
  * ```
  *
  * `pauseWriting` and `resumeWriting` may come at any point between
@@ -105,7 +105,7 @@ export interface Protocol extends BaseProtocol {
    * or joined.
    *
    * The chunk is the protocol's, as asyncio's `data` is: it stays intact for
-   * as long as anyone holds it, whatever the protocol does with it — keep
+   * as long as anyone holds it, whatever the protocol does with it: keep
    * it, write it back, write it to any number of other transports (slow
    * ones too), write it again later. The transport never writes to it.
    *

@@ -125,8 +125,8 @@ export interface ServerOptions {
    */
   proxyProtocolFrom?: string[];
   /**
-   * Called once for each connection when it ends — refused, failed before
-   * it was served, or served and closed — with its peer, duration, bytes
+   * Called once for each connection when it ends (refused, failed before
+   * it was served, or served and closed), with its peer, duration, bytes
    * and outcome: for access logs. An exception it throws is reported and
    * ignored.
    */

@@ -368,7 +368,7 @@ export class SocketTransport implements Transport {
 
   /**
    * The read loop for a plain Protocol: the protocol owns each chunk it is
-   * given, so reads go into memory no one else uses — one after another
+   * given, so reads go into memory no one else uses: one after another
    * into slabs ({@linkcode ReadSlabs}), the protocol getting views of them.
    * While it releases its chunks (an echo, a proxy), a slab whose chunks
    * were all released and sent is read into again: no new memory per read.
