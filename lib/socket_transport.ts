@@ -532,7 +532,8 @@ export class SocketTransport implements Transport {
     this.#drain?.resolve();
     this.#closing = true;
     // Dropped, never handed to the socket: their memory is free. (The write
-    // in flight is not: the system may still be reading it.)
+    // in flight is not until it settles: the system may still be reading
+    // it. See #writeOver.)
     for (const chunk of this.#queue) writeSent(chunk);
     this.#queue = [];
     this.#queued = 0;
@@ -620,7 +621,7 @@ export class SocketTransport implements Transport {
   };
 
   #wrote(n: number): void {
-    if (this.#lost) return;
+    if (this.#lost) return this.#writeOver();
     const chunk = this.#inFlight!;
     this.#queued -= n;
     this.#bytesOut += n;
@@ -649,7 +650,20 @@ export class SocketTransport implements Transport {
   /** Ends the connection on a read, write or callback error. */
   #failed = (error: unknown): void => {
     if (!this.#lost) this.#fail(error);
+    this.#writeOver();
   };
+
+  /**
+   * The write in flight of a lost connection settled: the system no longer
+   * reads its memory, which is free now (a released chunk's slab, perhaps
+   * another connection's, can be read into again).
+   */
+  #writeOver(): void {
+    const chunk = this.#inFlight;
+    if (chunk === null) return;
+    this.#inFlight = null;
+    writeSent(chunk);
+  }
 
   /**
    * Ends the connection on an error thrown in the transport's own read or

@@ -5,7 +5,7 @@ import {
   SocketTransport,
 } from "../lib/socket_transport.ts";
 import type { BufferedProtocol, Protocol } from "../lib/protocol.ts";
-import type { Transport } from "../lib/transport.ts";
+import type { ByteStream, Transport } from "../lib/transport.ts";
 import {
   concat,
   randomBytes,
@@ -522,4 +522,84 @@ Deno.test("a view of a chunk written back, written after it, is sent whole", asy
   peer.close();
   await lost.promise;
   assert.deepEqual(answers, ["aba", "cdc", "efe"]);
+});
+
+/** A read issued to a {@linkcode ScriptedStream}, and how to answer it. */
+interface ScriptedRead {
+  target: Uint8Array;
+  answer: (n: number | null) => void;
+}
+
+/** A stream whose reads the test answers and whose writes it settles. */
+class ScriptedStream implements ByteStream {
+  readonly writes: PromiseWithResolvers<number>[] = [];
+  #issued: ScriptedRead[] = [];
+  #waiting: ((read: ScriptedRead) => void)[] = [];
+
+  read(target: Uint8Array): Promise<number | null> {
+    const answered = Promise.withResolvers<number | null>();
+    const read = { target, answer: answered.resolve };
+    const waiting = this.#waiting.shift();
+    if (waiting) waiting(read);
+    else this.#issued.push(read);
+    return answered.promise;
+  }
+
+  /** The transport's next read, once it is issued. */
+  nextRead(): Promise<ScriptedRead> {
+    const read = this.#issued.shift();
+    if (read) return Promise.resolve(read);
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  write(_data: Uint8Array): Promise<number> {
+    this.writes.push(Promise.withResolvers());
+    return this.writes.at(-1)!.promise; // settled by the test, or close()
+  }
+
+  closeWrite(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): void {
+    // As a socket's: closing it ends the operations still pending on it.
+    for (const write of this.writes) {
+      write.reject(new Deno.errors.Interrupted("operation canceled"));
+    }
+  }
+}
+
+Deno.test("a released chunk's memory comes back once a lost connection's write of it settles", async () => {
+  // A proxy's case: a chunk read on one connection, written to another and
+  // released; the other connection is lost with that write in flight. Once
+  // the write is over, nothing uses the memory: its slab is taken back
+  // (detached) like any other, not left to the garbage collector.
+  const source = new ScriptedStream();
+  const sink = new ScriptedStream();
+  const toSink = SocketTransport.start(sink, {});
+  let fromSource!: Transport;
+  const forwarded: Uint8Array[] = [];
+  SocketTransport.start(source, {
+    connectionMade: (t: Transport) => fromSource = t,
+    dataReceived(data: Uint8Array) {
+      if (!toSink.isClosing()) {
+        toSink.write(data);
+        forwarded.push(data);
+      }
+      fromSource.release(data);
+    },
+  });
+  let read = await source.nextRead();
+  read.answer(read.target.byteLength);
+  read = await source.nextRead();
+  assert.equal(sink.writes.length, 1, "the chunk's write is in flight");
+  const chunk = forwarded[0];
+  toSink.abort(); // the write in flight is cut: it rejects
+  // Reads that fill their memory retire the chunk's slab.
+  for (let i = 0; i < 4; i++) {
+    read.answer(read.target.byteLength);
+    read = await source.nextRead();
+  }
+  assert.equal(chunk.byteLength, 0, "the chunk's slab never came back");
+  fromSource.abort();
 });
