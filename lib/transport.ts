@@ -57,9 +57,11 @@ export interface Transport {
    * Gives a chunk this transport passed to `dataReceived` back to it, for
    * later reads: the protocol promises not to read, write or keep the chunk
    * (or any view of it) again. Writes of it made before the call, to this
-   * transport or any other, are still sent intact; once every one has been,
-   * the transport may read new bytes into that memory, after detaching the
-   * array, so a view kept by mistake is empty (length 0), never rewritten.
+   * transport or any other of this library's, are still sent intact; once
+   * every one has been, the transport may read new bytes into that memory,
+   * after detaching the array, so a view kept by mistake is empty (length
+   * 0), never rewritten. Anything else that reads the chunk (a file write,
+   * a `WritableStream`) must have finished with it before the call.
    *
    * This is how an echo or a proxy reads without new memory per read, at
    * the speed of a hand-written read loop. It is never required: a chunk
