@@ -227,7 +227,13 @@ async function start(spec: ServerSpec): Promise<Running> {
  * dozen of.
  */
 async function cpuSeconds(pid: number): Promise<number> {
-  const stats = await run("sh", ["-c", `cat /proc/${pid}/task/*/schedstat`]);
+  // A thread may end between the listing and its read (its time then goes
+  // uncounted: the threads that come and go do next to nothing).
+  const stats = await run("sh", [
+    "-c",
+    `for f in /proc/${pid}/task/*/schedstat; do cat "$f" 2>/dev/null; done; exit 0`,
+  ]);
+  if (!stats.trim()) throw new Error(`server process ${pid} is gone`);
   let ns = 0;
   for (const line of stats.split("\n")) {
     if (line) ns += Number(line.split(" ")[0]);
