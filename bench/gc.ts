@@ -38,6 +38,7 @@ import {
   pinning,
   readUntil,
   run,
+  threadTimes,
 } from "./_process.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -142,23 +143,16 @@ async function start(args: string[]): Promise<Traced> {
 
 /**
  * CPU seconds so far of a process's main thread and of V8's worker threads
- * (named `V8 DefaultWorker`), from each thread's schedstat (read through
- * `sh`: Deno lets a program read /proc only with every permission).
+ * (named `V8 DefaultWorker`).
  */
 async function threadCpu(
   pid: number,
 ): Promise<{ mainCpu: number; workerCpu: number }> {
-  const threads = await run("sh", [
-    "-c",
-    `for t in /proc/${pid}/task/*; do echo "\${t##*/} $(cut -d' ' -f1 $t/schedstat) $(cat $t/comm)"; done 2>/dev/null`,
-  ]);
   let mainCpu = 0;
   let workerCpu = 0;
-  for (const line of threads.split("\n")) {
-    const [tid, ns, ...name] = line.split(" ");
-    if (!ns) continue;
-    if (tid === String(pid)) mainCpu += Number(ns) / 1e9;
-    else if (name[0] === "V8") workerCpu += Number(ns) / 1e9;
+  for (const thread of await threadTimes(pid)) {
+    if (thread.tid === pid) mainCpu += thread.seconds;
+    else if (thread.name.startsWith("V8 ")) workerCpu += thread.seconds;
   }
   return { mainCpu, workerCpu };
 }

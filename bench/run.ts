@@ -38,6 +38,7 @@ import {
   pinning,
   readUntil,
   run,
+  threadTimes,
   works,
 } from "./_process.ts";
 
@@ -220,25 +221,9 @@ async function start(spec: ServerSpec): Promise<Running> {
   return { child, port: Number(port), lines: spec.lines === true };
 }
 
-/**
- * The process's CPU time so far, in seconds: the sum over its threads of
- * /proc/PID/task/TID/schedstat's first field (nanoseconds on a CPU), finer
- * than /proc/PID/stat's 10 ms ticks, which a 256 MiB stream spans only a
- * dozen of.
- */
+/** The process's CPU time so far, in seconds: all its threads'. */
 async function cpuSeconds(pid: number): Promise<number> {
-  // A thread may end between the listing and its read (its time then goes
-  // uncounted: the threads that come and go do next to nothing).
-  const stats = await run("sh", [
-    "-c",
-    `for f in /proc/${pid}/task/*/schedstat; do cat "$f" 2>/dev/null; done; exit 0`,
-  ]);
-  if (!stats.trim()) throw new Error(`server process ${pid} is gone`);
-  let ns = 0;
-  for (const line of stats.split("\n")) {
-    if (line) ns += Number(line.split(" ")[0]);
-  }
-  return ns / 1e9;
+  return (await threadTimes(pid)).reduce((sum, t) => sum + t.seconds, 0);
 }
 
 /** A field of /proc/PID/status in bytes (VmRSS, VmHWM). */
