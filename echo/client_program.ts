@@ -327,7 +327,7 @@ export const clientProgram: Program<ClientConfig> = {
     try {
       const options = await connectionOptions(config);
       const connecting = createConnection(
-        () => new EchoClient(source, { onData }),
+        () => new EchoClient(source, { onData, logBytes: config.logBytes }),
         { ...options, signal },
       );
       // The deadline holds while connecting too (a TLS handshake that a

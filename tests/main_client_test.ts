@@ -284,6 +284,23 @@ Deno.test("client: a peer that answers more than it was sent exits 1", async () 
   ]);
 });
 
+Deno.test("client: --log-bytes shortens each logged chunk", async () => {
+  await using server = await echoServer();
+  const result = await runClient(server.addrs[0].port, [
+    "--message",
+    "hello",
+    "--log-bytes",
+    "2",
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  for (const line of ["sending", "received"]) {
+    assert.ok(
+      result.lines.includes(`EchoClient: ${line} b'he'... (5 bytes)`),
+      result.lines.join("\n"),
+    );
+  }
+});
+
 Deno.test("client: a TLS alert in answer exits 1 saying the server speaks TLS", async () => {
   // A TLS 1.2 fatal alert record, as a TLS server sends a plain client.
   const peer = halfEcho(new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 2, 70]));
