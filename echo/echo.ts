@@ -190,6 +190,7 @@ export class EchoClient implements Protocol {
   #drained: PromiseWithResolvers<void> | null = null;
   #logBytes: number;
   #check = new EchoCheck();
+  #overrun = false; // more came back than was sent: the client closed
 
   /**
    * Makes a client that will send `messages` once connected.
@@ -257,7 +258,10 @@ export class EchoClient implements Protocol {
     }
   }
 
-  /** Logs `received b'…'` and hands the data on. */
+  /**
+   * Logs `received b'…'` and hands the data on. Once more has come back
+   * than was sent, closes the connection (aborts): no echo does that.
+   */
   dataReceived(data: Uint8Array): void {
     if (this.head.length < 16) {
       const head = new Uint8Array(Math.min(16, this.head.length + data.length));
@@ -289,6 +293,13 @@ export class EchoClient implements Protocol {
         },
       );
     }
+    if (this.receivedBytes > this.sentBytes && !this.#overrun) {
+      // No echo sends more than it was sent: what differs is known, and a
+      // peer that keeps sending would otherwise be read until it stops.
+      this.#overrun = true;
+      this.#log.debug("more came back than was sent: closing");
+      this.#transport.abort();
+    }
   }
 
   /** Logs `received EOF`, closes, and settles {@linkcode EchoClient.done}. */
@@ -301,7 +312,7 @@ export class EchoClient implements Protocol {
   /** Logs `server closed connection` and settles {@linkcode EchoClient.done}. */
   connectionLost(error: Error | null): void {
     if (error) this.#log.error("ERROR: {error}", { error });
-    this.#log.debug("server closed connection");
+    if (!this.#overrun) this.#log.debug("server closed connection");
     this.#drained?.resolve();
     this.#output.then(() => this.#settle(error));
   }

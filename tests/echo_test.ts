@@ -183,7 +183,7 @@ Deno.test("EchoClient pauses reading while its output is busy and settles after 
   configureLogging({ level: "error", write: () => {} });
   const release = Promise.withResolvers<void>();
   const seen: number[] = [];
-  const client = new EchoClient([], {
+  const client = new EchoClient([new Uint8Array(12)], {
     onData: (data) => {
       seen.push(data.byteLength);
       return seen.length === 1 ? release.promise : undefined;
@@ -202,6 +202,24 @@ Deno.test("EchoClient pauses reading while its output is busy and settles after 
   release.resolve();
   assert.equal(await client.done, null);
   assert.deepEqual(seen, [5, 7]);
+});
+
+Deno.test("EchoClient aborts once more comes back than was sent, and says where it differs", async () => {
+  const lines = await captureLogs("debug", async () => {
+    const client = new EchoClient(["hi"]);
+    const transport = MemoryTransport.connect(client);
+    transport.receive(new TextEncoder().encode("h"));
+    assert.equal(transport.isClosing(), false, "an echo so far");
+    transport.receive(new TextEncoder().encode("iX!"));
+    assert.equal(transport.aborted, true);
+    assert.equal(await client.done, null);
+    assert.equal(client.firstDifference, 2);
+    assert.equal(client.receivedBytes, 4);
+  });
+  assert.deepEqual(lines.slice(-2), [
+    `EchoClient: received b'iX!'`,
+    "EchoClient: more came back than was sent: closing",
+  ]);
 });
 
 Deno.test("EchoClient.done resolves to the error a connection was lost to", async () => {

@@ -284,6 +284,38 @@ Deno.test("client: a peer that answers more than it was sent exits 1", async () 
   ]);
 });
 
+Deno.test("client: a peer that keeps sending what it was never sent is cut off at once, exit 1", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const flood = (async () => {
+    const conn = await listener.accept();
+    listener.close();
+    const junk = new Uint8Array(64 * 1024).fill(0x78);
+    let sent = 0;
+    try {
+      // Bounded, so that a client that never stops reading still ends.
+      while (sent < 1024 * 1024 * 1024) sent += await conn.write(junk);
+    } catch {
+      // The client cut the connection: what this test waits for.
+    } finally {
+      conn.close();
+    }
+    return sent;
+  })();
+  const result = await runClient(listener.addr.port, [
+    "--log-level",
+    "error",
+    "--timeout", // a safety net: the client must end long before
+    "60",
+  ]);
+  const sent = await flood;
+  assert.equal(result.code, 1);
+  assert.match(
+    result.lines.at(-1)!,
+    /differs from what was sent at byte 0: [\d,]+ bytes came back for 46 sent$/,
+  );
+  assert.ok(sent < 1024 * 1024 * 1024, "the client stopped reading");
+});
+
 Deno.test("client: --log-bytes shortens each logged chunk", async () => {
   await using server = await echoServer();
   const result = await runClient(server.addrs[0].port, [
