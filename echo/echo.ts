@@ -190,7 +190,6 @@ export class EchoClient implements Protocol {
   #drained: PromiseWithResolvers<void> | null = null;
   #logBytes: number;
   #check = new EchoCheck();
-  #overrun = false; // more came back than was sent: the client closed
 
   /**
    * Makes a client that will send `messages` once connected.
@@ -293,13 +292,18 @@ export class EchoClient implements Protocol {
         },
       );
     }
-    if (this.receivedBytes > this.sentBytes && !this.#overrun) {
+    if (this.#overrun()) {
       // No echo sends more than it was sent: what differs is known, and a
       // peer that keeps sending would otherwise be read until it stops.
-      this.#overrun = true;
+      // (Once aborted, nothing more is received, nor sent.)
       this.#log.debug("more came back than was sent: closing");
       this.#transport.abort();
     }
+  }
+
+  /** More came back than was sent: the client closed the connection. */
+  #overrun(): boolean {
+    return this.receivedBytes > this.sentBytes;
   }
 
   /** Logs `received EOF`, closes, and settles {@linkcode EchoClient.done}. */
@@ -312,7 +316,7 @@ export class EchoClient implements Protocol {
   /** Logs `server closed connection` and settles {@linkcode EchoClient.done}. */
   connectionLost(error: Error | null): void {
     if (error) this.#log.error("ERROR: {error}", { error });
-    if (!this.#overrun) this.#log.debug("server closed connection");
+    if (!this.#overrun()) this.#log.debug("server closed connection");
     this.#drained?.resolve();
     this.#output.then(() => this.#settle(error));
   }
