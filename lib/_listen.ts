@@ -121,9 +121,9 @@ async function answers(path: string): Promise<boolean> {
  * Listens on a Unix socket at `path`. A socket file already there is
  * removed if no server holds it (a server that died left it); one that a
  * live server answers on is an error, and so is any other kind of file,
- * which is never removed. A server of this library is known to be live by its lock
- * file (`PATH.lock`), so it is never sent a probing connection; a socket of
- * another program is probed by connecting to it.
+ * which is never removed. A server of this library is known to be live by
+ * its lock file (`PATH.lock`), so it is never sent a probing connection; a
+ * socket of another program is probed by connecting to it.
  */
 async function listenUnix(path: string): Promise<Listening> {
   let existing: Deno.FileInfo | null = null;
