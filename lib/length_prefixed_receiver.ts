@@ -20,6 +20,9 @@ const encoder = new TextEncoder();
  * over {@linkcode LengthPrefixedReceiver.maxLength} goes to
  * {@linkcode LengthPrefixedReceiver.lengthLimitExceeded}, which closes the
  * connection unless overridden: nothing of such a message is buffered.
+ * While the write buffer is over its high-water mark, reading pauses (see
+ * {@linkcode LengthPrefixedReceiver.pauseReadingWhileWritingPaused}), so a
+ * peer that never reads the answers cannot grow memory without bound.
  *
  * Each message is the protocol's to keep: a view of a received chunk when
  * the whole message arrived in it (no copy), a copy otherwise.
@@ -46,9 +49,37 @@ export class LengthPrefixedReceiver implements Protocol {
   transport!: Transport;
   #buffer = new ByteBuffer();
 
+  /**
+   * Whether reading pauses while the transport's write buffer is over its
+   * high-water mark (default `true`): a peer that sends requests and never
+   * reads the answers is then held back by TCP instead of growing this
+   * process's memory. Set it to `false` in a protocol that does not answer
+   * on its own connection, or that pauses reading itself.
+   */
+  pauseReadingWhileWritingPaused = true;
+  #pausedReading = false; // paused by pauseWriting, resumed by resumeWriting
+
   /** Keeps the transport. Call it from an override. */
   connectionMade(transport: Transport): void {
     this.transport = transport;
+  }
+
+  /**
+   * Pauses reading (see
+   * {@linkcode LengthPrefixedReceiver.pauseReadingWhileWritingPaused}). Call it from an
+   * override.
+   */
+  pauseWriting(): void {
+    if (!this.pauseReadingWhileWritingPaused) return;
+    this.#pausedReading = true;
+    this.transport.pauseReading();
+  }
+
+  /** Resumes the reading that pauseWriting paused. Call it from an override. */
+  resumeWriting(): void {
+    if (!this.#pausedReading) return;
+    this.#pausedReading = false;
+    this.transport.resumeReading();
   }
 
   /** Reads a big-endian length of `prefixLength` bytes at `at`. */

@@ -17,7 +17,10 @@ const encoder = new TextEncoder();
  * several lines in one read both work; the delimiter is not part of the
  * line. A line longer than {@linkcode LineReceiver.maxLength} goes to
  * {@linkcode LineReceiver.lineLengthExceeded}, which closes the connection
- * unless overridden, so a peer cannot make it buffer without bound.
+ * unless overridden, so a peer cannot make it buffer without bound. Nor can
+ * a peer that sends lines and never reads the answers: while the write
+ * buffer is over its high-water mark, reading pauses (see
+ * {@linkcode LineReceiver.pauseReadingWhileWritingPaused}).
  *
  * Each line is the protocol's to keep: a view of a received chunk when the
  * whole line arrived in it (no copy), a copy otherwise.
@@ -44,9 +47,37 @@ export class LineReceiver implements Protocol {
   #buffer = new ByteBuffer();
   #searched = 0; // bytes of #buffer already searched for a delimiter
 
+  /**
+   * Whether reading pauses while the transport's write buffer is over its
+   * high-water mark (default `true`): a peer that sends requests and never
+   * reads the answers is then held back by TCP instead of growing this
+   * process's memory. Set it to `false` in a protocol that does not answer
+   * on its own connection, or that pauses reading itself.
+   */
+  pauseReadingWhileWritingPaused = true;
+  #pausedReading = false; // paused by pauseWriting, resumed by resumeWriting
+
   /** Keeps the transport. Call it from an override. */
   connectionMade(transport: Transport): void {
     this.transport = transport;
+  }
+
+  /**
+   * Pauses reading (see
+   * {@linkcode LineReceiver.pauseReadingWhileWritingPaused}). Call it from an
+   * override.
+   */
+  pauseWriting(): void {
+    if (!this.pauseReadingWhileWritingPaused) return;
+    this.#pausedReading = true;
+    this.transport.pauseReading();
+  }
+
+  /** Resumes the reading that pauseWriting paused. Call it from an override. */
+  resumeWriting(): void {
+    if (!this.#pausedReading) return;
+    this.#pausedReading = false;
+    this.transport.resumeReading();
   }
 
   /** Cuts the input into lines. */

@@ -3,6 +3,7 @@
 
 import { createHash } from "node:crypto";
 import type { Protocol } from "../lib/protocol.ts";
+import { createServer } from "../lib/server.ts";
 import type { Transport } from "../lib/transport.ts";
 
 /** A protocol that records every callback, in order, as short strings. */
@@ -281,4 +282,53 @@ export function rawListener(hostname = "127.0.0.1"): {
 } {
   const listener = Deno.listen({ hostname, port: 0 });
   return { listener, port: listener.addr.port };
+}
+
+/**
+ * Serves protocols from `factory` on 127.0.0.1 and plays a peer that sends
+ * `message` over and over, up to `limit` bytes, and never reads a byte.
+ * Resolves once the server's transport paused reading, or the peer sent it
+ * all (a server that never pauses), to whether it paused and how many bytes
+ * its write buffer held then.
+ */
+export async function floodWithoutReading(
+  factory: () => Protocol,
+  message: Uint8Array,
+  limit = 32 << 20,
+): Promise<{ paused: boolean; buffered: number }> {
+  const served = Promise.withResolvers<Transport>();
+  const paused = Promise.withResolvers<true>();
+  const server = await createServer(() => {
+    const protocol = factory();
+    const made = protocol.connectionMade?.bind(protocol);
+    protocol.connectionMade = (transport: Transport) => {
+      const pauseReading = transport.pauseReading.bind(transport);
+      transport.pauseReading = () => {
+        pauseReading();
+        paused.resolve(true);
+      };
+      made?.(transport);
+      served.resolve(transport);
+    };
+    return protocol;
+  }, { hostname: "127.0.0.1", port: 0 });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+  });
+  const sending = (async () => {
+    for (let sent = 0; sent < limit; sent += message.length) {
+      await writeAll(conn, message);
+    }
+    return false as const;
+  })().catch(() => false as const);
+  try {
+    const outcome = await Promise.race([paused.promise, sending]);
+    const transport = await served.promise;
+    return { paused: outcome, buffered: transport.getWriteBufferSize() };
+  } finally {
+    conn.close();
+    await sending;
+    await server.close();
+  }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { LengthPrefixedReceiver } from "../lib/mod.ts";
 import { MemoryTransport } from "../lib/testing.ts";
+import { floodWithoutReading } from "./_helpers.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -79,4 +80,34 @@ Deno.test("LengthPrefixedReceiver: sendString refuses what the prefix cannot say
   protocol.prefixLength = 1;
   MemoryTransport.connect(protocol);
   assert.throws(() => protocol.sendString(new Uint8Array(256)), RangeError);
+});
+
+Deno.test("LengthPrefixedReceiver: an echo pauses reading while a peer that never reads fills its write buffer", async () => {
+  class MessageEcho extends LengthPrefixedReceiver {
+    override prefixLength = 2 as const;
+    override stringReceived(data: Uint8Array) {
+      this.sendString(data);
+    }
+  }
+  const { paused, buffered } = await floodWithoutReading(
+    () => new MessageEcho(),
+    framed(2, ["x".repeat(1022)]),
+  );
+  assert.ok(paused, "the server never paused reading");
+  assert.ok(buffered < 512 * 1024, `${buffered} bytes buffered`);
+});
+
+Deno.test("LengthPrefixedReceiver: reading pauses and resumes with writing, unless told not to", () => {
+  for (const pauses of [true, false]) {
+    const protocol = new Messages();
+    protocol.pauseReadingWhileWritingPaused = pauses;
+    const transport = MemoryTransport.connect(protocol, {
+      writeBufferLimits: { high: 4 },
+    });
+    transport.blockWrites();
+    protocol.sendString("hello");
+    assert.equal(transport.isReading(), !pauses);
+    transport.unblockWrites();
+    assert.ok(transport.isReading());
+  }
 });

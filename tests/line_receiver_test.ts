@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { LineReceiver } from "../lib/mod.ts";
 import { MemoryTransport } from "../lib/testing.ts";
+import { floodWithoutReading } from "./_helpers.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -108,4 +109,35 @@ Deno.test("LineReceiver: lines of exactly maxLength are accepted", () => {
   transport.receive("\nefgh\r\n");
   assert.deepEqual(protocol.lines, ["abcd", "efgh"]);
   assert.ok(!transport.isClosing());
+});
+
+Deno.test("LineReceiver: an echo pauses reading while a peer that never reads fills its write buffer", async () => {
+  class LineEcho extends LineReceiver {
+    override lineReceived(line: Uint8Array) {
+      this.sendLine(line);
+    }
+  }
+  const line = encode("x".repeat(1022) + "\r\n");
+  const { paused, buffered } = await floodWithoutReading(
+    () => new LineEcho(),
+    line,
+  );
+  assert.ok(paused, "the server never paused reading");
+  // At most one read's lines past the high-water mark.
+  assert.ok(buffered < 512 * 1024, `${buffered} bytes buffered`);
+});
+
+Deno.test("LineReceiver: reading pauses and resumes with writing, unless told not to", () => {
+  for (const pauses of [true, false]) {
+    const protocol = new Lines();
+    protocol.pauseReadingWhileWritingPaused = pauses;
+    const transport = MemoryTransport.connect(protocol, {
+      writeBufferLimits: { high: 4 },
+    });
+    transport.blockWrites();
+    protocol.sendLine("hello");
+    assert.equal(transport.isReading(), !pauses);
+    transport.unblockWrites();
+    assert.ok(transport.isReading());
+  }
 });
