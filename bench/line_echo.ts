@@ -16,12 +16,6 @@ class LineEcho extends LineReceiver {
   override lineReceived(line: Uint8Array): void {
     this.sendLine(line);
   }
-  pauseWriting(): void {
-    this.transport.pauseReading();
-  }
-  resumeWriting(): void {
-    this.transport.resumeReading();
-  }
 }
 
 configureLogging({ level: "warning" });

@@ -128,16 +128,42 @@ class Chunks {
     return out;
   }
 
-  /** Where `needle` starts, searching from `from`; -1 if not there. */
+  /**
+   * Where `needle` starts, searching from `from`; -1 if not there. The
+   * search starts in the chunk that holds `from`, found from the end, so a
+   * reader that looks only at the bytes that arrived since its last look
+   * does work in proportion to those bytes, however many chunks wait.
+   */
   indexOf(needle: Uint8Array, from: number): number {
-    if (this.#chunks.length > 1) {
-      // Joined once: later searches look at the new bytes only.
-      const all = this.take(this.length);
-      this.append(all);
+    const chunks = this.#chunks;
+    let c = chunks.length;
+    let offset = this.length;
+    while (c > 0 && offset > from) offset -= chunks[--c].length;
+    for (; c < chunks.length; offset += chunks[c++].length) {
+      const chunk = chunks[c];
+      const start = Math.max(0, from - offset);
+      const at = indexOfBytes(chunk, needle, start);
+      if (at >= 0) return offset + at;
+      // A needle that starts near this chunk's end and runs into the next.
+      const tail = Math.max(start, chunk.length - needle.length + 1);
+      for (let i = tail; i < chunk.length; i++) {
+        if (this.#matches(needle, c, i)) return offset + i;
+      }
     }
-    return this.#chunks.length === 0
-      ? -1
-      : indexOfBytes(this.#chunks[0], needle, from);
+    return -1;
+  }
+
+  /** Whether `needle` is at byte `i` of chunk `c`, running across chunks. */
+  #matches(needle: Uint8Array, c: number, i: number): boolean {
+    const chunks = this.#chunks;
+    for (let j = 0; j < needle.length; j++, i++) {
+      while (c < chunks.length && i >= chunks[c].length) {
+        i -= chunks[c].length;
+        c++;
+      }
+      if (c === chunks.length || chunks[c][i] !== needle[j]) return false;
+    }
+    return true;
   }
 }
 
@@ -146,7 +172,8 @@ class Chunks {
  *
  * Flow control is real: while more than twice `limit` bytes wait unread the
  * transport stops reading the socket (TCP then slows the peer down), and
- * reading resumes once at most `limit` wait.
+ * reading resumes once at most `limit` wait, or as soon as a read is waiting
+ * for more than is buffered (`read()` to the end, a long `readexactly`).
  *
  * @example Reading lines
  * ```ts
@@ -220,14 +247,21 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     waiter?.resolve();
   }
 
-  /** Waits for more bytes, the end, or an error. */
+  /**
+   * Waits for more bytes, the end, or an error. A read that waits lets data
+   * in whatever is buffered (as asyncio's `_wait_for_data` does): it waits
+   * because what is buffered is not enough, and only more can finish it.
+   */
   async #wait(): Promise<void> {
     if (this.#waiter) {
       throw new Error(
         "another read is already waiting on this StreamReader",
       );
     }
-    this.#resume();
+    if (this.#paused) {
+      this.#paused = false;
+      this.#transport?.resumeReading();
+    }
     this.#waiter = Promise.withResolvers<void>();
     await this.#waiter.promise;
   }
@@ -322,10 +356,13 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
         return this.#consume(at + needle.length);
       }
       const length = this.#buffer.length;
-      if (length > this.#limit) {
+      // The last bytes may be the start of a separator still arriving:
+      // they count against the limit only once it is clear they are not.
+      const searched = length + 1 - needle.length;
+      if (searched > this.#limit) {
         throw new LimitOverrunError(
           "separator is not found, and chunk exceed the limit",
-          length,
+          searched,
         );
       }
       if (this.#eof) {

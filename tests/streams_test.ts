@@ -9,11 +9,14 @@ import {
 } from "../lib/mod.ts";
 import { MemoryTransport } from "../lib/testing.ts";
 import {
+  assertSameBytes,
   randomBytes,
+  rawListener,
   readAll,
   receiveQueue,
   sha256,
   waitFor,
+  within10s,
   writeAll,
 } from "./_helpers.ts";
 
@@ -308,4 +311,99 @@ Deno.test("streams over a Unix socket; writer.transport is the connection's", as
     await server.waitClosed();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("reads of more than twice the limit finish: read() to EOF and readexactly, server and client", async () => {
+  const payload = randomBytes(300_000);
+  // The server side: a handler reads everything, then answers its digest.
+  for (const read of ["to EOF", "exactly"] as const) {
+    await using server = await startServer(async (reader, writer) => {
+      const got = read === "to EOF"
+        ? await reader.read()
+        : await reader.readexactly(200_000);
+      const digest = sha256();
+      digest.update(got);
+      writer.write(`${got.length} ${digest.hex()}`);
+      writer.close();
+    }, { hostname: "127.0.0.1", port: 0 });
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.addrs[0].port,
+    });
+    await writeAll(conn, payload);
+    await conn.closeWrite();
+    const answer = decode(await within10s(readAll(conn)));
+    conn.close();
+    const expected = read === "to EOF" ? payload : payload.subarray(0, 200_000);
+    const digest = sha256();
+    digest.update(expected);
+    assert.equal(answer, `${expected.length} ${digest.hex()}`, read);
+  }
+  // The client side: the peer sends it all and closes.
+  const { listener, port } = rawListener();
+  const peer = (async () => {
+    const conn = await listener.accept();
+    await writeAll(conn, payload);
+    conn.close();
+  })();
+  const { reader, writer } = await openConnection({
+    hostname: "127.0.0.1",
+    port,
+  });
+  const got = await within10s(reader.read());
+  assert.equal(got.length, payload.length);
+  assertSameBytes(got, payload);
+  writer.close();
+  await writer.waitClosed();
+  await peer;
+  listener.close();
+});
+
+Deno.test("StreamReader.readuntil: a separator that completes later is found at the limit however it was split", async () => {
+  const record = encode("h".repeat(1022) + "\r\n\r\n");
+  for (const cut of [record.length, record.length - 1, record.length - 3]) {
+    const reader = new StreamReader(1024);
+    reader.feedData(record.subarray(0, cut));
+    const found = reader.readuntil("\r\n\r\n");
+    reader.feedData(record.subarray(cut));
+    assert.equal((await found).length, record.length, `cut at ${cut}`);
+  }
+  // Past the limit by one, it is refused however it is split.
+  const long = encode("h".repeat(1025) + "\r\n\r\n");
+  for (const cut of [long.length, long.length - 1]) {
+    const reader = new StreamReader(1024);
+    reader.feedData(long.subarray(0, cut));
+    const found = reader.readuntil("\r\n\r\n").catch((e) => e);
+    reader.feedData(long.subarray(cut));
+    assert.ok(await found instanceof LimitOverrunError, `cut at ${cut}`);
+  }
+});
+
+Deno.test("StreamReader.readline: a line dribbled in small pieces is searched once, not once per piece", async () => {
+  const reader = new StreamReader(1 << 20);
+  const line = new Uint8Array(256 * 1024).fill(0x61);
+  line[line.length - 1] = 0x0a;
+  const reading = reader.readline();
+  // Count the bytes the reader copies while the line arrives: joining what
+  // is buffered on every piece copies the line over and over.
+  const set = Uint8Array.prototype.set;
+  let copied = 0;
+  Uint8Array.prototype.set = function (
+    this: Uint8Array,
+    source: ArrayLike<number>,
+    offset?: number,
+  ) {
+    copied += source.length;
+    return set.call(this, source, offset);
+  };
+  try {
+    for (let at = 0; at < line.length; at += 64) {
+      reader.feedData(line.slice(at, at + 64));
+      await Promise.resolve();
+    }
+    assert.equal((await reading).length, line.length);
+  } finally {
+    Uint8Array.prototype.set = set;
+  }
+  assert.ok(copied <= 2 * line.length, `${copied} bytes copied`);
 });
