@@ -1,29 +1,17 @@
 /**
- * Addresses as log lines show them.
+ * Addresses as log lines show them: the library's `addrText` (peer-chosen
+ * Unix paths escaped), and {@linkcode addrLabel} for logger names.
  *
  * @module
  */
 
-/**
- * `host port N` for a TCP or UDP address (as asyncio's logs show a
- * `peername` tuple), the path for a Unix socket, `unknown` for none.
- *
- * @example
- * ```ts
- * import { addrText } from "./addr.ts";
- *
- * addrText({ transport: "tcp", hostname: "::1", port: 10000 }); // "::1 port 10000"
- * ```
- */
-export function addrText(addr: Deno.Addr | undefined): string {
-  if (!addr) return "unknown";
-  if ("hostname" in addr) return `${addr.hostname} port ${addr.port}`;
-  return "path" in addr && addr.path ? addr.path : addr.transport;
-}
+import { addrText } from "@protocols/core";
+
+export { addrText };
 
 /**
  * `host_port` of an address, for per-connection logger names
- * (`EchoServer_127.0.0.1_35952`); otherwise as {@linkcode addrText}.
+ * (`EchoServer_127.0.0.1_35952`); otherwise as `addrText`.
  *
  * @example
  * ```ts

@@ -27,6 +27,7 @@ export type {
   ProtocolFactory,
 } from "./protocol.ts";
 export { isBufferedProtocol } from "./protocol.ts";
+export { addrText } from "./addr.ts";
 export type { ByteStream, Transport, WriteBufferLimits } from "./transport.ts";
 export {
   SocketTransport,

@@ -7,7 +7,7 @@
 
 import { log, preloadLogTape } from "./_log.ts";
 import { reportError } from "./_report.ts";
-import { addrText } from "./_addr.ts";
+import { addrText } from "./addr.ts";
 import {
   type BufferedProtocol,
   isBufferedProtocol,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { addrText } from "./_addr.ts";
+import { addrText } from "./addr.ts";
 import { indexOfBytes } from "./_byte_buffer.ts";
 import { reportError } from "./_report.ts";
 import {

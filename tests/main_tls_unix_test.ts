@@ -182,3 +182,58 @@ for (const [program, args, message] of usageCases) {
     assert.match(result.lines[0], message);
   });
 }
+
+Deno.test("programs: a Unix client's socket path cannot forge or colour log lines", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "echo-unix-" });
+  const path = `${dir}/echo.sock`;
+  const server = await ServerProcess.spawn(
+    [Deno.execPath(), "run", ...UNIX, projectFile("main_server.ts")],
+    ["--unix", path, "--access-log"],
+  );
+  // Deno cannot bind a client socket before connecting: Python can. One
+  // client binds a path, the other an abstract name (a leading NUL).
+  const hostile = `${dir}/c\nmain: closing server\x1b[31mred\x07\\`;
+  const client = await new Deno.Command("python3", {
+    args: [
+      "-c",
+      `
+import socket, sys
+for name in (sys.argv[1].encode(), b"\\0abstract\\nmain: forged"):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(name)
+    s.connect(sys.argv[2])
+    s.sendall(b"hello")
+    s.shutdown(socket.SHUT_WR)
+    while s.recv(100): pass
+    s.close()
+`,
+      hostile,
+      path,
+    ],
+  }).output();
+  assert.ok(client.success, new TextDecoder().decode(client.stderr));
+  try {
+    const forged = "main: closing server";
+    await server.waitForLine((l) =>
+      l.includes("forged") && l.includes("closed")
+    );
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+    const text = server.lines.join("\n");
+    assert.equal(server.lines.filter((l) => l.startsWith(forged)).length, 1);
+    assert.ok(
+      // deno-lint-ignore no-control-regex
+      !/[\x00-\x08\x0b-\x1f\x7f]/.test(text),
+      "a control byte in the log",
+    );
+    assert.ok(
+      text.includes(
+        `${dir}/c\\x0amain: closing server\\x1b[31mred\\x07\\\\`,
+      ),
+      text,
+    );
+    assert.ok(text.includes("\\x00abstract\\x0amain: forged"), text);
+  } finally {
+    await server.stop();
+  }
+});
