@@ -36,10 +36,61 @@ export function handshakeSeconds(handshakeTimeout: number | undefined): number {
 }
 
 /**
+ * A deadline `seconds` from now that also ends when `signal` aborts:
+ * `expired` rejects with `Deno.errors.TimedOut` (saying `what` was not
+ * done in time) or with the signal's reason. Dispose of it to stop the
+ * timer. `expired` never rejects unhandled.
+ */
+export function deadline(
+  seconds: number,
+  what: string,
+  signal?: AbortSignal,
+): { expired: Promise<never> } & Disposable {
+  const stop = Promise.withResolvers<never>();
+  stop.promise.catch(() => {}); // raced by the caller, perhaps never
+  const onAbort = () => stop.reject(signal!.reason);
+  const timer = setTimeout(
+    () =>
+      stop.reject(
+        new Deno.errors.TimedOut(`${what} not done within ${seconds} s`),
+      ),
+    seconds * 1000,
+  );
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  return {
+    expired: stop.promise,
+    [Symbol.dispose]() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
+/**
+ * Runs the handshake of `tls` until `expired` rejects (see
+ * {@linkcode deadline}); closes `tls` when it does not succeed. (Deno
+ * cannot cancel a handshake in progress: the socket itself is released
+ * once the peer sends anything or closes.)
+ *
+ * @throws what `expired` rejects with; the handshake's own error when it
+ * fails.
+ */
+export async function handshakeBefore(
+  tls: Deno.TlsConn,
+  expired: Promise<never>,
+): Promise<Deno.TlsHandshakeInfo> {
+  try {
+    return await Promise.race([tls.handshake(), expired]);
+  } catch (error) {
+    tls.close();
+    throw error;
+  }
+}
+
+/**
  * Runs the handshake of `tls` within `seconds`, and until `signal` aborts;
- * closes `tls` when it does not succeed. (Deno cannot cancel a handshake in
- * progress: the socket itself is released once the peer sends anything or
- * closes.)
+ * closes `tls` when it does not succeed.
  *
  * @throws {Deno.errors.TimedOut} past the deadline; the signal's reason
  * when it aborts; the handshake's own error when it fails.
@@ -49,22 +100,6 @@ export async function handshakeWithin(
   seconds: number,
   signal?: AbortSignal,
 ): Promise<Deno.TlsHandshakeInfo> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stop = Promise.withResolvers<never>();
-  const onAbort = () => stop.reject(signal!.reason);
-  try {
-    signal?.throwIfAborted();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    timer = setTimeout(() =>
-      stop.reject(
-        new Deno.errors.TimedOut(`TLS handshake not done within ${seconds} s`),
-      ), seconds * 1000);
-    return await Promise.race([tls.handshake(), stop.promise]);
-  } catch (error) {
-    tls.close();
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
-  }
+  using limit = deadline(seconds, "TLS handshake", signal);
+  return await handshakeBefore(tls, limit.expired);
 }

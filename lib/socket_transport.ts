@@ -20,7 +20,11 @@ import {
   writeQueued,
   writeSent,
 } from "./_read_slabs.ts";
-import { handshakeSeconds, handshakeWithin } from "./_tls_handshake.ts";
+import {
+  deadline,
+  handshakeBefore,
+  handshakeSeconds,
+} from "./_tls_handshake.ts";
 import type { ByteStream, Transport, WriteBufferLimits } from "./transport.ts";
 
 /** The most bytes one read asks for. */
@@ -54,11 +58,17 @@ export interface StartTlsOptions {
   /** ALPN protocols to offer. */
   alpnProtocols?: string[];
   /**
-   * Seconds the handshake may take (default 60, as asyncio's
-   * `ssl_handshake_timeout`); past that the connection is lost with
+   * Seconds the upgrade may take (default 60, as asyncio's
+   * `ssl_handshake_timeout`): the wait for writes still buffered and the
+   * handshake together. Past that the connection is lost with
    * `Deno.errors.TimedOut`.
    */
   handshakeTimeout?: number;
+  /**
+   * Gives up the upgrade when it aborts: the connection is lost with the
+   * signal's reason, and so does the promise `startTls` returned.
+   */
+  signal?: AbortSignal;
 }
 
 /** Options of {@linkcode SocketTransport.start}. */
@@ -261,7 +271,8 @@ export class SocketTransport implements Transport {
    *
    * Reading must be stopped first: call {@linkcode SocketTransport.pauseReading}
    * from `dataReceived` (Deno cannot upgrade a connection while a read is
-   * pending). Buffered writes are sent before the upgrade.
+   * pending). Buffered writes are sent before the upgrade, within
+   * `handshakeTimeout` too.
    *
    * @example
    * ```ts
@@ -299,17 +310,29 @@ export class SocketTransport implements Transport {
     }
     if (this.#closing) throw new Error("startTls() on a closing transport");
     const seconds = handshakeSeconds(options.handshakeTimeout);
+    options.signal?.throwIfAborted();
     if (this.#readPending) {
       throw new Error(
         "startTls() needs reading stopped: call pauseReading() in dataReceived first (a read is pending)",
       );
     }
     this.#reading = false;
-    while (this.#inFlight) {
-      await (this.#drain ??= Promise.withResolvers<void>()).promise;
-      if (this.#lost) {
-        throw new Error("the connection was lost before startTls");
+    // One deadline for the whole upgrade: the writes still in flight (a
+    // peer that never reads holds them for ever) and the handshake.
+    using limit = deadline(seconds, "TLS handshake", options.signal);
+    try {
+      while (this.#inFlight) {
+        await Promise.race([
+          (this.#drain ??= Promise.withResolvers<void>()).promise,
+          limit.expired,
+        ]);
+        if (this.#lost) {
+          throw new Error("the connection was lost before startTls");
+        }
       }
+    } catch (error) {
+      this.#fail(error); // no-op when already lost
+      throw error;
     }
     this.#detached = true;
     this.#closing = true;
@@ -324,7 +347,7 @@ export class SocketTransport implements Transport {
         caCerts,
         alpnProtocols,
       });
-      const info = await handshakeWithin(tls, seconds);
+      const info = await handshakeBefore(tls, limit.expired);
       const upgraded = new SocketTransport(tls, this.#protocol, {
         ...this.#options,
         extra: { ...this.#options.extra, alpnProtocol: info.alpnProtocol },

@@ -12,6 +12,7 @@ import {
   concat,
   echoThrough,
   randomBytes,
+  rawListener,
   readAll,
   Recorder,
   silentServer,
@@ -273,4 +274,70 @@ Deno.test("startTls gives up a handshake the server never answers at handshakeTi
   assert.ok(error instanceof Deno.errors.TimedOut, String(error));
   assert.equal(error.message, "TLS handshake not done within 0.2 s");
   assert.equal(await client.lost.promise, error, "the connection is lost");
+});
+
+/**
+ * A STARTTLS server that answers `OK` and then never reads again, and a
+ * client that sends `STARTTLS` and 64 MiB behind it, then calls `upgrade`
+ * on its transport from `dataReceived`.
+ */
+async function startTlsBehindUnreadWrites(
+  upgrade: (transport: SocketTransport) => Promise<SocketTransport>,
+): Promise<{ error: unknown; lost: Error | null }> {
+  const { listener, port } = rawListener();
+  const served = (async () => {
+    const conn = await listener.accept();
+    const buffer = new Uint8Array(16);
+    await conn.read(buffer); // "STARTTLS\n" and perhaps more: enough
+    await writeAll(conn, new TextEncoder().encode("OK\n"));
+    return conn;
+  })();
+  const client = new Recorder();
+  const outcome = Promise.withResolvers<unknown>();
+  client.onMade = (self) => {
+    self.transport.write("STARTTLS\n");
+    self.transport.write(new Uint8Array(64 << 20));
+  };
+  client.onData = (_data, self) => {
+    const transport = self.transport as SocketTransport;
+    transport.pauseReading();
+    upgrade(transport).then(outcome.resolve, outcome.resolve);
+  };
+  await createConnection(() => client, { hostname: "127.0.0.1", port });
+  const error = await within10s(outcome.promise);
+  const lost = await within10s(client.lost.promise);
+  (await served).close();
+  listener.close();
+  return { error, lost };
+}
+
+Deno.test("startTls: handshakeTimeout covers the wait for writes a peer never reads", async () => {
+  const { error, lost } = await startTlsBehindUnreadWrites((transport) =>
+    transport.startTls({ handshakeTimeout: 0.5 })
+  );
+  assert.ok(error instanceof Deno.errors.TimedOut, String(error));
+  assert.equal(lost, error, "connectionLost gets the same error");
+});
+
+Deno.test("startTls: an AbortSignal gives up the upgrade", async () => {
+  const controller = new AbortController();
+  const reason = new Error("given up");
+  const { error, lost } = await startTlsBehindUnreadWrites((transport) => {
+    const upgrade = transport.startTls({ signal: controller.signal });
+    controller.abort(reason);
+    return upgrade;
+  });
+  assert.equal(error, reason);
+  assert.equal(lost, reason);
+  const aborted = AbortSignal.abort(reason);
+  const client = new Recorder();
+  using server = silentServer();
+  const { transport } = await createConnection(() => client, {
+    hostname: "127.0.0.1",
+    port: server.port,
+  });
+  transport.pauseReading();
+  await assert.rejects(transport.startTls({ signal: aborted }), reason);
+  assert.ok(!transport.isClosing(), "refused before anything was done");
+  transport.close();
 });
