@@ -104,3 +104,107 @@ export function isIP(text: string): 0 | 4 | 6 {
   if (isIPv4(text)) return 4;
   return isIPv6(text) ? 6 : 0;
 }
+
+/**
+ * The 16 bytes of an IP address, an IPv4 address as IPv4-mapped IPv6
+ * (`::ffff:a.b.c.d`), a zone dropped; `null` for anything else. Every
+ * spelling of one address gives the same bytes.
+ *
+ * @example
+ * ```ts
+ * import { ipBytes } from "./_ip.ts";
+ *
+ * ipBytes("192.0.2.7"); // the same bytes as for "::ffff:c000:207"
+ * ipBytes("localhost"); // null
+ * ```
+ */
+export function ipBytes(text: string): Uint8Array | null {
+  const bytes = new Uint8Array(16);
+  if (isIPv4(text)) {
+    bytes[10] = bytes[11] = 0xff;
+    text.split(".").forEach((part, i) => bytes[12 + i] = Number(part));
+    return bytes;
+  }
+  if (!isIPv6(text)) return null;
+  const zone = text.indexOf("%");
+  const address = zone >= 0 ? text.slice(0, zone) : text;
+  const gap = address.indexOf("::");
+  const groupsOf = (half: string): number[] => {
+    if (half === "") return [];
+    const groups: number[] = [];
+    for (const part of half.split(":")) {
+      if (part.includes(".")) {
+        const [a, b, c, d] = part.split(".").map(Number);
+        groups.push((a << 8) | b, (c << 8) | d);
+      } else {
+        groups.push(parseInt(part, 16));
+      }
+    }
+    return groups;
+  };
+  const head = groupsOf(gap >= 0 ? address.slice(0, gap) : address);
+  const tail = gap >= 0 ? groupsOf(address.slice(gap + 2)) : [];
+  const groups = [
+    ...head,
+    ...new Array(8 - head.length - tail.length).fill(0),
+    ...tail,
+  ];
+  groups.forEach((group, i) => {
+    bytes[2 * i] = group >> 8;
+    bytes[2 * i + 1] = group & 0xff;
+  });
+  return bytes;
+}
+
+/** Whether 16 address bytes are an IPv4-mapped IPv6 address. */
+function isMapped(bytes: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
+  return bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
+/**
+ * The text of 16 address bytes, as {@linkcode canonicalIp} writes it.
+ *
+ * @example
+ * ```ts
+ * import { ipText } from "./_ip.ts";
+ *
+ * ipText(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7])); // "192.0.2.7"
+ * ```
+ */
+export function ipText(bytes: Uint8Array): string {
+  if (isMapped(bytes)) return bytes.subarray(12, 16).join(".");
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
+  let best = -1, bestLength = 1; // a lone zero group stays "0"
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) [best, bestLength] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (part: number[]) => part.map((g) => g.toString(16)).join(":");
+  if (best < 0) return hex(groups);
+  return `${hex(groups.slice(0, best))}::${
+    hex(groups.slice(best + bestLength))
+  }`;
+}
+
+/**
+ * One text for each IP address: an IPv4 address (or an IPv4-mapped IPv6
+ * one, `::ffff:192.0.2.7`) as a dotted quad; an IPv6 address in RFC 5952's
+ * form (lower case, no leading zeros, the longest run of zero groups as
+ * `::`), a zone dropped. Anything else comes back as it is.
+ *
+ * @example
+ * ```ts
+ * import { canonicalIp } from "./_ip.ts";
+ *
+ * canonicalIp("::FFFF:C000:207"); // "192.0.2.7"
+ * canonicalIp("2001:DB8:0:0:0:0:0:01"); // "2001:db8::1"
+ * ```
+ */
+export function canonicalIp(text: string): string {
+  const bytes = ipBytes(text);
+  return bytes === null ? text : ipText(bytes);
+}

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { canonicalIp } from "./_ip.ts";
+
 /**
  * `text` with every character outside printable ASCII escaped (`\xhh`, or
  * `\u{h...}` above `\xff`) and `\` doubled: a path a peer chose can carry no
@@ -21,7 +23,8 @@ function escapeText(text: string): string {
 
 /**
  * An address as a log line shows it: `host port N` for a TCP or UDP address
- * (as asyncio's logs show a `peername` tuple), the path for a Unix socket,
+ * (as asyncio's logs show a `peername` tuple; an IPv4-mapped IPv6 address
+ * as IPv4, IPv6 in its short lower-case form), the path for a Unix socket,
  * `unknown` for none.
  *
  * A Unix socket's peer path is chosen by the peer (a client may bind its
@@ -40,7 +43,7 @@ function escapeText(text: string): string {
 export function addrText(addr: Deno.Addr | undefined): string {
   if (!addr) return "unknown";
   if ("hostname" in addr) {
-    return `${escapeText(addr.hostname)} port ${addr.port}`;
+    return `${escapeText(canonicalIp(addr.hostname))} port ${addr.port}`;
   }
   return "path" in addr && addr.path ? escapeText(addr.path) : addr.transport;
 }

@@ -5,43 +5,7 @@
  * @module
  */
 
-import { isIPv4, isIPv6 } from "./_ip.ts";
-
-/** An address as 16 bytes: IPv4 as IPv4-mapped IPv6 (`::ffff:a.b.c.d`). */
-function addressBytes(address: string): Uint8Array | null {
-  if (isIPv4(address)) {
-    const bytes = new Uint8Array(16);
-    bytes[10] = bytes[11] = 0xff;
-    address.split(".").forEach((part, i) => bytes[12 + i] = Number(part));
-    return bytes;
-  }
-  if (!isIPv6(address)) return null;
-  let text = address;
-  // A trailing dotted IPv4 part (::ffff:1.2.3.4) is two groups.
-  const dotted = text.match(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number);
-    const groups = `${((a << 8) | b).toString(16)}:${
-      ((c << 8) | d).toString(16)
-    }`;
-    text = text.slice(0, -dotted[0].length) + groups;
-  }
-  const bytes = new Uint8Array(16);
-  const [head, rest] = text.includes("::") ? text.split("::") : [text, null];
-  const parse = (part: string) =>
-    part === "" ? [] : part.split(":").map((group) => parseInt(group, 16));
-  const left = parse(head);
-  const right = rest === null ? [] : parse(rest);
-  const groups = rest === null
-    ? left
-    : [...left, ...new Array(8 - left.length - right.length).fill(0), ...right];
-  if (groups.length !== 8) return null;
-  groups.forEach((group, i) => {
-    bytes[2 * i] = group >> 8;
-    bytes[2 * i + 1] = group & 0xff;
-  });
-  return bytes;
-}
+import { ipBytes, isIPv4 } from "./_ip.ts";
 
 /** One range: the first `bits` bits of `prefix`. */
 interface Range {
@@ -51,7 +15,7 @@ interface Range {
 
 function parseRange(text: string): Range {
   const [address, length, extra] = text.split("/");
-  const prefix = addressBytes(address);
+  const prefix = ipBytes(address);
   const v4 = isIPv4(address);
   const max = v4 ? 32 : 128;
   const bits = length === undefined ? max : Number(length);
@@ -103,7 +67,7 @@ export class AddressRanges {
 
   /** Whether `address` (an IP literal) is in one of the ranges. */
   has(address: string): boolean {
-    const bytes = addressBytes(address);
+    const bytes = ipBytes(address);
     if (bytes === null) return false;
     return this.#ranges.some((range) => inRange(bytes, range));
   }

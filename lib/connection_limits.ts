@@ -6,13 +6,42 @@
  * @module
  */
 
-/** Slots of the shared per-address table (see {@linkcode ConnectionLimits.shared}). */
+import { canonicalIp, ipBytes } from "./_ip.ts";
+
+/** Addresses the shared table can count at once (see {@linkcode ConnectionLimits.shared}). */
 const SLOTS = 65536;
 /** Where the counts sit in the shared memory. */
 const TOTAL = 0;
 const MAX = 1;
 const PER_ADDRESS = 2;
-const FIRST_SLOT = 3;
+const LOCK = 3; // 1 while a thread changes the table
+const USED = 4; // addresses in the table
+const SECRET = 5; // four random words that key the slot hash
+const FIRST_SLOT = 9;
+/** Each slot: the address's 16 bytes as four words, then its count. */
+const SLOT_WORDS = 5;
+
+/** One step of MurmurHash3's 32-bit mixing. */
+function mix(hash: number, word: number): number {
+  word = Math.imul(word, 0xcc9e2d51);
+  word = (word << 15) | (word >>> 17);
+  hash ^= Math.imul(word, 0x1b873593);
+  hash = (hash << 13) | (hash >>> 19);
+  return (Math.imul(hash, 5) + 0xe6546b64) | 0;
+}
+
+/** The address `text` as four words, or null when it is no IP address. */
+function keyOf(text: string): Int32Array | null {
+  const bytes = ipBytes(text);
+  if (bytes === null) return null;
+  const view = new DataView(bytes.buffer);
+  return Int32Array.of(
+    view.getInt32(0),
+    view.getInt32(4),
+    view.getInt32(8),
+    view.getInt32(12),
+  );
+}
 
 /** Why a connection was refused. */
 export type Refusal = "total" | "per-address";
@@ -25,26 +54,22 @@ export interface ConnectionLimitOptions {
   maxConnectionsPerIp?: number;
 }
 
-/** FNV-1a of a string, as a slot number. */
-function slotOf(address: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < address.length; i++) {
-    hash ^= address.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return FIRST_SLOT + ((hash >>> 0) % SLOTS);
-}
-
 /**
  * Counts open connections against a total limit and a per-address limit.
  *
- * In one thread ({@linkcode ConnectionLimits.local}) the per-address counts
- * are exact. Shared between threads ({@linkcode ConnectionLimits.shared},
- * then {@linkcode ConnectionLimits.attach} in each worker) the counts live
- * in a `SharedArrayBuffer` updated with `Atomics`, and addresses are
- * counted in 65,536 hashed slots: two addresses that share a slot share a
- * budget (with n busy addresses, a given one shares with about n / 65,536
- * others).
+ * Addresses are counted as addresses, not as text: every spelling of one
+ * (`192.0.2.7`, `::ffff:192.0.2.7`, `::FFFF:C000:207`) is one address,
+ * with one budget.
+ *
+ * In one thread ({@linkcode ConnectionLimits.local}) the counts live in a
+ * map. Shared between threads ({@linkcode ConnectionLimits.shared}, then
+ * {@linkcode ConnectionLimits.attach} in each worker) they live in a
+ * `SharedArrayBuffer`: a table of up to 65,535 addresses, each stored in
+ * full beside its count, placed by a hash keyed with a secret drawn when
+ * the limits are made. Counts are exact either way: no address shares a
+ * budget with another, so no peer can shut another out by choosing its
+ * own address. Past 65,535 addresses open at once, a new address is served
+ * without a per-address count (never refused for want of room).
  *
  * @example One limit for two servers
  * ```ts
@@ -78,8 +103,12 @@ export class ConnectionLimits {
    * each worker and {@linkcode ConnectionLimits.attach} it there.
    */
   static shared(options: ConnectionLimitOptions = {}): ConnectionLimits {
-    const buffer = new SharedArrayBuffer((FIRST_SLOT + SLOTS) * 4);
-    const limits = new ConnectionLimits(new Int32Array(buffer), true);
+    const buffer = new SharedArrayBuffer(
+      (FIRST_SLOT + SLOTS * SLOT_WORDS) * 4,
+    );
+    const counts = new Int32Array(buffer);
+    crypto.getRandomValues(counts.subarray(SECRET, SECRET + 4));
+    const limits = new ConnectionLimits(counts, true);
     limits.#set(options);
     return limits;
   }
@@ -148,15 +177,14 @@ export class ConnectionLimits {
     const perAddress = counts[PER_ADDRESS];
     if (address === undefined || perAddress === 0) return null;
     if (this.#perAddress) {
-      const open = this.#perAddress.get(address) ?? 0;
+      const key = canonicalIp(address);
+      const open = this.#perAddress.get(key) ?? 0;
       if (open < perAddress) {
-        this.#perAddress.set(address, open + 1);
+        this.#perAddress.set(key, open + 1);
         return null;
       }
-    } else {
-      const slot = slotOf(address);
-      if (Atomics.add(counts, slot, 1) < perAddress) return null;
-      Atomics.sub(counts, slot, 1);
+    } else if (this.#sharedAcquire(address, perAddress)) {
+      return null;
     }
     if (total) Atomics.sub(counts, TOTAL, 1);
     return "per-address";
@@ -168,11 +196,107 @@ export class ConnectionLimits {
     if (total) Atomics.sub(counts, TOTAL, 1);
     if (address === undefined || counts[PER_ADDRESS] === 0) return;
     if (this.#perAddress) {
-      const open = (this.#perAddress.get(address) ?? 1) - 1;
-      if (open > 0) this.#perAddress.set(address, open);
-      else this.#perAddress.delete(address);
+      const key = canonicalIp(address);
+      const open = (this.#perAddress.get(key) ?? 1) - 1;
+      if (open > 0) this.#perAddress.set(key, open);
+      else this.#perAddress.delete(key);
     } else {
-      Atomics.sub(counts, slotOf(address), 1);
+      this.#sharedRelease(address);
     }
+  }
+
+  /** Where `key` belongs in the shared table: a hash keyed by the secret. */
+  #home(key: Int32Array): number {
+    const counts = this.#counts;
+    let hash = counts[SECRET];
+    for (let i = 0; i < 4; i++) hash = mix(hash, key[i] ^ counts[SECRET + i]);
+    hash ^= hash >>> 16;
+    hash = Math.imul(hash, 0x85ebca6b);
+    hash ^= hash >>> 13;
+    return (hash >>> 0) % SLOTS;
+  }
+
+  /** The word offset of slot `i`. */
+  #at(i: number): number {
+    return FIRST_SLOT + i * SLOT_WORDS;
+  }
+
+  /** Whether slot `i` holds `key` (a slot with no count is empty). */
+  #holds(i: number, key: Int32Array): boolean {
+    const counts = this.#counts;
+    const at = this.#at(i);
+    return counts[at + 4] > 0 && counts[at] === key[0] &&
+      counts[at + 1] === key[1] && counts[at + 2] === key[2] &&
+      counts[at + 3] === key[3];
+  }
+
+  /**
+   * Runs `change` with the shared table to itself. The critical sections
+   * are a few dozen operations that cannot throw, so a spin lock serves.
+   */
+  #locked<T>(change: () => T): T {
+    const counts = this.#counts;
+    while (Atomics.compareExchange(counts, LOCK, 0, 1) !== 0) {
+      // Another thread is in the table for a moment.
+    }
+    try {
+      return change();
+    } finally {
+      Atomics.store(counts, LOCK, 0);
+    }
+  }
+
+  /** Counts `address` in the shared table: false at its limit. */
+  #sharedAcquire(address: string, perAddress: number): boolean {
+    const key = keyOf(address);
+    if (key === null) return true;
+    return this.#locked(() => {
+      const counts = this.#counts;
+      let i = this.#home(key);
+      while (counts[this.#at(i) + 4] > 0) {
+        if (this.#holds(i, key)) {
+          const at = this.#at(i) + 4;
+          if (counts[at] >= perAddress) return false;
+          counts[at]++;
+          return true;
+        }
+        i = (i + 1) % SLOTS;
+      }
+      // Not there: a new address, in the empty slot the probe ended on,
+      // unless the table is full (one slot stays empty to end probes).
+      if (counts[USED] >= SLOTS - 1) return true;
+      counts.set(key, this.#at(i));
+      counts[this.#at(i) + 4] = 1;
+      counts[USED]++;
+      return true;
+    });
+  }
+
+  /** Uncounts `address` in the shared table; its slot empties at 0. */
+  #sharedRelease(address: string): void {
+    const key = keyOf(address);
+    if (key === null) return;
+    this.#locked(() => {
+      const counts = this.#counts;
+      let i = this.#home(key);
+      while (!this.#holds(i, key)) {
+        if (counts[this.#at(i) + 4] === 0) return; // never counted
+        i = (i + 1) % SLOTS;
+      }
+      if (--counts[this.#at(i) + 4] > 0) return;
+      counts[USED]--;
+      // Linear probing's deletion: move back each later entry of the run
+      // whose home is not between the hole and it, so probes still find it.
+      for (let j = (i + 1) % SLOTS; counts[this.#at(j) + 4] > 0;) {
+        const home = this.#home(counts.subarray(this.#at(j), this.#at(j) + 4));
+        const stays = i <= j ? i < home && home <= j : i < home || home <= j;
+        if (!stays) {
+          counts.copyWithin(this.#at(i), this.#at(j), this.#at(j) + SLOT_WORDS);
+          counts[this.#at(j) + 4] = 0;
+          i = j;
+        }
+        j = (j + 1) % SLOTS;
+      }
+    });
   }
 }

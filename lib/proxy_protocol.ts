@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isIPv4, isIPv6 } from "./_ip.ts";
+import { canonicalIp, ipText, isIPv4, isIPv6 } from "./_ip.ts";
 import { escapeBytes } from "./_escape.ts";
 import type { ByteStream } from "./transport.ts";
 
@@ -57,7 +57,12 @@ export class ProxyHeaderError extends Error {
 export interface ProxyHeader {
   /** 1 or 2. */
   version: 1 | 2;
-  /** The real client, when the proxy passed one (not for LOCAL/UNKNOWN). */
+  /**
+   * The real client, when the proxy passed one (not for LOCAL/UNKNOWN).
+   * Its address is in one text whatever the proxy's spelling: an
+   * IPv4-mapped IPv6 address as IPv4 (`::ffff:c000:207` is `192.0.2.7`),
+   * IPv6 in RFC 5952's short lower-case form.
+   */
   source?: Deno.NetAddr;
   /** The address the client connected to, likewise. */
   destination?: Deno.NetAddr;
@@ -105,28 +110,9 @@ function parseV1(line: string): Omit<ProxyHeader, "rest"> {
   }
   return {
     version: 1,
-    source: tcp(src, parsePort(sport)),
-    destination: tcp(dst, parsePort(dport)),
+    source: tcp(canonicalIp(src), parsePort(sport)),
+    destination: tcp(canonicalIp(dst), parsePort(dport)),
   };
-}
-
-function ipv6(bytes: Uint8Array): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) {
-    groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
-  }
-  // The canonical short form: the longest run of zero groups becomes "::".
-  let best = -1, bestLength = 0;
-  for (let i = 0; i < 8;) {
-    let j = i;
-    while (j < 8 && groups[j] === "0") j++;
-    if (j - i > bestLength && j - i > 1) [best, bestLength] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  if (best < 0) return groups.join(":");
-  const left = groups.slice(0, best).join(":");
-  const right = groups.slice(best + bestLength).join(":");
-  return `${left}::${right}`;
 }
 
 /** Parses a complete version 2 header's fixed part and addresses. */
@@ -156,8 +142,8 @@ function parseV2(header: Uint8Array): Omit<ProxyHeader, "rest"> {
   if (family === 0x21 && length >= 36) {
     return {
       version: 2,
-      source: tcp(ipv6(header.subarray(16, 32)), view.getUint16(32)),
-      destination: tcp(ipv6(header.subarray(32, 48)), view.getUint16(34)),
+      source: tcp(ipText(header.subarray(16, 32)), view.getUint16(32)),
+      destination: tcp(ipText(header.subarray(32, 48)), view.getUint16(34)),
     };
   }
   if (family === 0x00) return { version: 2 };

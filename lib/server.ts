@@ -12,6 +12,7 @@ import type {
   ProtocolFactory,
 } from "./protocol.ts";
 import { AddressRanges } from "./address_ranges.ts";
+import { canonicalIp } from "./_ip.ts";
 import { reportError } from "./_report.ts";
 import { Throttle } from "./_throttle.ts";
 import { checkHandshakeTimeout } from "./_tls_handshake.ts";
@@ -153,13 +154,13 @@ class Reported extends Error {}
 
 /** The IP address of a TCP peer; undefined for other peers. */
 function ipOf(addr: Deno.Addr | undefined): string | undefined {
-  return addr && "hostname" in addr ? addr.hostname : undefined;
+  return addr && "hostname" in addr ? canonicalIp(addr.hostname) : undefined;
 }
 
 /** `host port N` for TCP peers, `a Unix socket peer` otherwise. */
 function peerText(addr: Deno.Addr): { host: string; port: number | string } {
   return "hostname" in addr
-    ? { host: addr.hostname, port: addr.port }
+    ? { host: canonicalIp(addr.hostname), port: addr.port }
     : { host: "unix socket", port: "path" in addr ? addr.path ?? "-" : "-" };
 }
 
@@ -477,6 +478,8 @@ export class Server implements AsyncDisposable {
           ...peerText(conn.remoteAddr),
           why: timedOut
             ? `no PROXY protocol header within ${this.#handshakeMs / 1000} s`
+            : error instanceof Deno.errors.ConnectionReset
+            ? "the peer reset the connection during the PROXY protocol header"
             : `malformed PROXY protocol header: ${
               error instanceof Error ? error.message : String(error)
             }`,

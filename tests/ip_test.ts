@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import { isIP, isIPv4, isIPv6 } from "../lib/_ip.ts";
+import { canonicalIp, isIP, isIPv4, isIPv6 } from "../lib/_ip.ts";
 
 const EDGES = [
   "",
@@ -108,5 +108,26 @@ Deno.test("isIP, isIPv4 and isIPv6 agree with node:net on edge cases, near misse
       `isIPv6(${JSON.stringify(text)})`,
     );
     assert.equal(isIP(text), net.isIP(text), `isIP(${JSON.stringify(text)})`);
+  }
+});
+
+Deno.test("canonicalIp: one text per address, as RFC 5952 and IPv4 for mapped addresses", () => {
+  const cases: [string, string][] = [
+    ["192.0.2.7", "192.0.2.7"],
+    ["::ffff:192.0.2.7", "192.0.2.7"],
+    ["::FFFF:C000:207", "192.0.2.7"],
+    ["0:0:0:0:0:ffff:c000:0207", "192.0.2.7"],
+    ["2001:DB8:0:0:0:0:0:01", "2001:db8::1"],
+    ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"], // the first longest run
+    ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"], // a lone zero stays
+    ["::", "::"],
+    ["::1", "::1"],
+    ["fe80::1%eth0", "fe80::1"],
+    ["0:0:0:0:0:0:1.2.3.4", "::102:304"],
+    ["localhost", "localhost"],
+  ];
+  for (const [text, canonical] of cases) {
+    assert.equal(canonicalIp(text), canonical, text);
+    if (isIP(text)) assert.equal(canonicalIp(canonical), canonical);
   }
 });

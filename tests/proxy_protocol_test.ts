@@ -3,7 +3,13 @@ import { ProxyHeaderError, readProxyHeader } from "../lib/proxy_protocol.ts";
 import { createServer } from "../lib/server.ts";
 import { EchoServer } from "../echo/echo.ts";
 import { configureLogging } from "../echo/logging.ts";
-import { readAll, recording, writeAll } from "./_helpers.ts";
+import {
+  readAll,
+  receiveQueue,
+  recording,
+  waitFor,
+  writeAll,
+} from "./_helpers.ts";
 import { runProgram, ServerProcess } from "./_process.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -268,4 +274,104 @@ Deno.test("program: --proxy-protocol logs the real client's address", async () =
   ]);
   assert.equal(usage.code, 2);
   assert.match(usage.lines[0], /--proxy-protocol cannot be used with --udp/);
+});
+
+Deno.test("server: every spelling of a client's address in PROXY headers is one per-IP budget", async () => {
+  const logged: string[] = [];
+  configureLogging({ level: "info", write: (line) => logged.push(line) });
+  const { factory } = recording({ echo: true });
+  await using server = await createServer(factory, {
+    hostname: "127.0.0.1",
+    proxyProtocol: true,
+    maxConnectionsPerIp: 3,
+  });
+  const port = server.addrs[0].port;
+  const mapped = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7];
+  const loopback6 = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+  const headers = [
+    encode("PROXY TCP4 192.0.2.7 127.0.0.1 1000 10000\r\n"),
+    encode("PROXY TCP6 ::ffff:192.0.2.7 ::1 1000 10000\r\n"),
+    encode("PROXY TCP6 ::FFFF:C000:207 ::1 1000 10000\r\n"),
+    encode("PROXY TCP6 0:0:0:0:0:ffff:c000:0207 ::1 1000 10000\r\n"),
+    v2(0x21, [...mapped, ...loopback6, 0x03, 0xe8, 0x27, 0x10]),
+  ];
+  const conns: Deno.Conn[] = [];
+  let served = 0;
+  try {
+    for (const header of headers) {
+      for (let i = 0; i < 3; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        conns.push(conn);
+        await writeAll(conn, header);
+        await writeAll(conn, encode("x"));
+        const answer = new Uint8Array(1);
+        const n = await conn.read(answer).catch(() => null);
+        if (n === 1) served++;
+      }
+    }
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+  assert.equal(served, 3, "one client, one budget of 3");
+  const refusals = logged.filter((l) => l.includes("per-address limit"));
+  // Refusals are logged at a limited rate: at least the first, in one text.
+  assert.ok(refusals.length >= 1, logged.join("\n"));
+  for (const line of refusals) {
+    assert.match(
+      line,
+      /from 192\.0\.2\.7 port 1000: 3 connections open from 192\.0\.2\.7 /,
+    );
+  }
+});
+
+Deno.test("server: a peer that resets in the middle of a PROXY header is logged as a reset", async () => {
+  const logged: string[] = [];
+  configureLogging({ level: "info", write: (line) => logged.push(line) });
+  const { factory } = recording({ echo: true });
+  await using server = await createServer(factory, {
+    hostname: "127.0.0.1",
+    proxyProtocol: true,
+  });
+  const port = server.addrs[0].port;
+  const peer = new Deno.Command("python3", {
+    args: [
+      "-c",
+      `
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"PROXY TCP4 192.0.2.7 ")
+print(s.getsockname()[1], flush=True)
+sys.stdin.readline()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+`,
+      String(port),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const out = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const peerPort = Number((await out.read()).value);
+  // Reset once the server has read the half header (a reset discards what
+  // the server has not read yet).
+  await waitFor(
+    async () => (await receiveQueue(port, peerPort)) === 0,
+    "the server reading the half header",
+  );
+  const stdin = peer.stdin.getWriter();
+  await stdin.write(encode("reset\n"));
+  await stdin.close();
+  assert.ok((await peer.status).success);
+  out.releaseLock();
+  await peer.stdout.cancel().catch(() => {});
+  await waitFor(
+    () => logged.some((l) => l.includes("PROXY")),
+    "the rejected header's log line",
+  );
+  const line = logged.find((l) => l.includes("PROXY"))!;
+  assert.match(
+    line,
+    /the peer reset the connection during the PROXY protocol header/,
+  );
+  assert.doesNotMatch(line, /malformed/);
 });

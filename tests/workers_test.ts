@@ -115,3 +115,87 @@ Deno.test("workers: missing --unstable-net or read access is one line; other tra
   const bad = await runProgram("main_server.ts", ["--workers", "-1"]);
   assert.equal(bad.code, 2);
 });
+
+Deno.test(
+  "workers: a peer whose address hashes with another's cannot shut it out of the per-IP limit",
+  {
+    ignore: Deno.build.os !== "linux",
+  },
+  async () => {
+    // An address that shared 127.0.0.1's slot when workers placed addresses
+    // with an unkeyed FNV-1a hash.
+    const fnv = (text: string) => {
+      let hash = 0x811c9dc5;
+      for (let i = 0; i < text.length; i++) {
+        hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+      }
+      return (hash >>> 0) % 65536;
+    };
+    let attacker = "";
+    for (let n = 2; attacker === "" && n < 1 << 24; n++) {
+      const candidate = `127.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+      if (fnv(candidate) === fnv("127.0.0.1")) attacker = candidate;
+    }
+    const server = await ServerProcess.start([
+      "--host",
+      "127.0.0.1",
+      "--workers",
+      "2",
+      "--max-connections-per-ip",
+      "3",
+      "--log-level",
+      "info",
+    ], WORKER_PERMISSIONS);
+    // Three idle connections from the attacker's address (Deno cannot choose
+    // a source address: Python can), held until told on stdin.
+    const holder = new Deno.Command("python3", {
+      args: [
+        "-c",
+        `
+import socket, sys
+held = []
+for _ in range(3):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), source_address=(sys.argv[1], 0))
+    s.sendall(b"x")
+    assert s.recv(1) == b"x"
+    held.append(s)
+print("held", flush=True)
+sys.stdin.read()
+`,
+        attacker,
+        String(server.port),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    try {
+      const out = holder.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      assert.equal((await out.read()).value?.trim(), "held");
+      out.releaseLock();
+      const victims: Deno.Conn[] = [];
+      for (let i = 0; i < 3; i++) {
+        const conn = await Deno.connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+        });
+        victims.push(conn);
+        await writeAll(conn, new TextEncoder().encode("v"));
+        const answer = new Uint8Array(1);
+        assert.equal(
+          await conn.read(answer).catch(() => null),
+          1,
+          `victim ${i}`,
+        );
+      }
+      for (const conn of victims) conn.close();
+    } finally {
+      await holder.stdin.close();
+      await holder.status;
+      await holder.stdout.cancel().catch(() => {});
+      server.kill("SIGTERM");
+      await server.status();
+      await server.stop();
+    }
+  },
+);
