@@ -4,6 +4,7 @@
  * @module
  */
 
+import { X509Certificate } from "node:crypto";
 import { describeError, ProgramError } from "./errors.ts";
 
 /**
@@ -51,4 +52,28 @@ export async function readPemFile(
     );
   }
   return text;
+}
+
+/**
+ * What a log line says of a PEM certificate (the first of a chain): its
+ * subject, its names, and when it expires.
+ *
+ * @example
+ * ```ts ignore
+ * describeCertificate(pem); // "CN=localhost (DNS:localhost), valid until 2027-01-06T23:32:39Z"
+ * ```
+ */
+export function describeCertificate(pem: string): string {
+  try {
+    const certificate = new X509Certificate(pem);
+    const names = certificate.subjectAltName
+      ? ` (${certificate.subjectAltName})`
+      : "";
+    const until = certificate.validToDate.toISOString().replace(".000Z", "Z");
+    return `${
+      certificate.subject.replaceAll("\n", ", ")
+    }${names}, valid until ${until}`;
+  } catch (error) {
+    return `a certificate that does not parse (${describeError(error)})`;
+  }
 }

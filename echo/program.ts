@@ -25,6 +25,7 @@ import {
   readCommonConfig,
 } from "./flags.ts";
 import { configureLogging, flushLogs } from "./logging.ts";
+import { releaseSignals } from "./shutdown.ts";
 
 /** The project's version, from deno.json. */
 export const VERSION: string = denoConfig.version;
@@ -170,5 +171,6 @@ export async function main<C extends CommonConfig>(
     return EXIT_FAILURE;
   } finally {
     await flushLogs();
+    releaseSignals();
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The echo server program behind main_server.ts: listen, log the seed's
- * lines, shut down gracefully on SIGINT or SIGTERM.
+ * lines, shut down gracefully on SIGINT, SIGTERM or SIGQUIT; SIGHUP reloads
+ * the TLS certificate (and stops a server without TLS gracefully).
  *
  * @module
  */
@@ -23,7 +24,7 @@ import {
   UNIX_FLAG,
 } from "./flags.ts";
 import { parseCount, parseSeconds } from "./parse.ts";
-import { readPemFile } from "./pem.ts";
+import { describeCertificate, readPemFile } from "./pem.ts";
 import type { Program } from "./program.ts";
 import {
   announceTrust,
@@ -55,7 +56,7 @@ function parsePositiveSeconds(flag: string, text: string): number {
   return value;
 }
 
-/** The UDP echo server: until SIGINT/SIGTERM. */
+/** The UDP echo server: until a stopping signal (see `SIGNALS`). */
 async function runUdp(config: ServerConfig): Promise<number> {
   let transport: DatagramTransport;
   try {
@@ -113,7 +114,7 @@ export const serverProgram: Program<ServerConfig> = {
       type: "string",
       value: "SECONDS",
       help:
-        "at SIGINT/SIGTERM, time open connections get to finish (default: 5)",
+        "at SIGINT, SIGTERM or SIGQUIT, time open connections get to finish (default: 5)",
     },
     "max-connections": {
       type: "string",
@@ -306,7 +307,33 @@ export const serverProgram: Program<ServerConfig> = {
         return await shutDown(server, config.grace, hurry);
       },
       config.grace,
+      config.tls && (() => reloadTls(server, config.tls!)),
     );
     return EXIT_OK;
   },
 };
+
+/**
+ * Re-reads the certificate and key files (at SIGHUP) and serves them to new
+ * connections; logs one line saying what it now serves, or why it kept the
+ * certificate it had.
+ */
+async function reloadTls(
+  server: Server,
+  files: { certFile: string; keyFile: string },
+): Promise<void> {
+  const log = getLogger(["main"]);
+  try {
+    const cert = await readPemFile("--tls-cert", files.certFile, "certificate");
+    const key = await readPemFile("--tls-key", files.keyFile, "private key");
+    await server.setTls({ cert, key });
+    log.info("SIGHUP: now serving {certificate} from {file}", {
+      certificate: describeCertificate(cert),
+      file: files.certFile,
+    });
+  } catch (error) {
+    log.error("SIGHUP: kept the certificate in use: {why}", {
+      why: error instanceof ProgramError ? error.message : describeError(error),
+    });
+  }
+}

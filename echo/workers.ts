@@ -90,7 +90,7 @@ function stopWorker(
 }
 
 /**
- * Runs `count` workers on the configured address until SIGINT/SIGTERM, then
+ * Runs `count` workers on the configured address until a stopping signal, then
  * shuts them all down gracefully (a second signal hurries them). Logs the
  * seed's lines once, and each worker's share of the connections.
  *

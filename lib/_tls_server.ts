@@ -21,6 +21,7 @@
  * @module
  */
 
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { ByteStream } from "./transport.ts";
@@ -59,6 +60,7 @@ export interface TlsContext {
 export function tlsContext(
   options: { cert: string; key: string; alpnProtocols?: string[] },
 ): TlsContext {
+  checkKeyPair(options.cert, options.key);
   const context: TlsContext = {
     secureContext: tls.createSecureContext({
       cert: options.cert,
@@ -68,6 +70,37 @@ export function tlsContext(
     accept: (conn) => new TlsServerStream(conn, context),
   };
   return context;
+}
+
+/**
+ * Checks that `cert` starts with a certificate that parses, that `key` is
+ * a private key, and that the key is the certificate's: `node:tls` takes
+ * any of these broken and fails each handshake instead.
+ *
+ * @throws {Error} saying which of the three is wrong.
+ */
+function checkKeyPair(cert: string, key: string): void {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch (error) {
+    throw new Error(`the certificate does not parse: ${messageOf(error)}`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (error) {
+    throw new Error(`the private key does not parse: ${messageOf(error)}`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new Error(
+      `the private key is not the certificate's (${certificate.subject})`,
+    );
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Holds reads from the TCP connection back while it is closed. */

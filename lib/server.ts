@@ -320,6 +320,38 @@ export class Server implements AsyncDisposable {
   }
 
   /**
+   * Serves new TLS settings (a renewed certificate, say) without a restart,
+   * as Node's `setSecureContext` does: handshakes that start after the call
+   * use them; connections already made, and handshakes already begun, keep
+   * theirs. Settings that cannot be used are refused and the old ones stay.
+   *
+   * @example Reloading the certificate files on SIGHUP
+   * ```ts
+   * import { createServer } from "@protocols/core";
+   *
+   * const read = async () => ({
+   *   cert: await Deno.readTextFile("cert.pem"),
+   *   key: await Deno.readTextFile("key.pem"),
+   * });
+   * const server = await createServer(() => ({}), { port: 0, tls: await read() });
+   * Deno.addSignalListener("SIGHUP", async () => {
+   *   await server.setTls(await read()).catch((error) => console.error(error.message));
+   * });
+   * ```
+   *
+   * @throws {Error} on a server that does not serve TLS, or when the
+   * certificate or key does not parse or the key is not the certificate's
+   * (the message says which).
+   */
+  async setTls(options: TlsServerOptions): Promise<void> {
+    if (!this.#tls) {
+      throw new Error("setTls() on a server that does not serve TLS");
+    }
+    const { tlsContext } = await import("./_tls_server.ts");
+    this.#tls = tlsContext(options);
+  }
+
+  /**
    * Logs a warning that peers can cause at will: at most one line a second
    * for each `kind`, then one line with how many were held back.
    */

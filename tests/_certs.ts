@@ -30,7 +30,15 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 
 /** The test certificates (made on first use). */
 export function testCerts(): Promise<TestCerts> {
-  return made ??= (async () => {
+  return made ??= makeCerts("Echo Test CA");
+}
+
+/**
+ * A new CA named `caName` and a server certificate it signed for
+ * localhost, 127.0.0.1 and ::1, in a new temporary directory.
+ */
+export function makeCerts(caName: string): Promise<TestCerts> {
+  return (async () => {
     const dir = await Deno.makeTempDir({ prefix: "echo-certs-" });
     await openssl([
       "req",
@@ -45,7 +53,7 @@ export function testCerts(): Promise<TestCerts> {
       "-days",
       "2",
       "-subj",
-      "/CN=Echo Test CA",
+      `/CN=${caName}`,
     ], dir);
     await openssl([
       "req",

@@ -6,7 +6,7 @@ import { configureLogging } from "../echo/logging.ts";
 import type { Protocol } from "../lib/protocol.ts";
 import type { Transport } from "../lib/transport.ts";
 import type { SocketTransport } from "../lib/socket_transport.ts";
-import { testCerts } from "./_certs.ts";
+import { makeCerts, testCerts } from "./_certs.ts";
 import {
   assertSameBytes,
   concat,
@@ -340,4 +340,60 @@ Deno.test("startTls: an AbortSignal gives up the upgrade", async () => {
   await assert.rejects(transport.startTls({ signal: aborted }), reason);
   assert.ok(!transport.isClosing(), "refused before anything was done");
   transport.close();
+});
+
+Deno.test("Server.setTls: new handshakes use the new certificate; unusable ones are refused with a reason", async () => {
+  const first = await testCerts();
+  const second = await makeCerts("Echo Second CA");
+  await using server = await createServer(() => new EchoServer(), {
+    hostname: "127.0.0.1",
+    tls: { cert: first.cert, key: first.key },
+  });
+  const port = server.addrs[0].port;
+  const handshake = async (ca: string) => {
+    const conn = await Deno.connectTls({
+      hostname: "localhost",
+      port,
+      caCerts: [ca],
+    });
+    try {
+      await conn.handshake();
+    } finally {
+      conn.close();
+    }
+  };
+  await handshake(first.ca);
+  await server.setTls({ cert: second.cert, key: second.key });
+  await handshake(second.ca);
+  await assert.rejects(handshake(first.ca), /certificate/i);
+  await assert.rejects(
+    server.setTls({ cert: second.cert, key: first.key }),
+    /the private key is not the certificate's \(CN=localhost\)/,
+  );
+  await assert.rejects(
+    server.setTls({
+      cert: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+      key: second.key,
+    }),
+    /the certificate does not parse/,
+  );
+  await assert.rejects(
+    server.setTls({ cert: second.cert, key: "not a key" }),
+    /the private key does not parse/,
+  );
+  await handshake(second.ca); // still the second
+  await using plain = await createServer(() => new EchoServer(), {
+    hostname: "127.0.0.1",
+  });
+  await assert.rejects(
+    plain.setTls({ cert: second.cert, key: second.key }),
+    /setTls\(\) on a server that does not serve TLS/,
+  );
+  await assert.rejects(
+    createServer(() => new EchoServer(), {
+      hostname: "127.0.0.1",
+      tls: { cert: first.cert, key: second.key },
+    }),
+    /the private key is not the certificate's/,
+  );
 });
