@@ -24,10 +24,18 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
+import { ReadSize } from "./_read_size.ts";
 import type { ByteStream } from "./transport.ts";
 
 /** The most bytes one read of the TCP connection takes. */
 const RAW_READ_SIZE = 64 * 1024;
+
+/**
+ * The fewest bytes one read of the TCP connection asks for, and what a new
+ * connection starts with: an idle TLS connection holds a buffer this small
+ * (a busy one grows it, see ReadSize).
+ */
+const MIN_RAW_READ_SIZE = 2 * 1024;
 
 /**
  * Decrypted bytes waiting to be read past which reading from the TCP
@@ -130,7 +138,8 @@ class ReadGate {
 
 /** The TCP connection as the Node stream `node:tls` runs over. */
 function rawStream(conn: Deno.Conn, gate: ReadGate): Duplex {
-  const buffer = new Uint8Array(RAW_READ_SIZE);
+  const readSize = new ReadSize(MIN_RAW_READ_SIZE, RAW_READ_SIZE);
+  let buffer = new Uint8Array(readSize.size);
   const stream: Duplex = new Duplex({
     allowHalfOpen: true,
     read() {
@@ -173,8 +182,12 @@ function rawStream(conn: Deno.Conn, gate: ReadGate): Duplex {
         return;
       }
       // A copy of what was read: one buffer takes every read, and a small
-      // read does not cost a 64 KiB allocation.
+      // read does not cost a large allocation.
       stream.push(buffer.slice(0, n));
+      readSize.update(n, buffer.byteLength);
+      if (readSize.size !== buffer.byteLength) {
+        buffer = new Uint8Array(readSize.size);
+      }
     }, (error) => stream.destroy(error));
   };
   return stream;

@@ -14,6 +14,7 @@ import {
   type Protocol,
 } from "./protocol.ts";
 import { WriteFlowControl } from "./_flow_control.ts";
+import { ReadSize } from "./_read_size.ts";
 import {
   isEmptyWrite,
   ReadSlabs,
@@ -35,9 +36,6 @@ export const READ_SIZE = 128 * 1024;
  * with: an idle connection holds one read buffer this small.
  */
 export const MIN_READ_SIZE = 256;
-
-/** Reads this many times smaller than the read size in a row shrink it. */
-const SHRINK_AFTER = 16;
 
 /** Microtask turns the read loop gives a write in flight to settle. */
 const WRITE_SETTLE_TURNS = 3;
@@ -178,8 +176,7 @@ export class SocketTransport implements Transport {
   #flow: WriteFlowControl;
 
   // Reading.
-  #readSize = MIN_READ_SIZE; // adapts: doubles on full reads, halves on small
-  #smallReads = 0;
+  #readSize = new ReadSize(MIN_READ_SIZE, READ_SIZE);
   #reading = true;
   #readPending = false;
   #wake: (() => void) | null = null;
@@ -401,7 +398,7 @@ export class SocketTransport implements Transport {
     const slabs = this.#slabs = new ReadSlabs();
     while (true) {
       if (!this.#reading && !(await this.#waitForReading())) return;
-      const size = this.#readSize;
+      const size = this.#readSize.size;
       const target = slabs.target(size);
       let n: number | null;
       this.#readPending = true;
@@ -443,7 +440,7 @@ export class SocketTransport implements Transport {
       if (!this.#reading && !(await this.#waitForReading())) return;
       let buffer: Uint8Array;
       try {
-        buffer = protocol.getBuffer(this.#readSize);
+        buffer = protocol.getBuffer(this.#readSize.size);
       } catch (error) {
         throw new CallbackError("getBuffer", asError(error));
       }
@@ -485,24 +482,10 @@ export class SocketTransport implements Transport {
     }
   }
 
-  /**
-   * Counts a read of `n` bytes and adapts the read size: a read that filled
-   * its buffer doubles it (up to {@linkcode READ_SIZE}); a run of reads far
-   * smaller than it halves it (down to {@linkcode MIN_READ_SIZE}).
-   */
+  /** Counts a read of `n` bytes and adapts the read size (see ReadSize). */
   #adapt(n: number, size: number): void {
     this.#bytesIn += n;
-    if (n >= size) {
-      if (this.#readSize < READ_SIZE) this.#readSize *= 2;
-      this.#smallReads = 0;
-    } else if (n <= this.#readSize >> 3 && this.#readSize > MIN_READ_SIZE) {
-      if (++this.#smallReads >= SHRINK_AFTER) {
-        this.#readSize >>= 1;
-        this.#smallReads = 0;
-      }
-    } else {
-      this.#smallReads = 0;
-    }
+    this.#readSize.update(n, size);
   }
 
   /** Waits while reading is paused; false when the transport is closing. */

@@ -249,3 +249,26 @@ Deno.test("TlsServerStream: after the peer's EOF, closeWrite() still writes clos
   ]);
   client.destroy();
 });
+
+Deno.test("TlsServerStream: an idle connection reads into a small buffer; a busy one's grows", async () => {
+  const { pair, stream, client } = await tlsOverPair();
+  const sizes: number[] = [];
+  const read = pair.server.read.bind(pair.server);
+  pair.server.read = (p: Uint8Array) => {
+    sizes.push(p.byteLength);
+    return read(p);
+  };
+  await stream.handshake();
+  await settle();
+  // After the handshake, the read waiting on an idle connection is small.
+  assert.ok(sizes.at(-1)! <= 2048, `idle read of ${sizes.at(-1)} bytes`);
+  // A megabyte from the client: reads grow to take whole TLS records.
+  const data = new Uint8Array(1 << 20).fill(7);
+  client.write(data);
+  const into = new Uint8Array(65536);
+  let got = 0;
+  while (got < data.length) got += (await stream.read(into))!;
+  assert.ok(Math.max(...sizes) >= 16384, `largest read ${Math.max(...sizes)}`);
+  client.destroy();
+  stream.abort();
+});
