@@ -68,6 +68,10 @@ export function describeError(
   if (error instanceof Deno.errors.NotFound) {
     return target === "path" ? "no such file or directory" : "host not found";
   }
+  if (error instanceof Deno.errors.WouldBlock && target === "path") {
+    // A Unix socket's queue of connections waiting to be accepted is full.
+    return "the server is not accepting connections (its backlog is full)";
+  }
   if (error instanceof Deno.errors.TimedOut) {
     // The system's "Connection timed out (os error 110)" is said short; a
     // deadline of ours (a TLS handshake) says which it was.

@@ -130,6 +130,9 @@ export async function connectProcess<P extends Protocol>(
 ): Promise<
   { transport: SocketTransport; protocol: P; child: Deno.ChildProcess }
 > {
+  // Made before the child, as asyncio does: a factory that throws leaves
+  // no process behind.
+  const protocol = factory();
   const child = spawn(command, args, options, "inherit");
   let exited = false;
   child.status.then(() => exited = true);
@@ -142,17 +145,52 @@ export async function connectProcess<P extends Protocol>(
       }
     }
   });
-  const protocol = factory();
   const transport = SocketTransport.start(stream, protocol, {
     extra: { pid: child.pid, child },
   });
   return await Promise.resolve({ transport, protocol, child });
 }
 
+/**
+ * What a child's exit status says, as asyncio's `returncode`: the exit
+ * code, or minus the signal's number for a child a signal ended.
+ */
+function returncodeOf(status: Deno.CommandStatus): number {
+  const number = status.signal === null
+    ? undefined
+    : SIGNAL_NUMBERS[status.signal];
+  return number === undefined ? status.code : -number;
+}
+
+/** Signal numbers as Linux (and, for these, macOS) numbers them. */
+const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
 /** The callbacks of a protocol that drives a child process. */
 export interface SubprocessProtocol {
   /** Called once, first, with the process's transport. */
   connectionMade?(transport: SubprocessTransport): void;
+  /**
+   * Called when the child's standard input (pipe 0) has more buffered than
+   * its high-water mark: the child is not reading. Stop writing until
+   * {@linkcode SubprocessProtocol.resumeWriting}; writes made meanwhile are
+   * still buffered, never dropped.
+   */
+  pauseWriting?(): void;
+  /** Called once after `pauseWriting`, when pipe 0 has drained. */
+  resumeWriting?(): void;
   /** Called with output from the child's standard output (1) or error (2). */
   pipeDataReceived?(fd: 1 | 2, data: Uint8Array): void;
   /** Called once per pipe (0, 1, 2) when it closes. */
@@ -208,7 +246,10 @@ export class SubprocessTransport {
     return this.#child.pid;
   }
 
-  /** The exit code, or `null` while the child runs. */
+  /**
+   * The exit code, `null` while the child runs, or minus the signal's
+   * number when a signal ended it (-9 after SIGKILL), as asyncio reports.
+   */
   getReturncode(): number | null {
     return this.#returncode;
   }
@@ -259,7 +300,10 @@ export class SubprocessTransport {
  * }), "echo", ["hello"]);
  * ```
  *
- * @throws {Deno.errors.NotFound} when the command does not exist.
+ * @throws {Deno.errors.NotFound} when the command does not exist;
+ * {@linkcode Deno.errors.PermissionDenied} when it is not executable; what
+ * the factory or `connectionMade` throws (the child, if started, is then
+ * killed and reaped first).
  */
 export async function spawnProcess<P extends SubprocessProtocol>(
   factory: () => P,
@@ -267,8 +311,10 @@ export async function spawnProcess<P extends SubprocessProtocol>(
   args: string[],
   options: ProcessOptions = {},
 ): Promise<{ transport: SubprocessTransport; protocol: P }> {
-  const child = spawn(command, args, options, "piped");
+  // Made before the child, as asyncio does: a factory that throws leaves
+  // no process behind.
   const protocol = factory();
+  const child = spawn(command, args, options, "piped");
   const pipes = new Map<number, SocketTransport>();
   const transport = makeTransport(child, pipes);
   let open = 3;
@@ -279,7 +325,9 @@ export async function spawnProcess<P extends SubprocessProtocol>(
     lost = true;
     protocol.connectionLost?.(null);
   };
+  let abandoned = false; // connectionMade threw: no more callbacks
   const pipeLost = (fd: 0 | 1 | 2) => (error: Error | null) => {
+    if (abandoned) return;
     protocol.pipeConnectionLost?.(fd, error);
     open--;
     finish();
@@ -287,7 +335,8 @@ export async function spawnProcess<P extends SubprocessProtocol>(
   pipes.set(
     0,
     SocketTransport.start(new PipeStream(null, child.stdin), {
-      pauseWriting: () => {},
+      pauseWriting: () => protocol.pauseWriting?.(),
+      resumeWriting: () => protocol.resumeWriting?.(),
       connectionLost: pipeLost(0),
     }),
   );
@@ -301,9 +350,22 @@ export async function spawnProcess<P extends SubprocessProtocol>(
       }, { canWriteEof: false }),
     );
   }
-  protocol.connectionMade?.(transport);
+  try {
+    protocol.connectionMade?.(transport);
+  } catch (error) {
+    // No handle reaches the caller: stop the child and reap it here.
+    abandoned = true;
+    for (const pipe of pipes.values()) pipe.abort();
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Exited meanwhile.
+    }
+    await child.status;
+    throw error;
+  }
   child.status.then((status) => {
-    setReturncode(transport, status.code);
+    setReturncode(transport, returncodeOf(status));
     exited = true;
     protocol.processExited?.();
     // The child is gone: nothing more will be read from its input.

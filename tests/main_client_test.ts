@@ -405,6 +405,51 @@ Deno.test("client: a missing Unix socket names the real cause", async () => {
   }
 });
 
+Deno.test("client: a Unix socket whose backlog is full is one line, not the system's words", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/full.sock`;
+  // A server that listens with no backlog and never accepts, and one
+  // connection that fills the backlog.
+  const server = new Deno.Command("python3", {
+    args: [
+      "-c",
+      `
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(0)
+held = socket.socket(socket.AF_UNIX)
+held.connect(sys.argv[1])
+print("full", flush=True)
+sys.stdin.read()
+`,
+      path,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  try {
+    const out = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    assert.equal((await out.read()).value?.trim(), "full");
+    out.releaseLock();
+    const result = await runProgram("main_client.ts", [
+      "--unix",
+      path,
+      "--log-level",
+      "error",
+    ], { permissions: ["--allow-net", "--allow-read", "--allow-write"] });
+    assert.equal(result.code, 1);
+    assert.deepEqual(result.lines, [
+      `main: cannot connect to ${path}: the server is not accepting connections (its backlog is full)`,
+    ]);
+  } finally {
+    await server.stdin.close();
+    await server.status;
+    await server.stdout.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 for (
   const [what, flags] of [
     ["--duration 1", ["--duration", "1"]],

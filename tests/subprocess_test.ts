@@ -109,3 +109,120 @@ Deno.test("an unknown command is refused with NotFound", async () => {
     Deno.errors.NotFound,
   );
 });
+
+Deno.test("spawnProcess: pauseWriting and resumeWriting follow the child's standard input", async () => {
+  // A child that reads nothing until SIGUSR1, then copies its input out.
+  const script = `
+import shutil, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+signal.sigwait([signal.SIGUSR1])
+shutil.copyfileobj(sys.stdin.buffer, sys.stdout.buffer)
+`;
+  const events: string[] = [];
+  const ready = Promise.withResolvers<void>();
+  const resumed = Promise.withResolvers<void>();
+  const lost = Promise.withResolvers<void>();
+  let echoed = 0;
+  const { transport } = await spawnProcess(
+    () => ({
+      pauseWriting: () => void events.push("pause"),
+      resumeWriting: () => {
+        events.push("resume");
+        resumed.resolve();
+      },
+      pipeDataReceived: (fd: 1 | 2, data: Uint8Array) => {
+        if (fd !== 1) return;
+        if (echoed === 0 && new TextDecoder().decode(data) === "ready\n") {
+          ready.resolve();
+        } else {
+          echoed += data.length;
+        }
+      },
+      connectionLost: () => lost.resolve(),
+    }),
+    "python3",
+    ["-c", script],
+  );
+  await ready.promise;
+  const stdin = transport.getPipeTransport(0)!;
+  const chunk = new Uint8Array(64 * 1024).fill(0x61);
+  // Writing until pauseWriting (a bound keeps a regression from filling
+  // memory): the child reads nothing, so the pause must come.
+  let written = 0;
+  while (events.length === 0 && written < 64 * 1024 * 1024) {
+    stdin.write(chunk);
+    written += chunk.length;
+    await Promise.resolve();
+  }
+  assert.deepEqual(events, ["pause"], `no pause after ${written} bytes`);
+  assert.ok(written < 4 * 1024 * 1024, `${written} bytes before the pause`);
+  transport.kill("SIGUSR1"); // the child reads now
+  await resumed.promise;
+  stdin.writeEof();
+  await lost.promise;
+  assert.deepEqual(events, ["pause", "resume"]);
+  assert.equal(echoed, written, "every byte written reached the child");
+  assert.equal(transport.getReturncode(), 0);
+});
+
+Deno.test("spawnProcess, connectProcess: a factory that throws starts no child", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "subprocess-" });
+  const marker = `${dir}/started`;
+  const boom = () => {
+    throw new Error("no protocol");
+  };
+  await assert.rejects(
+    spawnProcess(boom, "sh", ["-c", `touch ${marker}; sleep 30`]),
+    /no protocol/,
+  );
+  await assert.rejects(
+    connectProcess(boom, "sh", ["-c", `touch ${marker}; sleep 30`]),
+    /no protocol/,
+  );
+  await assert.rejects(Deno.lstat(marker), Deno.errors.NotFound);
+});
+
+Deno.test("spawnProcess: a connectionMade that throws leaves no child running", async () => {
+  let pid = 0;
+  await assert.rejects(
+    spawnProcess(
+      () => ({
+        connectionMade(transport: SubprocessTransport) {
+          pid = transport.getPid();
+          throw new Error("refused");
+        },
+      }),
+      "sleep",
+      ["30"],
+    ),
+    /refused/,
+  );
+  assert.ok(pid > 0);
+  // Killed and reaped before the call rejected: no such process now.
+  const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
+  assert.equal(status, "", `process ${pid} still there:\n${status}`);
+});
+
+Deno.test("spawnProcess: a child a signal ended has minus the signal's number as its returncode", async () => {
+  const exited = Promise.withResolvers<void>();
+  const { transport } = await spawnProcess(
+    () => ({ processExited: () => exited.resolve() }),
+    "sleep",
+    ["30"],
+  );
+  transport.kill("SIGKILL");
+  await exited.promise;
+  assert.equal(transport.getReturncode(), -9);
+});
+
+Deno.test("spawnProcess: a file that is not executable is refused with PermissionDenied", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "subprocess-" });
+  const script = `${dir}/script.sh`;
+  await Deno.writeTextFile(script, "#!/bin/sh\necho hi\n");
+  await Deno.chmod(script, 0o644);
+  await assert.rejects(
+    spawnProcess(() => ({}), script, []),
+    Deno.errors.PermissionDenied,
+  );
+});
