@@ -30,18 +30,31 @@ export interface UdpClientOptions {
   logBytes: number;
 }
 
-/** Collects echoes as they come back. */
+/** The largest UDP payload over IPv4 (65,535 less the IP and UDP headers). */
+const MAX_DATAGRAM_IPV4 = 65507;
+/** The largest UDP payload over IPv6 (65,535 less the UDP header). */
+const MAX_DATAGRAM_IPV6 = 65527;
+
+/** Collects echoes, and send errors, as they come back. */
 class Echoes implements DatagramProtocol {
-  #waiting: ((data: Uint8Array) => void) | null = null;
-  #early: Uint8Array[] = [];
+  #waiting: ((data: Uint8Array | Error) => void) | null = null;
+  #early: (Uint8Array | Error)[] = [];
 
   datagramReceived(data: Uint8Array): void {
-    if (this.#waiting) this.#waiting(data);
-    else this.#early.push(data);
+    this.#deliver(data);
   }
 
-  /** The next echo, or null after `ms`. */
-  next(ms: number): Promise<Uint8Array | null> {
+  errorReceived(error: Error): void {
+    this.#deliver(error);
+  }
+
+  #deliver(item: Uint8Array | Error): void {
+    if (this.#waiting) this.#waiting(item);
+    else this.#early.push(item);
+  }
+
+  /** The next echo or send error, or null after `ms`. */
+  next(ms: number): Promise<Uint8Array | Error | null> {
     const early = this.#early.shift();
     if (early) return Promise.resolve(early);
     return new Promise((resolve) => {
@@ -49,13 +62,21 @@ class Echoes implements DatagramProtocol {
         this.#waiting = null;
         resolve(null);
       }, ms);
-      this.#waiting = (data) => {
+      this.#waiting = (item) => {
         clearTimeout(timer);
         this.#waiting = null;
-        resolve(data);
+        resolve(item);
       };
     });
   }
+}
+
+/** Where two byte arrays first differ (their common length if one ends). */
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
 }
 
 /**
@@ -75,10 +96,12 @@ export async function runUdpClient(options: UdpClientOptions): Promise<void> {
   const where = `${options.host} port ${options.port} (UDP)`;
   let transport: DatagramTransport;
   let protocol: Echoes;
+  let max = MAX_DATAGRAM_IPV4;
   try {
     const address = isIP(options.host)
       ? options.host
       : (await lookup(options.host)).address;
+    if (isIP(address) === 6) max = MAX_DATAGRAM_IPV6;
     ({ transport, protocol } = await createDatagramEndpoint(
       () => new Echoes(),
       {
@@ -103,7 +126,13 @@ export async function runUdpClient(options: UdpClientOptions): Promise<void> {
     log.debug("sending to {where}", { where });
     const encoder = new TextEncoder();
     for (const [i, message] of options.messages.entries()) {
+      const which = `datagram ${i + 1} of ${options.messages.length}`;
       const bytes = encoder.encode(message);
+      if (bytes.length > max) {
+        throw new ProgramError(
+          `${which} is ${bytes.length} bytes: too long for one UDP datagram (at most ${max} bytes)`,
+        );
+      }
       transport.sendto(bytes);
       log.debug("sending {data}", () => ({
         data: bytesRepr(bytes, options.logBytes),
@@ -111,14 +140,23 @@ export async function runUdpClient(options: UdpClientOptions): Promise<void> {
       const echo = await protocol.next(options.timeout * 1000);
       if (echo === null) {
         throw new ProgramError(
-          `datagram ${
-            i + 1
-          } of ${options.messages.length} got no echo from ${where} within ${options.timeout} s`,
+          `${which} got no echo from ${where} within ${options.timeout} s`,
+        );
+      }
+      if (echo instanceof Error) {
+        throw new ProgramError(
+          `${which} could not be sent to ${where}: ${describeError(echo)}`,
         );
       }
       log.debug("received {data}", () => ({
         data: bytesRepr(echo, options.logBytes),
       }));
+      const at = firstDifference(echo, bytes);
+      if (at < bytes.length || echo.length !== bytes.length) {
+        throw new ProgramError(
+          `the echo of ${which} from ${where} differs from what was sent at byte ${at}: ${echo.length} bytes came back for ${bytes.length} sent`,
+        );
+      }
     }
   } finally {
     transport.close();

@@ -9,9 +9,13 @@
  * @module
  */
 
+import { canonicalIp } from "./_ip.ts";
 import { reportError } from "./_report.ts";
 import { resolveHost } from "./_resolve.ts";
 import { writeQueued, writeSent } from "./_read_slabs.ts";
+
+/** Room for the largest UDP payload (65,507 bytes over IPv4, 65,527 over IPv6). */
+const MAX_DATAGRAM = 65535;
 
 /** A host and port. */
 export interface UdpAddress {
@@ -25,11 +29,19 @@ export interface UdpAddress {
 export interface DatagramProtocol {
   /** Called once, first, with the endpoint's transport. */
   connectionMade?(transport: DatagramTransport): void;
-  /** Called with each datagram and the address it came from. */
+  /**
+   * Called with each datagram and the address it came from. The datagram
+   * is the protocol's to keep, in memory of its own (its exact size, not a
+   * view of a receive buffer).
+   */
   datagramReceived?(data: Uint8Array, addr: Deno.NetAddr): void;
   /**
-   * Called when a send or receive fails (an ICMP port-unreachable, say);
-   * the endpoint stays open.
+   * Called when a send or a receive fails (a datagram too long to send,
+   * say); the endpoint stays open.
+   *
+   * Unlike asyncio's, it is not called for ICMP errors (a port-unreachable
+   * from a peer with nothing listening): Linux reports those only on a
+   * connected UDP socket, and Deno's datagram sockets cannot be connected.
    */
   errorReceived?(error: Error): void;
   /** Called once, last, when the endpoint is closed. */
@@ -94,10 +106,14 @@ export class DatagramTransport {
   async run(): Promise<void> {
     try {
       this.#protocol.connectionMade?.(this);
+      // One buffer takes every datagram; each is then copied out at its
+      // own size, so a protocol that keeps small datagrams keeps only them.
+      const buffer = new Uint8Array(MAX_DATAGRAM);
+      const remote = this.#remote && canonicalIp(this.#remote.hostname);
       while (!this.#closing) {
         let received: [Uint8Array, Deno.Addr];
         try {
-          received = await this.#conn.receive();
+          received = await this.#conn.receive(buffer);
         } catch (error) {
           if (this.#closing) break;
           this.#protocol.errorReceived?.(error as Error);
@@ -105,14 +121,14 @@ export class DatagramTransport {
         }
         const [data, addr] = received;
         const from = addr as Deno.NetAddr;
-        const remote = this.#remote;
         // With a remote address, datagrams from anywhere else are dropped
         // (as a connected UDP socket does).
         if (
-          remote &&
-          (from.hostname !== remote.hostname || from.port !== remote.port)
+          remote !== undefined &&
+          (from.port !== this.#remote!.port ||
+            canonicalIp(from.hostname) !== remote)
         ) continue;
-        this.#protocol.datagramReceived?.(data, from);
+        this.#protocol.datagramReceived?.(data.slice(), from);
       }
       this.#finish(null);
     } catch (error) {

@@ -184,3 +184,91 @@ Deno.test("UDP: main_client.ts --udp with a stream-only flag is a usage error", 
     assert.match(result.lines[0], /--udp cannot be used with --/);
   }
 });
+
+Deno.test("UDP: a received datagram holds its own bytes, not a view of a receive buffer", async () => {
+  const kept: Uint8Array[] = [];
+  const three = Promise.withResolvers<void>();
+  const { transport: receiver } = await createDatagramEndpoint(() => ({
+    datagramReceived(data: Uint8Array) {
+      kept.push(data);
+      if (kept.length === 3) three.resolve();
+    },
+  }));
+  const { transport: sender } = await createDatagramEndpoint(() => ({}));
+  const to = receiver.getExtraInfo<Deno.NetAddr>("sockname")!;
+  for (const word of ["one", "two", "three"]) sender.sendto(word, to);
+  await three.promise;
+  assert.deepEqual(kept.map(text).sort(), ["one", "three", "two"]);
+  for (const data of kept) {
+    assert.equal(data.buffer.byteLength, data.byteLength, "its own memory");
+  }
+  receiver.close();
+  sender.close();
+});
+
+/** A UDP socket on 127.0.0.1 answering each datagram with `answer(data)`. */
+function answeringServer(answer: (data: Uint8Array) => Uint8Array) {
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: 0,
+  });
+  const serving = (async () => {
+    for await (const [data, addr] of socket) {
+      await socket.send(answer(data), addr);
+    }
+  })().catch(() => {});
+  return {
+    port: (socket.addr as Deno.NetAddr).port,
+    async close() {
+      socket.close();
+      await serving;
+    },
+  };
+}
+
+Deno.test("UDP: main_client.ts --udp exits 1 when what comes back is not the echo", async () => {
+  const server = answeringServer((data) =>
+    new TextEncoder().encode(new TextDecoder().decode(data).toUpperCase())
+  );
+  try {
+    const result = await runProgram("main_client.ts", [
+      "--udp",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(server.port),
+      "--log-level",
+      "error",
+    ], { permissions: ["--allow-net", "--unstable-net"] });
+    assert.equal(result.code, 1);
+    assert.deepEqual(result.lines, [
+      `main: the echo of datagram 1 of 3 from 127.0.0.1 port ${server.port} (UDP) differs from what was sent at byte 1: 21 bytes came back for 21 sent`,
+    ]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("UDP: main_client.ts --udp refuses a message too long for one datagram", async () => {
+  const server = answeringServer((data) => data);
+  try {
+    const result = await runProgram("main_client.ts", [
+      "--udp",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(server.port),
+      "--message",
+      "x".repeat(70_000),
+      "--log-level",
+      "error",
+    ], { permissions: ["--allow-net", "--unstable-net"] });
+    assert.equal(result.code, 1);
+    assert.deepEqual(result.lines, [
+      "main: datagram 1 of 1 is 70000 bytes: too long for one UDP datagram (at most 65507 bytes)",
+    ]);
+  } finally {
+    await server.close();
+  }
+});
