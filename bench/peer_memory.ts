@@ -88,7 +88,14 @@ async function once(tls: boolean, mode: "flood" | "idle"): Promise<number> {
     args.push("--tls-cert", cert, "--tls-key", key);
   }
   const server = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}main_server.ts`, ...args, "--log-level", "info"],
+    args: [
+      "run",
+      "-A",
+      `${root}main_server.ts`,
+      ...args,
+      "--log-level",
+      "info",
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -102,7 +109,14 @@ async function once(tls: boolean, mode: "flood" | "idle"): Promise<number> {
   })();
   const before = await rss(server.pid);
   const client = new Deno.Command("python3", {
-    args: ["-c", PEERS, String(port), String(peers), tls ? "tls" : "plain", mode],
+    args: [
+      "-c",
+      PEERS,
+      String(port),
+      String(peers),
+      tls ? "tls" : "plain",
+      mode,
+    ],
     stdin: "piped",
     stdout: "piped",
   }).spawn();
@@ -132,9 +146,9 @@ for (const tls of [false, true]) {
     const results: number[] = [];
     for (let i = 0; i < runs; i++) results.push(await once(tls, mode));
     console.log(
-      `  ${tls ? "TLS  " : "plain"} ${mode === "flood" ? "never reads" : "idle       "}: ${
-        results.map((b) => (b / 1024).toFixed(0)).join(" / ")
-      }`,
+      `  ${tls ? "TLS  " : "plain"} ${
+        mode === "flood" ? "never reads" : "idle       "
+      }: ${results.map((b) => (b / 1024).toFixed(0)).join(" / ")}`,
     );
   }
 }

@@ -224,6 +224,20 @@ Deno.test("metrics: connections, bytes and outcomes reach an OTLP/HTTP receiver"
       points("protocols.server.connections")[0].attributes["server.port"],
       server.port,
     );
+    // The README's sample shows what is sent: a sum's points and the port
+    // attribute as doubles (Deno exports the values it was given as numbers).
+    // deno-lint-ignore no-explicit-any
+    const metric = (payloads.at(-1) as any).resourceMetrics
+      .flatMap((rm: { scopeMetrics: unknown[] }) => rm.scopeMetrics)
+      .flatMap((sm: { metrics: unknown[] }) => sm.metrics)
+      .find((m: { name: string }) => m.name === "protocols.server.connections");
+    const sample = JSON.stringify(metric);
+    assert.match(
+      sample,
+      /\{"key":"server\.port","value":\{"doubleValue":\d+\}\}/,
+    );
+    assert.match(sample, /"asDouble":\d+/);
+    assert.doesNotMatch(sample, /"intValue"|"asInt"/);
     held.close();
   } finally {
     server.kill("SIGTERM");
