@@ -28,7 +28,7 @@ export function logAccess(record: ConnectionRecord): void {
       peer: addrText(record.peer),
       via: record.proxy ? ` via ${addrText(record.proxy)}` : "",
       outcome: record.outcome.replace("_", " "),
-      seconds: (record.durationMs / 1000).toFixed(3),
+      seconds: record.duration.toFixed(3),
       in: record.bytesReceived,
       out: record.bytesSent,
       why: record.error ? ` (${record.error.message})` : "",

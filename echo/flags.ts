@@ -5,6 +5,7 @@
  * @module
  */
 
+import { DEFAULT_LOG_BYTES } from "./echo.ts";
 import { UsageError } from "./errors.ts";
 import {
   LOG_FORMATS,
@@ -52,7 +53,7 @@ export const COMMON_FLAGS: Record<string, Flag> = {
     type: "string",
     value: "N",
     help:
-      "show at most N bytes of each chunk in the log, then its length (default: 64)",
+      `show at most N bytes of each chunk in the log, then its length (default: ${DEFAULT_LOG_BYTES})`,
   },
   help: { type: "boolean", help: "show this help and exit" },
   version: { type: "boolean", help: "show the version and exit" },
@@ -101,7 +102,7 @@ export function readCommonConfig(values: FlagValues): CommonConfig {
       ? "text"
       : parseChoice("--log-format", String(values["log-format"]), LOG_FORMATS),
     logBytes: values["log-bytes"] === undefined
-      ? 64
+      ? DEFAULT_LOG_BYTES
       : parseCount("--log-bytes", String(values["log-bytes"]), 0),
   };
   if (common.host.trim() === "") {

@@ -8,7 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { getLogger } from "@logtape/logtape";
-import denoConfig from "../deno.json" with { type: "json" };
+import { VERSION } from "@protocols/core";
 import {
   describeError,
   EXIT_FAILURE,
@@ -27,8 +27,8 @@ import {
 import { configureLogging, flushLogs } from "./logging.ts";
 import { releaseSignals } from "./shutdown.ts";
 
-/** The project's version, from deno.json. */
-export const VERSION: string = denoConfig.version;
+/** The project's version: the library's, which the programs ship with. */
+export { VERSION };
 
 /** A program: its flags, how it reads them, and what it does. */
 export interface Program<C extends CommonConfig> {

@@ -8,13 +8,12 @@
 
 import type { WriteBufferLimits } from "./transport.ts";
 
-/** The default high-water mark of a write buffer: 64 KiB. */
-export const DEFAULT_HIGH_WATER = 64 * 1024;
+import { HIGH_WATER } from "./_defaults.ts";
 
 /**
  * Works out both water marks from what the caller gave, as asyncio does: a
  * missing low mark is a quarter of the high one, a missing high mark is four
- * times the low one (or {@linkcode DEFAULT_HIGH_WATER}).
+ * times the low one (or {@linkcode HIGH_WATER}).
  *
  * @example
  * ```ts
@@ -30,7 +29,7 @@ export function resolveWriteBufferLimits(
 ): WriteBufferLimits {
   let { high, low } = limits;
   if (high === undefined) {
-    high = low === undefined ? DEFAULT_HIGH_WATER : 4 * low;
+    high = low === undefined ? HIGH_WATER : 4 * low;
   }
   if (low === undefined) low = Math.floor(high / 4);
   for (const [name, value] of [["high", high], ["low", low]] as const) {

@@ -8,16 +8,7 @@
 
 import type { TlsContext } from "./_tls_server.ts";
 import { resolveHost } from "./_resolve.ts";
-
-/** TLS settings of a server. */
-export interface TlsServerOptions {
-  /** The certificate chain, PEM. */
-  cert: string;
-  /** The private key, PEM. */
-  key: string;
-  /** ALPN protocols to accept, in order of preference. */
-  alpnProtocols?: string[];
-}
+import type { TlsServerOptions } from "./tls_server_options.ts";
 
 /** Where and how to listen. */
 export interface ListenOptions {

@@ -25,6 +25,7 @@
 // deno-lint-ignore no-import-prefix
 import type { Meter } from "npm:@opentelemetry/api@^1.9.0";
 import type { ConnectionRecord } from "./connection_record.ts";
+import { VERSION } from "./version.ts";
 
 /** Where the OpenTelemetry API keeps what was registered with it. */
 const OTEL_API = Symbol.for("opentelemetry.js.api.1");
@@ -103,7 +104,7 @@ function load(): void {
   waiting = [];
   // deno-lint-ignore no-import-prefix
   import("npm:@opentelemetry/api@^1.9.0").then(({ metrics }) => {
-    instruments = instrumentsOf(metrics.getMeter("@protocols/core", "0.3.1"));
+    instruments = instrumentsOf(metrics.getMeter("@protocols/core", VERSION));
     for (const use of waiting!) use(instruments);
   }, (error) => {
     console.error(`protocols: the OpenTelemetry API failed to load: ${error}`);
@@ -142,7 +143,7 @@ export function recordConnection(
       ...(record.error ? { "error.type": record.error.name } : {}),
     };
     ended.add(1, outcome);
-    duration.record(record.durationMs / 1000, outcome);
+    duration.record(record.duration, outcome);
     if (record.bytesReceived > 0) {
       io.add(record.bytesReceived, {
         ...attributes,

@@ -5,8 +5,7 @@
  * @module
  */
 
-/** The default handshake deadline of clients, in seconds (asyncio's). */
-export const DEFAULT_HANDSHAKE_TIMEOUT = 60;
+import { CLIENT_HANDSHAKE_TIMEOUT } from "./_defaults.ts";
 
 /**
  * Throws a `RangeError` unless `handshakeTimeout` is unset or a number of
@@ -32,7 +31,7 @@ export function checkHandshakeTimeout(
  */
 export function handshakeSeconds(handshakeTimeout: number | undefined): number {
   checkHandshakeTimeout(handshakeTimeout);
-  return handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  return handshakeTimeout ?? CLIENT_HANDSHAKE_TIMEOUT;
 }
 
 /**

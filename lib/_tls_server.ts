@@ -24,27 +24,14 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
+import {
+  CLOSE_NOTIFY_WAIT,
+  TLS_MIN_READ_SIZE,
+  TLS_PLAINTEXT_HIGH_WATER,
+  TLS_READ_SIZE,
+} from "./_defaults.ts";
 import { ReadSize } from "./_read_size.ts";
 import type { ByteStream } from "./transport.ts";
-
-/** The most bytes one read of the TCP connection takes. */
-const RAW_READ_SIZE = 64 * 1024;
-
-/**
- * The fewest bytes one read of the TCP connection asks for, and what a new
- * connection starts with: an idle TLS connection holds a buffer this small
- * (a busy one grows it, see ReadSize).
- */
-const MIN_RAW_READ_SIZE = 2 * 1024;
-
-/**
- * Decrypted bytes waiting to be read past which reading from the TCP
- * connection stops (one more TCP read's worth may still arrive).
- */
-const PLAINTEXT_HIGH_WATER = 64 * 1024;
-
-/** How long `close()` after `closeWrite()` waits for close_notify to go. */
-const CLOSE_NOTIFY_WAIT_MS = 1000;
 
 /** TLS settings of a server, made once and shared by its connections. */
 export interface TlsContext {
@@ -138,7 +125,7 @@ class ReadGate {
 
 /** The TCP connection as the Node stream `node:tls` runs over. */
 function rawStream(conn: Deno.Conn, gate: ReadGate): Duplex {
-  const readSize = new ReadSize(MIN_RAW_READ_SIZE, RAW_READ_SIZE);
+  const readSize = new ReadSize(TLS_MIN_READ_SIZE, TLS_READ_SIZE);
   let buffer = new Uint8Array(readSize.size);
   const stream: Duplex = new Duplex({
     allowHalfOpen: true,
@@ -169,7 +156,7 @@ function rawStream(conn: Deno.Conn, gate: ReadGate): Duplex {
       // node:tls destroys this stream once both of its sides are done,
       // which can be while close_notify is still being written (the peer
       // had sent its EOF, and reads slowly): let that write finish first,
-      // for at most CLOSE_NOTIFY_WAIT_MS. (An abort closes `conn` itself.)
+      // for at most CLOSE_NOTIFY_WAIT seconds. (An abort closes `conn` itself.)
       if (writing === null || error) close();
       else afterCloseNotify(writing, close);
     },
@@ -195,7 +182,7 @@ function rawStream(conn: Deno.Conn, gate: ReadGate): Duplex {
 
 /**
  * Runs `then` once, when `writing` (close_notify on its way) settles or
- * after CLOSE_NOTIFY_WAIT_MS, whichever comes first: a peer that does not
+ * after CLOSE_NOTIFY_WAIT seconds, whichever comes first: a peer that does not
  * read is not waited for.
  */
 function afterCloseNotify(writing: Promise<unknown>, then: () => void): void {
@@ -206,7 +193,7 @@ function afterCloseNotify(writing: Promise<unknown>, then: () => void): void {
     clearTimeout(timer);
     then();
   };
-  const timer = setTimeout(once, CLOSE_NOTIFY_WAIT_MS);
+  const timer = setTimeout(once, CLOSE_NOTIFY_WAIT * 1000);
   writing.then(once, once);
 }
 
@@ -261,7 +248,7 @@ export class TlsServerStream implements ByteStream {
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.byteLength;
-      if (this.#buffered >= PLAINTEXT_HIGH_WATER) this.#gate.close();
+      if (this.#buffered >= TLS_PLAINTEXT_HIGH_WATER) this.#gate.close();
       this.#wake();
     });
     // A TLS socket made by hand keeps its errors after the handshake to
@@ -331,7 +318,7 @@ export class TlsServerStream implements ByteStream {
         if (n === chunk.byteLength) this.#chunks.shift();
         else this.#chunks[0] = chunk.subarray(n);
         this.#buffered -= n;
-        if (this.#buffered < PLAINTEXT_HIGH_WATER) this.#gate.open();
+        if (this.#buffered < TLS_PLAINTEXT_HIGH_WATER) this.#gate.open();
         return n;
       }
       if (this.#error) throw this.#error;

@@ -15,11 +15,9 @@ import { AllAttemptsFailedError, staggeredConnect } from "./_happy_eyeballs.ts";
 import { resolveHost, unbracket } from "./_resolve.ts";
 import { handshakeSeconds, handshakeWithin } from "./_tls_handshake.ts";
 
+import { HAPPY_EYEBALLS_DELAY } from "./_defaults.ts";
 import { SocketTransport } from "./socket_transport.ts";
 import type { WriteBufferLimits } from "./transport.ts";
-
-/** The default of `happyEyeballsDelay`, in seconds (RFC 8305). */
-const DEFAULT_HAPPY_EYEBALLS_DELAY = 0.25;
 
 /** Options of {@linkcode createConnection}. */
 export interface ConnectionOptions {
@@ -116,7 +114,7 @@ async function open(options: ConnectionOptions): Promise<Deno.Conn> {
     throw namedConnectError(error, target(options));
   }
   const delay = options.happyEyeballsDelay === undefined
-    ? DEFAULT_HAPPY_EYEBALLS_DELAY
+    ? HAPPY_EYEBALLS_DELAY
     : options.happyEyeballsDelay;
   if (delay !== null && !(delay >= 0 && isFinite(delay))) {
     throw new RangeError(

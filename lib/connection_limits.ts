@@ -43,8 +43,12 @@ function keyOf(text: string): Int32Array | null {
   );
 }
 
-/** Why a connection was refused. */
-export type Refusal = "total" | "per-address";
+/**
+ * Why a connection was refused: `total` (at `maxConnections`) or
+ * `per_address` (at `maxConnectionsPerIp`). (Before 0.4, `per_address` was
+ * spelled `per-address`.)
+ */
+export type Refusal = "total" | "per_address";
 
 /** The limits, as numbers (0 or absent: no limit). */
 export interface ConnectionLimitOptions {
@@ -187,7 +191,7 @@ export class ConnectionLimits {
       return null;
     }
     if (total) Atomics.sub(counts, TOTAL, 1);
-    return "per-address";
+    return "per_address";
   }
 
   /** Uncounts a connection that {@linkcode ConnectionLimits.acquire} counted. */

@@ -35,7 +35,7 @@ export type ConnectionOutcome =
  * import type { ConnectionRecord } from "@protocols/core";
  *
  * function accessLine(r: ConnectionRecord): string {
- *   return `${r.outcome} after ${(r.durationMs / 1000).toFixed(3)} s, ` +
+ *   return `${r.outcome} after ${r.duration.toFixed(3)} s, ` +
  *     `${r.bytesReceived} bytes in, ${r.bytesSent} out`;
  * }
  * ```
@@ -45,7 +45,14 @@ export interface ConnectionRecord {
   peer: Deno.Addr | undefined;
   /** The proxy's own address, for a connection that came through one. */
   proxy?: Deno.Addr;
-  /** From accept to the end, in milliseconds. */
+  /** From accept to the end, in seconds. */
+  duration: number;
+  /**
+   * From accept to the end, in milliseconds.
+   *
+   * @deprecated Use {@linkcode ConnectionRecord.duration} (seconds, as every
+   * time in the library); `durationMs` goes in 0.5.
+   */
   durationMs: number;
   /** Bytes read from the client. */
   bytesReceived: number;

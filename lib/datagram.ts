@@ -80,7 +80,7 @@ export class DatagramTransport {
   #pending = 0;
   #closing = false;
   #lost = false;
-  #closed = Promise.withResolvers<void>();
+  #closed = Promise.withResolvers<Error | null>();
 
   static {
     makeTransport = (conn, protocol, remote) =>
@@ -97,8 +97,11 @@ export class DatagramTransport {
     this.#remote = remote;
   }
 
-  /** Resolves once `connectionLost` has been called. */
-  get closed(): Promise<void> {
+  /**
+   * Resolves once `connectionLost` has been called, with its argument. Never
+   * rejects.
+   */
+  get closed(): Promise<Error | null> {
     return this.#closed.promise;
   }
 
@@ -221,7 +224,7 @@ export class DatagramTransport {
     try {
       this.#protocol.connectionLost?.(error);
     } finally {
-      this.#closed.resolve();
+      this.#closed.resolve(error);
     }
   }
 }

@@ -7,6 +7,7 @@
  */
 
 import { ByteBuffer } from "./_byte_buffer.ts";
+import { MESSAGE_MAX_LENGTH } from "./_defaults.ts";
 import type { Protocol } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
 
@@ -44,7 +45,7 @@ export class LengthPrefixedReceiver implements Protocol {
   /** Bytes of each length prefix: 1, 2 or 4 (default 4). */
   prefixLength: 1 | 2 | 4 = 4;
   /** The longest message accepted (default 99,999, as Twisted's). */
-  maxLength = 99999;
+  maxLength: number = MESSAGE_MAX_LENGTH;
   /** The connection's transport, from `connectionMade` on. */
   transport!: Transport;
   #buffer = new ByteBuffer();

@@ -6,6 +6,7 @@
  */
 
 import { ByteBuffer, indexOfBytes } from "./_byte_buffer.ts";
+import { LINE_MAX_LENGTH } from "./_defaults.ts";
 import type { Protocol } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
 
@@ -25,11 +26,12 @@ const encoder = new TextEncoder();
  * Each line is the protocol's to keep: a view of a received chunk when the
  * whole line arrived in it (no copy), a copy otherwise.
  *
- * @example A line echo
+ * @example A line echo for `nc` (lines end in `"\n"`)
  * ```ts
  * import { createServer, LineReceiver } from "@protocols/core";
  *
  * class LineEcho extends LineReceiver {
+ *   override delimiter = "\n";
  *   override lineReceived(line: Uint8Array) {
  *     this.sendLine(line);
  *   }
@@ -38,10 +40,16 @@ const encoder = new TextEncoder();
  * ```
  */
 export class LineReceiver implements Protocol {
-  /** What ends a line (default `"\r\n"`), as bytes. */
-  delimiter: Uint8Array = encoder.encode("\r\n");
+  /**
+   * What ends a line: a string (sent and matched as UTF-8) or bytes.
+   * Default `"\r\n"`, as Twisted's and most text protocols' (SMTP, HTTP,
+   * IRC); set `"\n"` for lines from `nc` or a Unix tool.
+   */
+  delimiter: Uint8Array | string = "\r\n";
+  #delimiterText = "\r\n";
+  #delimiterBytes = encoder.encode("\r\n");
   /** The longest line accepted, delimiter not counted (default 16,384). */
-  maxLength = 16384;
+  maxLength: number = LINE_MAX_LENGTH;
   /** The connection's transport, from `connectionMade` on. */
   transport!: Transport;
   #buffer = new ByteBuffer();
@@ -82,7 +90,7 @@ export class LineReceiver implements Protocol {
 
   /** Cuts the input into lines. */
   dataReceived(data: Uint8Array): void {
-    const delimiter = this.delimiter;
+    const delimiter = this.#delimiter();
     let start = 0;
     if (this.#buffer.length > 0) {
       // A line is already begun: join, then look past what was searched.
@@ -124,6 +132,17 @@ export class LineReceiver implements Protocol {
     }
   }
 
+  /** The delimiter as bytes (a string one encoded once, on change). */
+  #delimiter(): Uint8Array {
+    const delimiter = this.delimiter;
+    if (typeof delimiter !== "string") return delimiter;
+    if (delimiter !== this.#delimiterText) {
+      this.#delimiterText = delimiter;
+      this.#delimiterBytes = encoder.encode(delimiter);
+    }
+    return this.#delimiterBytes;
+  }
+
   /** Hands over one line; false once the protocol is done reading. */
   #deliver(line: Uint8Array): boolean {
     if (line.length > this.maxLength) {
@@ -153,7 +172,7 @@ export class LineReceiver implements Protocol {
    * copied once with the delimiter.
    */
   sendLine(line: Uint8Array | string): void {
-    const delimiter = this.delimiter;
+    const delimiter = this.#delimiter();
     if (typeof line === "string") line = encoder.encode(line);
     const end = line.byteOffset + line.length;
     if (end + delimiter.length <= line.buffer.byteLength) {

@@ -28,13 +28,19 @@ export type {
 } from "./protocol.ts";
 export { isBufferedProtocol } from "./protocol.ts";
 export { addrText } from "./addr.ts";
-export type { ByteStream, Transport, WriteBufferLimits } from "./transport.ts";
+export { VERSION } from "./version.ts";
+export type {
+  ByteStream,
+  ExtraInfo,
+  Transport,
+  WriteBufferLimits,
+} from "./transport.ts";
 export {
   SocketTransport,
   type SocketTransportOptions,
   type StartTlsOptions,
 } from "./socket_transport.ts";
-export type { TlsServerOptions } from "./_listen.ts";
+export type { TlsServerOptions } from "./tls_server_options.ts";
 export { createServer, Server, type ServerOptions } from "./server.ts";
 export type {
   ConnectionOutcome,

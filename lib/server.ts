@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ACCEPT_BACKOFF, SERVER_HANDSHAKE_TIMEOUT } from "./_defaults.ts";
 import { log, preloadLogTape } from "./_log.ts";
 import type {
   BufferedProtocol,
@@ -19,11 +20,8 @@ import { checkHandshakeTimeout } from "./_tls_handshake.ts";
 import type { TlsContext } from "./_tls_server.ts";
 import { ConnectionLimits, type Refusal } from "./connection_limits.ts";
 import { IdleSweeper } from "./_idle_sweeper.ts";
-import {
-  type Listening,
-  openListeners,
-  type TlsServerOptions,
-} from "./_listen.ts";
+import { type Listening, openListeners } from "./_listen.ts";
+import type { TlsServerOptions } from "./tls_server_options.ts";
 import { PrefixedConn, readProxyHeader } from "./proxy_protocol.ts";
 import {
   recordAcceptError,
@@ -37,9 +35,6 @@ import type {
 } from "./connection_record.ts";
 import { ioCountOf, SocketTransport, statsOf } from "./socket_transport.ts";
 import type { ByteStream, WriteBufferLimits } from "./transport.ts";
-
-/** Pause after an accept error that a retry cannot cure at once (EMFILE). */
-const ACCEPT_BACKOFF_MS = 100;
 
 /** Options of {@linkcode createServer}. */
 export interface ServerOptions {
@@ -140,9 +135,6 @@ interface Accepted {
   peer: Deno.Addr | undefined;
   proxy?: Deno.Addr;
 }
-
-/** The default of {@linkcode ServerOptions.handshakeTimeout}, in seconds. */
-const DEFAULT_HANDSHAKE_TIMEOUT = 10;
 
 /** `1 connection`, `2 connections`. */
 function connections(count: number): string {
@@ -250,7 +242,7 @@ export class Server implements AsyncDisposable {
     this.#options = options;
     this.#limits = checked.limits;
     this.#handshakeMs = 1000 *
-      (options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
+      (options.handshakeTimeout ?? SERVER_HANDSHAKE_TIMEOUT);
     this.#trusted = checked.trusted;
     this.addrs = listeners.map((listener) => listener.addr)
       .filter((addr): addr is Deno.NetAddr => addr.transport === "tcp");
@@ -290,6 +282,7 @@ export class Server implements AsyncDisposable {
     const record: ConnectionRecord = {
       peer: accepted.peer,
       ...(accepted.proxy ? { proxy: accepted.proxy } : {}),
+      duration: (performance.now() - accepted.started) / 1000,
       durationMs: performance.now() - accepted.started,
       bytesReceived: extra.bytesReceived ?? 0,
       bytesSent: extra.bytesSent ?? 0,
@@ -386,7 +379,7 @@ export class Server implements AsyncDisposable {
         );
         if (!isPerConnectionError(error)) {
           await new Promise((resolve) =>
-            setTimeout(resolve, ACCEPT_BACKOFF_MS)
+            setTimeout(resolve, ACCEPT_BACKOFF * 1000)
           );
         }
         continue;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { COALESCE_LIMIT, MIN_READ_SIZE, READ_SIZE } from "./_defaults.ts";
 import { log, preloadLogTape } from "./_log.ts";
 import { reportError } from "./_report.ts";
 import { addrText } from "./addr.ts";
@@ -26,22 +27,15 @@ import {
   handshakeBefore,
   handshakeSeconds,
 } from "./_tls_handshake.ts";
-import type { ByteStream, Transport, WriteBufferLimits } from "./transport.ts";
-
-/** The most bytes one read asks for. */
-export const READ_SIZE = 128 * 1024;
-
-/**
- * The fewest bytes one read asks for, and the size a new connection starts
- * with: an idle connection holds one read buffer this small.
- */
-export const MIN_READ_SIZE = 256;
+import type {
+  ByteStream,
+  ExtraInfo,
+  Transport,
+  WriteBufferLimits,
+} from "./transport.ts";
 
 /** Microtask turns the read loop gives a write in flight to settle. */
 const WRITE_SETTLE_TURNS = 3;
-
-/** Queued chunks are joined into one socket write up to this many bytes. */
-const COALESCE_LIMIT = 256 * 1024;
 
 const encoder = new TextEncoder();
 /** Awaited to give other microtasks a turn, without a new promise each time. */
@@ -193,7 +187,7 @@ export class SocketTransport implements Transport {
   #endedBy: "close()" | "abort()" | null = null;
   #closeRequested = false; // close() waits for the flush
   #lost = false;
-  #closed = Promise.withResolvers<void>();
+  #closed = Promise.withResolvers<Error | null>();
 
   static {
     ioCountOf = (transport) => transport.#ioCount;
@@ -334,7 +328,7 @@ export class SocketTransport implements Transport {
     this.#detached = true;
     this.#closing = true;
     this.#wake?.();
-    this.#closed.resolve();
+    this.#closed.resolve(null);
     const { hostname, caCerts, alpnProtocols } = options;
     const peer = conn.remoteAddr as Deno.NetAddr;
     let tls: Deno.TlsConn;
@@ -362,11 +356,11 @@ export class SocketTransport implements Transport {
   }
 
   /**
-   * Resolves once `connectionLost` has been called (or the connection has
-   * been handed to a new transport by {@linkcode SocketTransport.startTls}).
-   * Never rejects.
+   * Resolves once `connectionLost` has been called, with its argument (or,
+   * with `null`, once the connection has been handed to a new transport by
+   * {@linkcode SocketTransport.startTls}). Never rejects.
    */
-  get closed(): Promise<void> {
+  get closed(): Promise<Error | null> {
     return this.#closed.promise;
   }
 
@@ -563,7 +557,7 @@ export class SocketTransport implements Transport {
           asError(thrown),
         );
       } finally {
-        this.#closed.resolve();
+        this.#closed.resolve(error);
       }
     });
   }
@@ -782,8 +776,13 @@ export class SocketTransport implements Transport {
     return this.#closing;
   }
 
-  getExtraInfo<T = unknown>(name: string, fallback?: T): T | undefined {
-    return name in this.#extra ? this.#extra[name] as T : fallback;
+  getExtraInfo<K extends keyof ExtraInfo>(
+    name: K,
+    fallback?: ExtraInfo[K],
+  ): ExtraInfo[K] | undefined;
+  getExtraInfo<T = unknown>(name: string, fallback?: T): T | undefined;
+  getExtraInfo(name: string, fallback?: unknown): unknown {
+    return name in this.#extra ? this.#extra[name] : fallback;
   }
 
   pauseReading(): void {

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { STREAM_LIMIT } from "./_defaults.ts";
 import { addrText } from "./addr.ts";
 import { indexOfBytes } from "./_byte_buffer.ts";
 import { reportError } from "./_report.ts";
@@ -17,10 +18,7 @@ import {
 } from "./connection.ts";
 import type { Protocol } from "./protocol.ts";
 import { createServer, type Server, type ServerOptions } from "./server.ts";
-import type { Transport } from "./transport.ts";
-
-/** The default buffer limit of a {@linkcode StreamReader}: 64 KiB. */
-const DEFAULT_LIMIT = 64 * 1024;
+import type { ExtraInfo, Transport } from "./transport.ts";
 
 const encoder = new TextEncoder();
 
@@ -201,7 +199,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    *
    * @param limit the buffer limit, in bytes (default 64 KiB).
    */
-  constructor(limit = DEFAULT_LIMIT) {
+  constructor(limit = STREAM_LIMIT) {
     this.#limit = checkLimit(limit);
   }
 
@@ -498,7 +496,13 @@ export class StreamWriter {
   }
 
   /** Information about the connection (see `Transport.getExtraInfo`). */
-  getExtraInfo<T = unknown>(name: string, fallback?: T): T | undefined {
+  getExtraInfo<K extends keyof ExtraInfo>(
+    name: K,
+    fallback?: ExtraInfo[K],
+  ): ExtraInfo[K] | undefined;
+  /** Information by a name of the caller's own. */
+  getExtraInfo<T = unknown>(name: string, fallback?: T): T | undefined;
+  getExtraInfo(name: string, fallback?: unknown): unknown {
     return this.transport.getExtraInfo(name, fallback);
   }
 
@@ -660,7 +664,7 @@ export async function startServer(
   handler: StreamHandler,
   options: StreamServerOptions = {},
 ): Promise<Server> {
-  const { limit = DEFAULT_LIMIT, ...rest } = options;
+  const { limit = STREAM_LIMIT, ...rest } = options;
   checkLimit(limit); // before anything listens
   return await createServer(() => new StreamProtocol(limit, handler), rest);
 }
@@ -684,7 +688,7 @@ export async function startServer(
 export async function openConnection(
   options: OpenConnectionOptions,
 ): Promise<{ reader: StreamReader; writer: StreamWriter }> {
-  const { limit = DEFAULT_LIMIT, ...rest } = options;
+  const { limit = STREAM_LIMIT, ...rest } = options;
   checkLimit(limit); // before connecting
   const connection: Connection<StreamProtocol> = await createConnection(
     () => new StreamProtocol(limit, null),

@@ -263,6 +263,16 @@ export class SubprocessTransport {
     return pipe && !pipe.isClosing() ? pipe : undefined;
   }
 
+  /**
+   * `"pid"` (the child's process id) and `"child"` (its
+   * {@linkcode Deno.ChildProcess}), or `fallback`.
+   */
+  getExtraInfo<T = unknown>(name: string, fallback?: T): T | undefined {
+    if (name === "pid") return this.#child.pid as T;
+    if (name === "child") return this.#child as T;
+    return fallback;
+  }
+
   /** Sends the child a signal (default SIGTERM). */
   kill(signal: Deno.Signal = "SIGTERM"): void {
     if (this.#returncode === null) this.#child.kill(signal);

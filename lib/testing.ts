@@ -19,7 +19,7 @@ import {
   writeQueued,
   writeSent,
 } from "./_read_slabs.ts";
-import type { Transport, WriteBufferLimits } from "./transport.ts";
+import type { ExtraInfo, Transport, WriteBufferLimits } from "./transport.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -334,8 +334,13 @@ export class MemoryTransport implements Transport {
     return this.#endedBy !== null || this.#lost;
   }
 
-  getExtraInfo<T = unknown>(name: string, fallback?: T): T | undefined {
-    return name in this.#extra ? this.#extra[name] as T : fallback;
+  getExtraInfo<K extends keyof ExtraInfo>(
+    name: K,
+    fallback?: ExtraInfo[K],
+  ): ExtraInfo[K] | undefined;
+  getExtraInfo<T = unknown>(name: string, fallback?: T): T | undefined;
+  getExtraInfo(name: string, fallback?: unknown): unknown {
+    return name in this.#extra ? this.#extra[name] : fallback;
   }
 
   pauseReading(): void {

@@ -14,6 +14,38 @@ export interface WriteBufferLimits {
 }
 
 /**
+ * The names {@linkcode Transport.getExtraInfo} knows, and what each is.
+ * A transport has the ones that apply to it: a Unix socket's addresses
+ * have paths, a memory transport has no `conn`.
+ *
+ * @example
+ * ```ts
+ * import type { Transport } from "@protocols/core";
+ *
+ * function who(transport: Transport): string {
+ *   const peer = transport.getExtraInfo("peername"); // Deno.Addr | undefined
+ *   return peer && "hostname" in peer ? peer.hostname : "?";
+ * }
+ * ```
+ */
+export interface ExtraInfo {
+  /** The far end's address (behind a PROXY header: the real client's). */
+  peername: Deno.Addr;
+  /** This end's address. */
+  sockname: Deno.Addr;
+  /** What the transport runs over: a {@linkcode Deno.Conn} for sockets. */
+  conn: ByteStream;
+  /** The proxy's own address, for a connection that came through one. */
+  proxyname: Deno.Addr;
+  /** The protocol ALPN agreed on over TLS (`null`: none). */
+  alpnProtocol: string | null;
+  /** The child's process id (`connectProcess`). */
+  pid: number;
+  /** The child process (`connectProcess`). */
+  child: Deno.ChildProcess;
+}
+
+/**
  * A protocol's handle on its connection.
  *
  * Writes never block: they are buffered and sent in order. Reads are not
@@ -120,11 +152,24 @@ export interface Transport {
   isClosing(): boolean;
 
   /**
-   * Returns information about the connection, or `fallback` when the
-   * transport has none by that name. Socket transports know `"peername"`
-   * and `"sockname"` (the {@linkcode Deno.Addr} of each end) and `"conn"`
-   * (the {@linkcode Deno.Conn}).
+   * Resolves once the protocol's `connectionLost` has been called, with
+   * the same argument (`null` for a normal close, else the cause). Never
+   * rejects.
    */
+  readonly closed: Promise<Error | null>;
+
+  /**
+   * Returns information about the connection, or `fallback` when the
+   * transport has none by that name. The names every transport of the
+   * library may know, and their types, are {@linkcode ExtraInfo}'s
+   * (`"peername"`, `"sockname"`, `"conn"`, ...); any other name is typed
+   * as the caller says.
+   */
+  getExtraInfo<K extends keyof ExtraInfo>(
+    name: K,
+    fallback?: ExtraInfo[K],
+  ): ExtraInfo[K] | undefined;
+  /** Returns information by a name of the caller's own. */
   getExtraInfo<T = unknown>(name: string, fallback?: T): T | undefined;
 
   /**

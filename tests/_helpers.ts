@@ -253,16 +253,14 @@ export async function receiveQueue(
     args: ["/proc/net/tcp", "/proc/net/tcp6"],
     stderr: "null",
   }).output();
-  {
-    for (const line of new TextDecoder().decode(stdout).split("\n")) {
-      const fields = line.trim().split(/\s+/);
-      if (fields.length < 5) continue;
-      if (
-        fields[1].endsWith(`:${hex(localPort)}`) &&
-        fields[2].endsWith(`:${hex(remotePort)}`)
-      ) {
-        return parseInt(fields[4].split(":")[1], 16);
-      }
+  for (const line of new TextDecoder().decode(stdout).split("\n")) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 5) continue;
+    if (
+      fields[1].endsWith(`:${hex(localPort)}`) &&
+      fields[2].endsWith(`:${hex(remotePort)}`)
+    ) {
+      return parseInt(fields[4].split(":")[1], 16);
     }
   }
   return 0;

@@ -4,7 +4,7 @@ import { helpText, parseCommandLine, VERSION } from "../echo/program.ts";
 import { parseCount, parsePort, parseSeconds } from "../echo/parse.ts";
 import { serverProgram } from "../echo/server_program.ts";
 import { clientProgram } from "../echo/client_program.ts";
-import denoConfig from "../deno.json" with { type: "json" };
+import libConfig from "../lib/deno.json" with { type: "json" };
 
 Deno.test("defaults are the seed's: localhost, port 10000, debug, text", () => {
   const parsed = parseCommandLine(serverProgram, []);
@@ -68,7 +68,7 @@ Deno.test("--help and --version win over other flags", () => {
   assert.deepEqual(parseCommandLine(serverProgram, ["--version"]), {
     kind: "version",
   });
-  assert.equal(VERSION, denoConfig.version);
+  assert.equal(VERSION, libConfig.version);
   assert.match(helpText(serverProgram), /--grace SECONDS/);
 });
 

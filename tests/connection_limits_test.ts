@@ -9,7 +9,7 @@ for (const kind of ["local", "shared"] as const) {
     });
     assert.equal(limits.acquire("10.0.0.1"), null);
     assert.equal(limits.acquire("10.0.0.1"), null);
-    assert.equal(limits.acquire("10.0.0.1"), "per-address");
+    assert.equal(limits.acquire("10.0.0.1"), "per_address");
     assert.equal(limits.open, 2, "a refusal is not counted");
     assert.equal(limits.acquire("10.0.0.2"), null);
     assert.equal(limits.acquire(undefined), null); // a Unix socket peer
@@ -87,11 +87,11 @@ Deno.test("ConnectionLimits (shared): an address that hashes with another cannot
   assert.notEqual(attacker, "");
   const limits = ConnectionLimits.shared({ maxConnectionsPerIp: 3 });
   for (let i = 0; i < 3; i++) assert.equal(limits.acquire(attacker), null);
-  assert.equal(limits.acquire(attacker), "per-address");
+  assert.equal(limits.acquire(attacker), "per_address");
   for (let i = 0; i < 3; i++) {
     assert.equal(limits.acquire(victim), null, `the victim's connection ${i}`);
   }
-  assert.equal(limits.acquire(victim), "per-address");
+  assert.equal(limits.acquire(victim), "per_address");
 });
 
 for (const kind of ["local", "shared"] as const) {
@@ -128,7 +128,7 @@ Deno.test("ConnectionLimits (shared): counts stay exact through many addresses c
       model.set(a, open - 1);
     } else {
       const refusal = limits.acquire(a);
-      assert.equal(refusal, open < 2 ? null : "per-address", `${a} at ${step}`);
+      assert.equal(refusal, open < 2 ? null : "per_address", `${a} at ${step}`);
       if (refusal === null) model.set(a, open + 1);
     }
   }

@@ -141,3 +141,17 @@ Deno.test("LineReceiver: reading pauses and resumes with writing, unless told no
     assert.ok(transport.isReading());
   }
 });
+
+Deno.test("LineReceiver: a string delimiter, such as nc's \\n", () => {
+  const protocol = new Lines();
+  protocol.delimiter = "\n";
+  const transport = MemoryTransport.connect(protocol);
+  transport.receive("one\ntw");
+  transport.receive("o\n");
+  assert.deepEqual(protocol.lines, ["one", "two"]);
+  protocol.sendLine("back");
+  assert.equal(transport.writtenText(), "back\n");
+  protocol.delimiter = "||"; // changed later: used from then on
+  transport.receive("three||");
+  assert.deepEqual(protocol.lines, ["one", "two", "three"]);
+});

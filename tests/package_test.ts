@@ -86,12 +86,16 @@ Deno.test("package: imported from a URL, with no configuration of the importer",
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     async (request) => {
       const name = new URL(request.url).pathname.slice(1);
-      if (!/^[\w.]+\.ts$/.test(name)) {
+      if (!/^[\w.]+\.(ts|json)$/.test(name)) {
         return new Response(null, { status: 404 });
       }
       try {
         return new Response(await Deno.readFile(new URL(name, LIB)), {
-          headers: { "content-type": "application/typescript" },
+          headers: {
+            "content-type": name.endsWith(".json")
+              ? "application/json"
+              : "application/typescript",
+          },
         });
       } catch {
         return new Response(null, { status: 404 });
@@ -160,5 +164,21 @@ Deno.test("package: deno publish --dry-run ships the library's files only", asyn
     assert.match(run.stderr, /Success/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("package: the version is written once, and what shows it agrees", async () => {
+  const { VERSION } = await import("../lib/mod.ts");
+  const lib = JSON.parse(await Deno.readTextFile(projectFile("lib/deno.json")));
+  assert.equal(VERSION, lib.version);
+  const root = JSON.parse(await Deno.readTextFile(projectFile("deno.json")));
+  assert.equal(root.version, undefined, "the root deno.json has no version");
+  const changelog = await Deno.readTextFile(projectFile("CHANGELOG.md"));
+  assert.equal(changelog.match(/^## \[(\d+\.\d+\.\d+)\]/m)?.[1], VERSION);
+  for (const file of ["README.md", "lib/README.md"]) {
+    const text = await Deno.readTextFile(projectFile(file));
+    for (const [, shown] of text.matchAll(/"version": "(\d+\.\d+\.\d+)"/g)) {
+      assert.equal(shown, VERSION, `${file} shows ${shown}`);
+    }
   }
 });

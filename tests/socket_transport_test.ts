@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  MIN_READ_SIZE,
-  READ_SIZE,
-  SocketTransport,
-} from "../lib/socket_transport.ts";
+import { SocketTransport } from "../lib/socket_transport.ts";
+import { MIN_READ_SIZE, READ_SIZE } from "../lib/_defaults.ts";
 import type { BufferedProtocol, Protocol } from "../lib/protocol.ts";
 import type { ByteStream, Transport } from "../lib/transport.ts";
 import {

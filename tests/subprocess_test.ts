@@ -226,3 +226,16 @@ Deno.test("spawnProcess: a file that is not executable is refused with Permissio
     Deno.errors.PermissionDenied,
   );
 });
+
+Deno.test("SubprocessTransport.getExtraInfo knows the pid and the child", async () => {
+  const exited = Promise.withResolvers<void>();
+  const { transport } = await spawnProcess(
+    () => ({ connectionLost: () => exited.resolve() }),
+    "true",
+    [],
+  );
+  assert.equal(transport.getExtraInfo("pid"), transport.getPid());
+  assert.ok(transport.getExtraInfo("child") !== undefined);
+  assert.equal(transport.getExtraInfo("other", "none"), "none");
+  await exited.promise;
+});

@@ -1,0 +1,63 @@
+/**
+ * Every default of the library, in one place, each with its unit: times in
+ * seconds, sizes in bytes. Options that leave a value out get these.
+ *
+ * @module
+ */
+
+/** A write buffer's high-water mark (asyncio's): 64 KiB. */
+export const HIGH_WATER = 64 * 1024;
+
+/** The buffer limit of a stream reader (asyncio's `limit`): 64 KiB. */
+export const STREAM_LIMIT = 64 * 1024;
+
+/** Seconds a server gives a TLS handshake or a PROXY header. */
+export const SERVER_HANDSHAKE_TIMEOUT = 10;
+
+/** Seconds a client gives a TLS handshake (asyncio's `ssl_handshake_timeout`). */
+export const CLIENT_HANDSHAKE_TIMEOUT = 60;
+
+/**
+ * Seconds between connection attempts to a name's addresses (RFC 8305's
+ * Connection Attempt Delay, asyncio's `happy_eyeballs_delay`).
+ */
+export const HAPPY_EYEBALLS_DELAY = 0.25;
+
+/** Seconds a server waits after an accept error a retry cannot cure (EMFILE). */
+export const ACCEPT_BACKOFF = 0.1;
+
+/** The most bytes one read of a connection asks for. */
+export const READ_SIZE = 128 * 1024;
+
+/**
+ * The fewest bytes one read asks for, and what a new connection starts
+ * with: an idle connection holds one read buffer this small.
+ */
+export const MIN_READ_SIZE = 256;
+
+/** Queued chunks are joined into one socket write up to this many bytes. */
+export const COALESCE_LIMIT = 256 * 1024;
+
+/** The most bytes one read of a TLS server's TCP connection takes. */
+export const TLS_READ_SIZE = 64 * 1024;
+
+/** The fewest a TLS server's TCP read asks for (an idle connection's). */
+export const TLS_MIN_READ_SIZE = 2 * 1024;
+
+/**
+ * Decrypted bytes waiting to be read past which a TLS server stops reading
+ * its TCP connection.
+ */
+export const TLS_PLAINTEXT_HIGH_WATER = 64 * 1024;
+
+/** Seconds a TLS close waits for its close_notify to be written. */
+export const CLOSE_NOTIFY_WAIT = 1;
+
+/** The longest line a `LineReceiver` accepts (its `maxLength`). */
+export const LINE_MAX_LENGTH = 16384;
+
+/**
+ * The longest message a `LengthPrefixedReceiver` accepts (its `maxLength`,
+ * as Twisted's).
+ */
+export const MESSAGE_MAX_LENGTH = 99999;
