@@ -428,3 +428,105 @@ export function connectPair(
   );
   return [transports[0], transports[1]];
 }
+
+/**
+ * A protocol that records what happens to it (Twisted's
+ * `AccumulatingProtocol`, with every callback): each call as a short event
+ * name, in order, the chunks it received, and promises for the moments a
+ * test waits on. `onMade` and `onData` let a test act from inside the
+ * callbacks (write, pause, close).
+ *
+ * @example Recording an exchange over the memory transport
+ * ```ts
+ * import { MemoryTransport, RecordingProtocol } from "@protocols/core/testing";
+ *
+ * const protocol = new RecordingProtocol();
+ * protocol.onData = (data, self) => self.transport.write(data);
+ * const transport = MemoryTransport.connect(protocol);
+ * transport.receive("ping");
+ * transport.receiveEof();
+ * await protocol.lost.promise;
+ * protocol.events; // ["made", "data", "eof", "lost"]
+ * protocol.text(); // "ping"
+ * ```
+ */
+export class RecordingProtocol implements Protocol {
+  /** Each callback, in order: made, data, eof, pause, resume, lost. */
+  events: string[] = [];
+  /** Every chunk received, as given (not copied). */
+  chunks: Uint8Array[] = [];
+  /** The transport, from `connectionMade` on. */
+  transport!: Transport;
+  /** `connectionLost`'s argument, once it has been called. */
+  lostError: Error | null | undefined = undefined;
+  /** Resolves with `connectionLost`'s argument. */
+  readonly lost: PromiseWithResolvers<Error | null> = Promise.withResolvers();
+  /** Resolves at `connectionMade`. */
+  readonly made: PromiseWithResolvers<void> = Promise.withResolvers();
+  /** Resolves at `eofReceived`. */
+  readonly eof: PromiseWithResolvers<void> = Promise.withResolvers();
+  /** What `eofReceived` returns: `true` keeps the connection open. */
+  keepOpenOnEof = false;
+  /** Called from `dataReceived`, after the chunk is recorded. */
+  onData?: (data: Uint8Array, self: RecordingProtocol) => void;
+  /** Called from `connectionMade`, after the transport is kept. */
+  onMade?: (self: RecordingProtocol) => void;
+
+  /** Keeps the transport; records "made". */
+  connectionMade(transport: Transport): void {
+    this.transport = transport;
+    this.events.push("made");
+    this.onMade?.(this);
+    this.made.resolve();
+  }
+
+  /** Records the chunk ("data"). */
+  dataReceived(data: Uint8Array): void {
+    this.events.push("data");
+    this.chunks.push(data);
+    this.onData?.(data, this);
+  }
+
+  /** Records "eof"; returns {@linkcode RecordingProtocol.keepOpenOnEof}. */
+  eofReceived(): boolean {
+    this.events.push("eof");
+    this.eof.resolve();
+    return this.keepOpenOnEof;
+  }
+
+  /** Records "lost" and the error. */
+  connectionLost(error: Error | null): void {
+    this.events.push("lost");
+    this.lostError = error;
+    this.lost.resolve(error);
+  }
+
+  /** Records "pause". */
+  pauseWriting(): void {
+    this.events.push("pause");
+  }
+
+  /** Records "resume". */
+  resumeWriting(): void {
+    this.events.push("resume");
+  }
+
+  /** The received bytes as UTF-8 text. */
+  text(): string {
+    const size = this.chunks.reduce((sum, part) => sum + part.byteLength, 0);
+    const out = new Uint8Array(size);
+    let offset = 0;
+    for (const part of this.chunks) {
+      out.set(part, offset);
+      offset += part.byteLength;
+    }
+    return decoder.decode(out);
+  }
+
+  /** The events with each run of "data" folded into one. */
+  folded(): string[] {
+    return this.events.filter((event, i, all) =>
+      !(event === "data" && all[i - 1] === "data")
+    );
+  }
+}

@@ -50,6 +50,23 @@ Deno.test("layout: the library imports nothing of the application", async () => 
   }
 });
 
+Deno.test("layout: no file under lib/, its tests included, imports anything outside it", async () => {
+  const outside: string[] = [];
+  for await (const entry of Deno.readDir(projectFile("lib"))) {
+    if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
+    const text = await Deno.readTextFile(projectFile(`lib/${entry.name}`));
+    const specifiers = text.matchAll(
+      /(?:from|import)\s*\(?\s*"([^"]+)"/g,
+    );
+    for (const [, specifier] of specifiers) {
+      if (specifier.startsWith("../") || specifier.startsWith("/")) {
+        outside.push(`lib/${entry.name}: ${specifier}`);
+      }
+    }
+  }
+  assert.deepEqual(outside, [], outside.join("\n"));
+});
+
 Deno.test("layout: the application reaches the library only through its entry", async () => {
   for (const [from, to] of await graph()) {
     if (from.startsWith("lib/")) continue;

@@ -8,7 +8,13 @@ import {
   runProgram,
   ServerProcess,
 } from "./_process.ts";
-import { randomBytes, readAll, silentServer, writeAll } from "./_helpers.ts";
+import {
+  randomBytes,
+  readAll,
+  silentServer,
+  UNRESOLVABLE_HOST,
+  writeAll,
+} from "./_helpers.ts";
 import { testCerts } from "./_certs.ts";
 
 // The in-process servers below log nowhere: only the client's lines count.
@@ -107,13 +113,13 @@ Deno.test("client: a refused connection exits 1 naming host and port", async () 
 Deno.test("client: an unknown host exits 1 with one error line", async () => {
   const result = await runProgram("main_client.ts", [
     "--host",
-    "no-such-host.invalid",
+    UNRESOLVABLE_HOST,
     "--log-level",
     "error",
   ]);
   assert.equal(result.code, 1);
   assert.deepEqual(result.lines, [
-    "main: cannot connect to no-such-host.invalid port 10000: host not found",
+    `main: cannot connect to ${UNRESOLVABLE_HOST} port 10000: host not found`,
   ]);
 });
 

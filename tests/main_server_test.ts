@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { runClient, runProgram, ServerProcess } from "./_process.ts";
-import { randomBytes, readAll, waitFor, writeAll } from "./_helpers.ts";
+import {
+  randomBytes,
+  readAll,
+  UNRESOLVABLE_HOST,
+  waitFor,
+  writeAll,
+} from "./_helpers.ts";
 
 /** The seed's server lines for one connection, with the given chunks. */
 function checkConnectionLines(lines: string[], message: string): void {
@@ -134,13 +140,13 @@ Deno.test("server: a port in use exits 1 naming host and port", async () => {
 Deno.test("server: an unknown host exits 1 with one line", async () => {
   const result = await runProgram("main_server.ts", [
     "--host",
-    "no-such-host.invalid",
+    UNRESOLVABLE_HOST,
     "--port",
     "0",
   ]);
   assert.equal(result.code, 1);
   assert.deepEqual(result.lines, [
-    "main: cannot listen on no-such-host.invalid port 0: host not found",
+    `main: cannot listen on ${UNRESOLVABLE_HOST} port 0: host not found`,
   ]);
 });
 

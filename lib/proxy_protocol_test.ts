@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
-import { ProxyHeaderError, readProxyHeader } from "../lib/proxy_protocol.ts";
-import { createServer } from "../lib/server.ts";
-import { EchoServer } from "../echo/echo.ts";
-import { configureLogging } from "../echo/logging.ts";
+import { ProxyHeaderError, readProxyHeader } from "./proxy_protocol.ts";
+import { createServer } from "./server.ts";
 import {
+  captureLogs,
+  EchoProtocol,
   readAll,
   receiveQueue,
   recording,
   waitFor,
   writeAll,
-} from "./_helpers.ts";
-import { runProgram, ServerProcess } from "./_process.ts";
+} from "./_test_helpers.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 
@@ -189,7 +188,7 @@ Deno.test("PROXY v2: a header sent a byte at a time is read in place", async () 
 });
 
 Deno.test("server: proxyProtocol makes peername the real client; malformed closes", async () => {
-  configureLogging({ level: "error", write: () => {} });
+  captureLogs("error");
   const { factory, recorders } = recording({ echo: true });
   await using server = await createServer(factory, {
     hostname: "127.0.0.1",
@@ -220,7 +219,7 @@ Deno.test("server: proxyProtocol makes peername the real client; malformed close
   bad.close();
   assert.equal(recorders.length, 1, "no protocol for the malformed one");
   await assert.rejects(
-    createServer(() => new EchoServer(), {
+    createServer(() => new EchoProtocol(), {
       proxyProtocol: true,
       tls: { cert: "", key: "" },
     }),
@@ -228,57 +227,8 @@ Deno.test("server: proxyProtocol makes peername the real client; malformed close
   );
 });
 
-Deno.test("program: --proxy-protocol logs the real client's address", async () => {
-  const server = await ServerProcess.start([
-    "--host",
-    "127.0.0.1",
-    "--proxy-protocol",
-  ]);
-  try {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: server.port,
-    });
-    await writeAll(
-      conn,
-      encode("PROXY TCP4 198.51.100.9 127.0.0.1 40001 10000\r\nping"),
-    );
-    await conn.closeWrite();
-    assert.equal(new TextDecoder().decode(await readAll(conn)), "ping");
-    conn.close();
-    await server.waitForLine((l) =>
-      l === "EchoServer_198.51.100.9_40001: closing"
-    );
-    assert.ok(
-      server.lines.includes("EchoServer_198.51.100.9_40001: received b'ping'"),
-    );
-    const junk = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: server.port,
-    });
-    await writeAll(junk, encode("junk\r\n"));
-    assert.equal((await readAll(junk)).byteLength, 0);
-    junk.close();
-    await server.waitForLine((l) =>
-      /^protocols: Closing connection from 127\.0\.0\.1 port \d+: malformed PROXY protocol header: /
-        .test(l)
-    );
-    server.kill("SIGTERM");
-    assert.equal((await server.status()).code, 0);
-  } finally {
-    await server.stop();
-  }
-  const usage = await runProgram("main_server.ts", [
-    "--proxy-protocol",
-    "--udp",
-  ]);
-  assert.equal(usage.code, 2);
-  assert.match(usage.lines[0], /--proxy-protocol cannot be used with --udp/);
-});
-
 Deno.test("server: every spelling of a client's address in PROXY headers is one per-IP budget", async () => {
-  const logged: string[] = [];
-  configureLogging({ level: "info", write: (line) => logged.push(line) });
+  const logged = captureLogs("info");
   const { factory } = recording({ echo: true });
   await using server = await createServer(factory, {
     hostname: "127.0.0.1",
@@ -325,8 +275,7 @@ Deno.test("server: every spelling of a client's address in PROXY headers is one 
 });
 
 Deno.test("server: a peer that resets in the middle of a PROXY header is logged as a reset", async () => {
-  const logged: string[] = [];
-  configureLogging({ level: "info", write: (line) => logged.push(line) });
+  const logged = captureLogs("info");
   const { factory } = recording({ echo: true });
   await using server = await createServer(factory, {
     hostname: "127.0.0.1",

@@ -2,11 +2,10 @@
 // to standard error with its stack, as Python's logging prints a traceback.
 
 import assert from "node:assert/strict";
-import { createServer } from "../lib/server.ts";
-import { configureLogging } from "../echo/logging.ts";
-import { writeAll } from "./_helpers.ts";
+import { createServer } from "./server.ts";
+import { captureLogs, writeAll } from "./_test_helpers.ts";
 
-const SERVER = new URL("../lib/server.ts", import.meta.url).href;
+const SERVER = new URL("./server.ts", import.meta.url).href;
 
 Deno.test("a callback's exception reaches stderr with its stack when nothing is configured", async () => {
   const script = `
@@ -35,8 +34,7 @@ Deno.test("a callback's exception reaches stderr with its stack when nothing is 
 });
 
 Deno.test("with logging configured, the error goes through it, stack included", async () => {
-  const lines: string[] = [];
-  configureLogging({ level: "debug", write: (line) => lines.push(line) });
+  const lines = captureLogs("debug");
   const lost = Promise.withResolvers<Error | null>();
   const server = await createServer(() => ({
     dataReceived() {
@@ -60,6 +58,6 @@ Deno.test("with logging configured, the error goes through it, stack included", 
     conn.close();
     await server.close();
     await server.waitClosed();
-    configureLogging({ level: "error", write: () => {} });
+    captureLogs("error");
   }
 });

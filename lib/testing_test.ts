@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { connectPair, MemoryTransport } from "../lib/testing.ts";
-import { Recorder } from "./_helpers.ts";
+import { connectPair, MemoryTransport, RecordingProtocol } from "./testing.ts";
 
 Deno.test("MemoryTransport records writes and a half-close", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   recorder.onMade = (self) => {
     self.transport.write("hello ");
     self.transport.writelines(["in ", new TextEncoder().encode("memory")]);
@@ -21,7 +20,7 @@ Deno.test("MemoryTransport records writes and a half-close", async () => {
 });
 
 Deno.test("MemoryTransport calls connectionLost after the current callback", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   recorder.onData = (_data, self) => {
     self.transport.close();
     self.events.push("after close()");
@@ -35,7 +34,7 @@ Deno.test("MemoryTransport calls connectionLost after the current callback", asy
 });
 
 Deno.test("MemoryTransport holds data and EOF while reading is paused", () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   recorder.keepOpenOnEof = true;
   const transport = MemoryTransport.connect(recorder);
   transport.pauseReading();
@@ -47,7 +46,7 @@ Deno.test("MemoryTransport holds data and EOF while reading is paused", () => {
 });
 
 Deno.test("MemoryTransport flow control: pause past high, resume at low", () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   const transport = MemoryTransport.connect(recorder);
   transport.setWriteBufferLimits({ high: 10, low: 0 });
   transport.blockWrites();
@@ -63,7 +62,7 @@ Deno.test("MemoryTransport flow control: pause past high, resume at low", () => 
 });
 
 Deno.test("an exception in a callback aborts with that error", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   recorder.onData = () => {
     throw new Error("bad");
   };
@@ -74,8 +73,8 @@ Deno.test("an exception in a callback aborts with that error", async () => {
 });
 
 Deno.test("connectPair joins two protocols back to back", async () => {
-  const a = new Recorder();
-  const b = new Recorder();
+  const a = new RecordingProtocol();
+  const b = new RecordingProtocol();
   b.onData = (data, self) => self.transport.write(data);
   a.onMade = (self) => {
     self.transport.write("round trip");

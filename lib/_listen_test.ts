@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { createConnection } from "../lib/connection.ts";
-import { createServer } from "../lib/server.ts";
-import { EchoClient, EchoServer } from "../echo/echo.ts";
-import { configureLogging } from "../echo/logging.ts";
+import { createConnection } from "./connection.ts";
+import { createServer } from "./server.ts";
+import { captureLogs, EchoProtocol, sender } from "./_test_helpers.ts";
 
-configureLogging({ level: "error", write: () => {} });
+captureLogs("error");
 
 async function tempPath(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "echo-unix-" });
@@ -13,19 +12,16 @@ async function tempPath(): Promise<string> {
 
 Deno.test("Unix socket: the seed's exchange with the same EchoServer", async () => {
   const path = await tempPath();
-  const server = await createServer(() => new EchoServer(), { path });
+  const server = await createServer(() => new EchoProtocol(), { path });
   assert.equal(server.path, path);
   assert.deepEqual(server.addrs, []);
   assert.ok((await Deno.lstat(path)).isSocket);
   const received: Uint8Array[] = [];
   const { transport, protocol } = await createConnection(
-    () =>
-      new EchoClient(["over ", "a Unix socket"], {
-        onData: (d) => void received.push(d),
-      }),
+    () => sender(["over ", "a Unix socket"], received),
     { path },
   );
-  assert.equal(await protocol.done, null);
+  assert.equal(await protocol.lost.promise, null);
   assert.equal(transport.canWriteEof(), true);
   assert.equal(
     received.map((d) => new TextDecoder().decode(d)).join(""),
@@ -52,11 +48,11 @@ Deno.test("Unix socket: a stale socket file is replaced", async () => {
   }).output();
   assert.equal(bind.code, 0);
   assert.ok((await Deno.lstat(path)).isSocket);
-  await using server = await createServer(() => new EchoServer(), { path });
-  const { protocol } = await createConnection(() => new EchoClient(["x"]), {
+  await using server = await createServer(() => new EchoProtocol(), { path });
+  const { protocol } = await createConnection(() => sender(["x"]), {
     path,
   });
-  assert.equal(await protocol.done, null);
+  assert.equal(await protocol.lost.promise, null);
   assert.equal(server.path, path);
 });
 
@@ -65,19 +61,19 @@ Deno.test("Unix socket: a path a live server uses is refused, without a connecti
   let made = 0;
   await using live = await createServer(() => {
     made++;
-    return new EchoServer();
+    return new EchoProtocol();
   }, { path });
   await assert.rejects(
-    createServer(() => new EchoServer(), { path }),
+    createServer(() => new EchoProtocol(), { path }),
     Deno.errors.AddrInUse,
     "is in use by a running server",
   );
   // The live server's lock file told: it was never probed. (A probe would
   // be accepted before this client, which the server takes in order.)
-  const { protocol } = await createConnection(() => new EchoClient(["x"]), {
+  const { protocol } = await createConnection(() => sender(["x"]), {
     path,
   });
-  assert.equal(await protocol.done, null);
+  assert.equal(await protocol.lost.promise, null);
   assert.equal(made, 1);
   assert.equal(live.path, path);
 });
@@ -87,7 +83,7 @@ Deno.test("Unix socket: a live socket of another program is refused (probed)", a
   const listener = Deno.listen({ transport: "unix", path });
   try {
     await assert.rejects(
-      createServer(() => new EchoServer(), { path }),
+      createServer(() => new EchoProtocol(), { path }),
       Deno.errors.AddrInUse,
       "is in use by a running server",
     );
@@ -102,7 +98,7 @@ Deno.test("Unix socket: a socket and lock file left by a killed server are repla
   const path = await tempPath();
   const script = `
     import { createServer } from "${
-    new URL("../lib/server.ts", import.meta.url).href
+    new URL("./server.ts", import.meta.url).href
   }";
     await createServer(() => ({}), { path: ${JSON.stringify(path)} });
     Deno.exit(9); // dies without cleaning up`;
@@ -114,12 +110,12 @@ Deno.test("Unix socket: a socket and lock file left by a killed server are repla
   assert.ok((await Deno.lstat(path)).isSocket);
   assert.ok((await Deno.lstat(`${path}.lock`)).isFile);
   {
-    await using server = await createServer(() => new EchoServer(), { path });
+    await using server = await createServer(() => new EchoProtocol(), { path });
     const { protocol } = await createConnection(
-      () => new EchoClient(["x"]),
+      () => sender(["x"]),
       { path },
     );
-    assert.equal(await protocol.done, null);
+    assert.equal(await protocol.lost.promise, null);
     assert.equal(server.path, path);
   }
   // Closed cleanly: both files are gone.
@@ -131,7 +127,7 @@ Deno.test("Unix socket: a path that is not a socket is never removed", async () 
   const path = await tempPath();
   await Deno.writeTextFile(path, "precious");
   await assert.rejects(
-    createServer(() => new EchoServer(), { path }),
+    createServer(() => new EchoProtocol(), { path }),
     Deno.errors.AlreadyExists,
     "exists and is not a socket; not removing it",
   );
@@ -140,7 +136,7 @@ Deno.test("Unix socket: a path that is not a socket is never removed", async () 
 
 Deno.test("Unix socket: connecting to a missing path names it", async () => {
   const path = await tempPath();
-  const error = await createConnection(() => new EchoClient(), { path }).catch((
+  const error = await createConnection(() => sender(), { path }).catch((
     e,
   ) => e);
   assert.ok(error instanceof Deno.errors.NotFound, String(error));

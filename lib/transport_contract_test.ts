@@ -4,15 +4,15 @@
 // socket does is only as good as this suite.
 
 import assert from "node:assert/strict";
-import { type Protocol, SocketTransport, type Transport } from "../lib/mod.ts";
-import { MemoryTransport } from "../lib/testing.ts";
+import { type Protocol, SocketTransport, type Transport } from "./mod.ts";
+import { MemoryTransport } from "./testing.ts";
 import {
   assertSameBytes,
   concat,
   randomBytes,
   waitFor,
   writeAll,
-} from "./_helpers.ts";
+} from "./_test_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -40,7 +40,7 @@ interface Peer {
 }
 
 /** A protocol that records every callback, with optional behaviour. */
-class Recorder implements Protocol {
+class RecordingProtocol implements Protocol {
   events: string[] = [];
   transport!: Transport;
   lost = Promise.withResolvers<Error | null>();
@@ -84,7 +84,7 @@ class Recorder implements Protocol {
   }
 }
 
-type Harness = (protocol: Recorder) => Promise<Peer>;
+type Harness = (protocol: RecordingProtocol) => Promise<Peer>;
 
 /** SocketTransport over a real loopback TCP connection. */
 const socketHarness: Harness = async (protocol) => {
@@ -174,7 +174,7 @@ for (const [name, harness] of harnesses) {
     Deno.test(`transport contract (${name}): ${title}`, fn);
 
   contract("callbacks come in order, connectionLost exactly once", async () => {
-    const protocol = new Recorder();
+    const protocol = new RecordingProtocol();
     const peer = await harness(protocol);
     try {
       await peer.send("hello");
@@ -198,7 +198,7 @@ for (const [name, harness] of harnesses) {
   });
 
   contract("EOF closes the transport once its writes are flushed", async () => {
-    const protocol = new Recorder({
+    const protocol = new RecordingProtocol({
       data: (t, data) => t.write(data),
     });
     const peer = await harness(protocol);
@@ -214,7 +214,7 @@ for (const [name, harness] of harnesses) {
   });
 
   contract("eofReceived returning true keeps the connection open", async () => {
-    const protocol = new Recorder({ eof: () => true });
+    const protocol = new RecordingProtocol({ eof: () => true });
     const peer = await harness(protocol);
     try {
       await peer.sendEof();
@@ -232,7 +232,7 @@ for (const [name, harness] of harnesses) {
   contract(
     "writeEof half-closes: data still arrives, writes are refused",
     async () => {
-      const protocol = new Recorder({
+      const protocol = new RecordingProtocol({
         made: (t) => {
           t.write("bye");
           t.writeEof();
@@ -255,7 +255,7 @@ for (const [name, harness] of harnesses) {
   );
 
   contract("close() flushes first; write() after close() throws", async () => {
-    const protocol = new Recorder({
+    const protocol = new RecordingProtocol({
       made: (t) => {
         t.write("first ");
         t.writelines(["second ", encoder.encode("third")]);
@@ -277,7 +277,7 @@ for (const [name, harness] of harnesses) {
   });
 
   contract("abort() ends at once with connectionLost(null)", async () => {
-    const protocol = new Recorder({ made: (t) => t.abort() });
+    const protocol = new RecordingProtocol({ made: (t) => t.abort() });
     const peer = await harness(protocol);
     try {
       assert.equal(await peer.lost, null);
@@ -289,7 +289,7 @@ for (const [name, harness] of harnesses) {
   });
 
   contract("an exception in a callback aborts with that error", async () => {
-    const protocol = new Recorder({
+    const protocol = new RecordingProtocol({
       data: () => {
         throw new RangeError("protocol bug");
       },
@@ -313,7 +313,7 @@ for (const [name, harness] of harnesses) {
   contract(
     "pauseReading holds data until resumeReading, in order",
     async () => {
-      const protocol = new Recorder();
+      const protocol = new RecordingProtocol();
       const peer = await harness(protocol);
       try {
         await peer.send("a");
@@ -337,7 +337,7 @@ for (const [name, harness] of harnesses) {
   contract(
     "write buffer limits: defaults, validation, pause and resume",
     async () => {
-      const protocol = new Recorder();
+      const protocol = new RecordingProtocol();
       const peer = await harness(protocol);
       try {
         const t = peer.transport;
@@ -378,7 +378,7 @@ for (const [name, harness] of harnesses) {
   contract(
     "getExtraInfo knows the peer; unknown names give the fallback",
     async () => {
-      const protocol = new Recorder();
+      const protocol = new RecordingProtocol();
       const peer = await harness(protocol);
       try {
         const addr = peer.transport.getExtraInfo<Deno.NetAddr>("peername");
@@ -403,7 +403,7 @@ for (const [name, harness] of harnesses) {
 
   Deno.test(`transport contract (${name}): a chunk stays the protocol's: echoed to a late reader, kept, written again later`, async () => {
     const kept: Uint8Array[] = [];
-    const protocol = new Recorder({
+    const protocol = new RecordingProtocol({
       data: (t, data) => {
         kept.push(data);
         t.write(data);
@@ -435,7 +435,7 @@ for (const [name, harness] of harnesses) {
   Deno.test(`transport contract (${name}): a chunk broadcast to every connection, one reading late, reaches each intact`, async () => {
     const all: Transport[] = [];
     const recorders = [0, 1, 2].map(() =>
-      new Recorder({
+      new RecordingProtocol({
         made: (t) => all.push(t),
         data: (_t, data) => {
           for (const t of all) t.write(data); // the sender's too
@@ -467,8 +467,8 @@ for (const [name, harness] of harnesses) {
 
   Deno.test(`transport contract (${name}): released chunks forwarded to a late reader arrive intact, then their memory comes back`, async () => {
     const released: Uint8Array[] = [];
-    const to = new Recorder();
-    const from = new Recorder({
+    const to = new RecordingProtocol();
+    const from = new RecordingProtocol({
       data: (t, data) => {
         to.transport.write(data);
         t.release(data);
@@ -505,7 +505,9 @@ for (const [name, harness] of harnesses) {
 
   Deno.test(`transport contract (${name}): a chunk kept without a write stays the protocol's`, async () => {
     const kept: Uint8Array[] = [];
-    const protocol = new Recorder({ data: (_t, data) => kept.push(data) });
+    const protocol = new RecordingProtocol({
+      data: (_t, data) => kept.push(data),
+    });
     const peer = await harness(protocol);
     try {
       for (const word of ["alpha", "beta", "gamma"]) {

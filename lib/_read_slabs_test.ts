@@ -6,7 +6,7 @@ import {
   SLAB_SIZE,
   writeQueued,
   writeSent,
-} from "../lib/_read_slabs.ts";
+} from "./_read_slabs.ts";
 
 /**
  * `count` reads of `n` bytes (each filled with its number), each delivered

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Throttle } from "../lib/_throttle.ts";
+import { Throttle } from "./_throttle.ts";
 
 Deno.test("Throttle: one event an interval, then the count of the rest", async () => {
   const summaries: number[] = [];

@@ -1,6 +1,6 @@
-// Faults in the surroundings of a transport — a stream that throws where it
+// Faults in the surroundings of a transport - a stream that throws where it
 // should reject, rejects with a non-error, a protocol that detaches memory
-// it handed over — must lose that connection only: connectionLost(error),
+// it handed over - must lose that connection only: connectionLost(error),
 // the error reported with its stack, never an unhandled rejection (which
 // kills a default Deno process). Every test here fails on any unhandled
 // rejection or uncaught error, named.
@@ -11,7 +11,7 @@ import {
   type Protocol,
   SocketTransport,
   type Transport,
-} from "../lib/mod.ts";
+} from "./mod.ts";
 
 /** Rejections and errors nobody handled while `body` ran, as text. */
 async function unhandledDuring(body: () => Promise<void>): Promise<string[]> {

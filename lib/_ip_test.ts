@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import { canonicalIp, isIP, isIPv4, isIPv6 } from "../lib/_ip.ts";
+import { canonicalIp, isIP, isIPv4, isIPv6 } from "./_ip.ts";
 
 const EDGES = [
   "",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConnectionLimits } from "../lib/connection_limits.ts";
+import { ConnectionLimits } from "./connection_limits.ts";
 
 for (const kind of ["local", "shared"] as const) {
   Deno.test(`ConnectionLimits (${kind}): total and per-address limits`, () => {

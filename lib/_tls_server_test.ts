@@ -1,13 +1,14 @@
 // The server end of TLS (lib/_tls_server.ts) over an in-memory TCP
 // connection whose writes the test can hold back, against a node:tls client.
 
+import { RecordingProtocol } from "./testing.ts";
 import assert from "node:assert/strict";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
-import { tlsContext, TlsServerStream } from "../lib/_tls_server.ts";
-import { testCerts } from "./_certs.ts";
-import { Recorder, settle } from "./_helpers.ts";
-import { SocketTransport } from "../lib/socket_transport.ts";
+import { tlsContext, TlsServerStream } from "./_tls_server.ts";
+import { testCerts } from "./_test_certs.ts";
+import { settle } from "./_test_helpers.ts";
+import { SocketTransport } from "./socket_transport.ts";
 
 const ADDR: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
 
@@ -206,7 +207,7 @@ Deno.test("SocketTransport over TLS: close() waits for close_notify as for data,
   const ended = new Promise<void>((resolve) => client.once("end", resolve));
   client.resume(); // read what comes
   await stream.handshake();
-  const protocol = new Recorder();
+  const protocol = new RecordingProtocol();
   SocketTransport.start(stream, protocol, { side: "server" });
   await protocol.made.promise;
   protocol.transport.write("hello");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AddressRanges } from "../lib/address_ranges.ts";
+import { AddressRanges } from "./address_ranges.ts";
 
 Deno.test("AddressRanges: IPv4 and IPv6 ranges and single addresses", () => {
   const ranges = new AddressRanges([

@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
-import { SocketTransport } from "../lib/socket_transport.ts";
-import { MIN_READ_SIZE, READ_SIZE } from "../lib/_defaults.ts";
-import type { BufferedProtocol, Protocol } from "../lib/protocol.ts";
-import type { ByteStream, Transport } from "../lib/transport.ts";
+import { RecordingProtocol } from "./testing.ts";
+import { SocketTransport } from "./socket_transport.ts";
+import { MIN_READ_SIZE, READ_SIZE } from "./_defaults.ts";
+import type { BufferedProtocol, Protocol } from "./protocol.ts";
+import type { ByteStream, Transport } from "./transport.ts";
 import {
   concat,
   randomBytes,
   randomChunks,
   readAll,
   receiveQueue,
-  Recorder,
   settle,
   sha256,
   waitFor,
   writeAll,
-} from "./_helpers.ts";
+} from "./_test_helpers.ts";
 
 /** A transport running `protocol` over one end of a loopback connection. */
 async function connected(protocol: Protocol | BufferedProtocol) {
@@ -29,8 +29,8 @@ async function connected(protocol: Protocol | BufferedProtocol) {
   return { transport, peer, conn };
 }
 
-Deno.test("callbacks come in order: made, data, eof, lost — once each", async () => {
-  const recorder = new Recorder();
+Deno.test("callbacks come in order: made, data, eof, lost - once each", async () => {
+  const recorder = new RecordingProtocol();
   const { transport, peer } = await connected(recorder);
   await writeAll(peer, new TextEncoder().encode("hello"));
   await peer.closeWrite();
@@ -43,7 +43,7 @@ Deno.test("callbacks come in order: made, data, eof, lost — once each", async 
 });
 
 Deno.test("data handed to dataReceived stays valid after the callback", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   const { peer } = await connected(recorder);
   const data = randomBytes(300_000);
   await writeAll(peer, data);
@@ -55,7 +55,7 @@ Deno.test("data handed to dataReceived stays valid after the callback", async ()
 });
 
 Deno.test("eofReceived returning true keeps the connection open for writing", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   recorder.keepOpenOnEof = true;
   const { transport, peer } = await connected(recorder);
   await peer.closeWrite();
@@ -70,7 +70,7 @@ Deno.test("eofReceived returning true keeps the connection open for writing", as
 });
 
 Deno.test("writeEof sends EOF after the buffered data; reading goes on", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   const big = randomBytes(4 << 20);
   recorder.onMade = (self) => {
     self.transport.write(big);
@@ -123,7 +123,7 @@ Deno.test("64 MiB in random chunk sizes comes back byte-exact", async () => {
 });
 
 Deno.test("pauseWriting past the high-water mark, resumeWriting at the low one", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   const data = randomBytes(8 << 20);
   let sizeAtPause = -1;
   let sizeAtResume = -1;
@@ -155,7 +155,7 @@ Deno.test("pauseWriting past the high-water mark, resumeWriting at the low one",
 });
 
 Deno.test("pauseReading stops delivery until resumeReading", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   recorder.onMade = (self) => self.transport.pauseReading();
   const { transport, peer, conn } = await connected(recorder);
   assert.equal(transport.isReading(), false);
@@ -181,7 +181,7 @@ Deno.test("pauseReading stops delivery until resumeReading", async () => {
 
 Deno.test("close() flushes buffered writes first; abort() drops them", async () => {
   const data = randomBytes(16 << 20);
-  const closing = new Recorder();
+  const closing = new RecordingProtocol();
   closing.onMade = (self) => {
     self.transport.write(data);
     self.transport.close();
@@ -192,7 +192,7 @@ Deno.test("close() flushes buffered writes first; abort() drops them", async () 
   assert.equal(await closing.lost.promise, null);
   first.peer.close();
 
-  const aborting = new Recorder();
+  const aborting = new RecordingProtocol();
   aborting.onMade = (self) => {
     self.transport.write(data);
     self.transport.abort();
@@ -215,7 +215,7 @@ Deno.test("close() flushes buffered writes first; abort() drops them", async () 
 });
 
 Deno.test("write() after writeEof, close or abort throws; an empty write does nothing", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   const { transport, peer } = await connected(recorder);
   transport.write(new Uint8Array(0));
   transport.write("");
@@ -227,7 +227,7 @@ Deno.test("write() after writeEof, close or abort throws; an empty write does no
   await recorder.lost.promise;
   peer.close();
 
-  const other = new Recorder();
+  const other = new RecordingProtocol();
   const second = await connected(other);
   second.transport.abort();
   assert.throws(() => second.transport.write("x"), /write\(\) after abort\(\)/);
@@ -237,7 +237,7 @@ Deno.test("write() after writeEof, close or abort throws; an empty write does no
 });
 
 Deno.test("a peer reset ends in connectionLost(error)", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   const { transport, peer } = await connected(recorder);
   // Closing with unread data in its receive queue makes the peer's kernel
   // answer with a reset.
@@ -264,7 +264,7 @@ Deno.test("a peer reset ends in connectionLost(error)", async () => {
 });
 
 Deno.test("an exception in a callback aborts that connection with the error", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   const boom = new Error("boom");
   recorder.onData = () => {
     throw boom;
@@ -306,7 +306,7 @@ Deno.test("BufferedProtocol reads go into the protocol's own buffer", async () =
 });
 
 Deno.test("getExtraInfo knows peername, sockname and conn", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   const { transport, peer, conn } = await connected(recorder);
   const peername = transport.getExtraInfo<Deno.NetAddr>("peername")!;
   assert.equal(peername.hostname, "127.0.0.1");
@@ -321,7 +321,7 @@ Deno.test("getExtraInfo knows peername, sockname and conn", async () => {
 });
 
 Deno.test("setWriteBufferLimits rejects bad marks", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   const { transport, peer } = await connected(recorder);
   assert.deepEqual(transport.getWriteBufferLimits(), {
     high: 65536,

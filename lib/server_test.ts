@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { createServer, Server } from "../lib/server.ts";
-import { resolveHost } from "../lib/_resolve.ts";
-import type { Protocol } from "../lib/protocol.ts";
-import type { Transport } from "../lib/transport.ts";
-import { readAll, Recorder, recording, waitFor, writeAll } from "./_helpers.ts";
+import { RecordingProtocol } from "./testing.ts";
+import { createServer, Server } from "./server.ts";
+import { resolveHost } from "./_resolve.ts";
+import type { Protocol } from "./protocol.ts";
+import type { Transport } from "./transport.ts";
+import { readAll, recording, waitFor, writeAll } from "./_test_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -69,7 +70,7 @@ Deno.test("an exception in one connection leaves the others working", async () =
   let count = 0;
   const lost: Promise<Error | null>[] = [];
   await using server = await createServer(() => {
-    const recorder = new Recorder();
+    const recorder = new RecordingProtocol();
     lost.push(recorder.lost.promise);
     if (count++ === 0) {
       recorder.onData = () => {
@@ -210,7 +211,7 @@ Deno.test("abortClients counts and ends every connection", async () => {
 
 Deno.test("await using closes the server and its connections", async () => {
   let port = 0;
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   {
     await using server = await createServer(() => recorder, {
       hostname: "127.0.0.1",

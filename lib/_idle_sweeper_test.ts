@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IdleSweeper } from "../lib/_idle_sweeper.ts";
+import { IdleSweeper } from "./_idle_sweeper.ts";
 
 Deno.test("IdleSweeper reports an item whose counter stops, and only it", async () => {
   const quiet = { ioCount: 0 };

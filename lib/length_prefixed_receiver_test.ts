@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { LengthPrefixedReceiver } from "../lib/mod.ts";
-import { MemoryTransport } from "../lib/testing.ts";
-import { floodWithoutReading } from "./_helpers.ts";
+import { LengthPrefixedReceiver } from "./mod.ts";
+import { MemoryTransport } from "./testing.ts";
+import { floodWithoutReading } from "./_test_helpers.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);

@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import { namedConnectError } from "../lib/_connect_error.ts";
-import {
-  AllAttemptsFailedError,
-  staggeredConnect,
-} from "../lib/_happy_eyeballs.ts";
-import { describeError } from "../echo/errors.ts";
+import { namedConnectError } from "./_connect_error.ts";
+import { AllAttemptsFailedError, staggeredConnect } from "./_happy_eyeballs.ts";
 
 const TARGET = "cannot connect to localhost port 9";
 
@@ -39,8 +35,6 @@ Deno.test("several addresses refused alike: a ConnectionRefused naming each, the
   assert.equal(error.cause, failed);
   const { errors } = error.cause as { errors: { address: string }[] };
   assert.deepEqual(errors.map((e) => e.address), ["::1", "127.0.0.1"]);
-  // What the client prints for it: one line, not a crash of its own.
-  assert.equal(describeError(error), "connection refused");
 });
 
 Deno.test("addresses failing differently: an Error naming each, the attempts as its cause", () => {
@@ -63,7 +57,6 @@ Deno.test("addresses failing differently: an Error naming each, the attempts as 
     `cannot connect to localhost port ${port}: 127.0.0.1: refused; ::1: timed out`,
   );
   assert.equal(error.cause, failed);
-  assert.equal(describeError(error), error.message);
 });
 
 Deno.test("one error keeps its class; an unknown class or a non-error becomes an Error", () => {

@@ -6,8 +6,8 @@ import {
   type Server,
   startServer,
   StreamReader,
-} from "../lib/mod.ts";
-import { MemoryTransport } from "../lib/testing.ts";
+} from "./mod.ts";
+import { MemoryTransport } from "./testing.ts";
 import {
   assertSameBytes,
   randomBytes,
@@ -18,7 +18,7 @@ import {
   waitFor,
   within10s,
   writeAll,
-} from "./_helpers.ts";
+} from "./_test_helpers.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);

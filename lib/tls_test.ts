@@ -1,36 +1,38 @@
 import assert from "node:assert/strict";
-import { createConnection } from "../lib/connection.ts";
-import { createServer } from "../lib/server.ts";
-import { EchoClient, EchoServer, SEED_MESSAGES } from "../echo/echo.ts";
-import { configureLogging } from "../echo/logging.ts";
-import type { Protocol } from "../lib/protocol.ts";
-import type { Transport } from "../lib/transport.ts";
-import type { SocketTransport } from "../lib/socket_transport.ts";
-import { makeCerts, testCerts } from "./_certs.ts";
+import { RecordingProtocol } from "./testing.ts";
+import { createConnection } from "./connection.ts";
+import { createServer } from "./server.ts";
+import type { Protocol } from "./protocol.ts";
+import type { Transport } from "./transport.ts";
+import type { SocketTransport } from "./socket_transport.ts";
+import { makeCerts, testCerts } from "./_test_certs.ts";
 import {
   assertSameBytes,
+  captureLogs,
   concat,
+  EchoProtocol,
   echoThrough,
+  EXAMPLE_MESSAGES,
   randomBytes,
   rawListener,
   readAll,
-  Recorder,
+  sender,
   silentServer,
   within10s,
   writeAll,
-} from "./_helpers.ts";
+} from "./_test_helpers.ts";
 
-configureLogging({ level: "error", write: () => {} });
+captureLogs("error");
 
 Deno.test("TLS: the seed's exchange, with half-close and ALPN", async () => {
   const { cert, key, ca } = await testCerts();
-  await using server = await createServer(() => new EchoServer(), {
+  await using server = await createServer(() => new EchoProtocol(), {
     hostname: "localhost",
     tls: { cert, key, alpnProtocols: ["echo"] },
   });
   const chunks: Uint8Array[] = [];
   const { transport, protocol } = await createConnection(
-    () => new EchoClient(SEED_MESSAGES, { onData: (d) => void chunks.push(d) }),
+    () => sender(EXAMPLE_MESSAGES, chunks),
     {
       hostname: "localhost",
       port: server.addrs[0].port,
@@ -39,10 +41,10 @@ Deno.test("TLS: the seed's exchange, with half-close and ALPN", async () => {
   );
   assert.equal(transport.getExtraInfo("alpnProtocol"), "echo");
   assert.equal(transport.canWriteEof(), true);
-  assert.equal(await protocol.done, null, "ended by the server's EOF");
+  assert.equal(await protocol.lost.promise, null, "ended by the server's EOF");
   assert.equal(
     new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c]))),
-    SEED_MESSAGES.join(""),
+    EXAMPLE_MESSAGES.join(""),
   );
 });
 
@@ -51,7 +53,7 @@ async function echoOverTls(): Promise<
   { conn: Deno.TlsConn } & AsyncDisposable
 > {
   const { cert, key, ca } = await testCerts();
-  const server = await createServer(() => new EchoServer(), {
+  const server = await createServer(() => new EchoProtocol(), {
     hostname: "127.0.0.1",
     tls: { cert, key },
   });
@@ -141,12 +143,12 @@ Deno.test("TLS: a server protocol's abort() reaches the client as a cut, not a c
 
 Deno.test("TLS: a client refuses a certificate it does not trust", async () => {
   const { cert, key } = await testCerts();
-  await using server = await createServer(() => new EchoServer(), {
+  await using server = await createServer(() => new EchoProtocol(), {
     hostname: "127.0.0.1",
     tls: { cert, key },
   });
   const port = server.addrs[0].port;
-  const error = await createConnection(() => new EchoClient(), {
+  const error = await createConnection(() => sender(), {
     hostname: "127.0.0.1",
     port,
     tls: {},
@@ -164,11 +166,11 @@ Deno.test("TLS: a client refuses a certificate it does not trust", async () => {
 
 Deno.test("TLS: a wrong server name is refused", async () => {
   const { cert, key, ca } = await testCerts();
-  await using server = await createServer(() => new EchoServer(), {
+  await using server = await createServer(() => new EchoProtocol(), {
     hostname: "127.0.0.1",
     tls: { cert, key },
   });
-  const error = await createConnection(() => new EchoClient(), {
+  const error = await createConnection(() => sender(), {
     hostname: "127.0.0.1",
     port: server.addrs[0].port,
     tls: { caCerts: [ca], serverName: "example.invalid" },
@@ -235,7 +237,7 @@ conn.close()
 });
 
 Deno.test("startTls refuses the server side and a pending read, saying why", async () => {
-  const recorder = new Recorder();
+  const recorder = new RecordingProtocol();
   await using server = await createServer(() => recorder, {
     hostname: "127.0.0.1",
   });
@@ -248,7 +250,7 @@ Deno.test("startTls refuses the server side and a pending read, saying why", asy
     (recorder.transport as SocketTransport).startTls(),
     /cannot start TLS on the server side.*client connections only/,
   );
-  const client = new Recorder();
+  const client = new RecordingProtocol();
   const { transport } = await createConnection(() => client, {
     hostname: "127.0.0.1",
     port: server.addrs[0].port,
@@ -263,7 +265,7 @@ Deno.test("startTls refuses the server side and a pending read, saying why", asy
 
 Deno.test("startTls gives up a handshake the server never answers at handshakeTimeout", async () => {
   using server = silentServer();
-  const client = new Recorder();
+  const client = new RecordingProtocol();
   client.onMade = (self) => self.transport.pauseReading();
   const { transport } = await createConnection(() => client, {
     hostname: "127.0.0.1",
@@ -292,7 +294,7 @@ async function startTlsBehindUnreadWrites(
     await writeAll(conn, new TextEncoder().encode("OK\n"));
     return conn;
   })();
-  const client = new Recorder();
+  const client = new RecordingProtocol();
   const outcome = Promise.withResolvers<unknown>();
   client.onMade = (self) => {
     self.transport.write("STARTTLS\n");
@@ -330,7 +332,7 @@ Deno.test("startTls: an AbortSignal gives up the upgrade", async () => {
   assert.equal(error, reason);
   assert.equal(lost, reason);
   const aborted = AbortSignal.abort(reason);
-  const client = new Recorder();
+  const client = new RecordingProtocol();
   using server = silentServer();
   const { transport } = await createConnection(() => client, {
     hostname: "127.0.0.1",
@@ -345,7 +347,7 @@ Deno.test("startTls: an AbortSignal gives up the upgrade", async () => {
 Deno.test("Server.setTls: new handshakes use the new certificate; unusable ones are refused with a reason", async () => {
   const first = await testCerts();
   const second = await makeCerts("Echo Second CA");
-  await using server = await createServer(() => new EchoServer(), {
+  await using server = await createServer(() => new EchoProtocol(), {
     hostname: "127.0.0.1",
     tls: { cert: first.cert, key: first.key },
   });
@@ -382,7 +384,7 @@ Deno.test("Server.setTls: new handshakes use the new certificate; unusable ones 
     /the private key does not parse/,
   );
   await handshake(second.ca); // still the second
-  await using plain = await createServer(() => new EchoServer(), {
+  await using plain = await createServer(() => new EchoProtocol(), {
     hostname: "127.0.0.1",
   });
   await assert.rejects(
@@ -390,7 +392,7 @@ Deno.test("Server.setTls: new handshakes use the new certificate; unusable ones 
     /setTls\(\) on a server that does not serve TLS/,
   );
   await assert.rejects(
-    createServer(() => new EchoServer(), {
+    createServer(() => new EchoProtocol(), {
       hostname: "127.0.0.1",
       tls: { cert: first.cert, key: second.key },
     }),

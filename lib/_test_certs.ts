@@ -1,0 +1,102 @@
+// A throwaway CA and a server certificate for localhost, 127.0.0.1 and ::1,
+// made with openssl in a temporary directory (once per test process).
+
+export interface TestCerts {
+  dir: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+let made: Promise<TestCerts> | undefined;
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  const result = await new Deno.Command("openssl", {
+    args,
+    cwd,
+    stdout: "null",
+    stderr: "piped",
+  })
+    .output();
+  if (!result.success) {
+    throw new Error(
+      `openssl ${args[0]} failed: ${new TextDecoder().decode(result.stderr)}`,
+    );
+  }
+}
+
+/** The test certificates (made on first use). */
+export function testCerts(): Promise<TestCerts> {
+  return made ??= makeCerts("Echo Test CA");
+}
+
+/**
+ * A new CA named `caName` and a server certificate it signed for
+ * localhost, 127.0.0.1 and ::1, in a new temporary directory.
+ */
+export function makeCerts(caName: string): Promise<TestCerts> {
+  return (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "echo-certs-" });
+    await openssl([
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${caName}`,
+    ], dir);
+    await openssl([
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "key.pem",
+      "-out",
+      "server.csr",
+      "-subj",
+      "/CN=localhost",
+    ], dir);
+    await Deno.writeTextFile(
+      `${dir}/ext.cnf`,
+      "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n",
+    );
+    await openssl([
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "cert.pem",
+      "-days",
+      "2",
+      "-extfile",
+      "ext.cnf",
+    ], dir);
+    const read = (name: string) => Deno.readTextFile(`${dir}/${name}`);
+    return {
+      dir,
+      caFile: `${dir}/ca.pem`,
+      certFile: `${dir}/cert.pem`,
+      keyFile: `${dir}/key.pem`,
+      ca: await read("ca.pem"),
+      cert: await read("cert.pem"),
+      key: await read("key.pem"),
+    };
+  })();
+}
