@@ -29,6 +29,12 @@ import { formatProgress, formatSummary, runLoad } from "./load.ts";
 import { runUdpClient } from "./udp_client.ts";
 import { parseCount, parseSeconds } from "./parse.ts";
 import { readPemFile } from "./pem.ts";
+import {
+  type Need,
+  readAccess,
+  unstableNet,
+  writeAccess,
+} from "./permissions.ts";
 import type { Program } from "./program.ts";
 
 /** The echo client's settings. */
@@ -188,14 +194,15 @@ async function runLoadMode(
  */
 export const clientProgram: Program<ClientConfig> = {
   name: "echo-client",
+  task: "client",
   summary:
-    "Send messages (or standard input) to an echo server and log what comes back, as the asyncio seed does.",
+    "Send messages (or standard input) to an echo server and log what comes back, as asyncio's echo client example does.",
   flags: {
     message: {
       type: "string",
       multiple: true,
       value: "TEXT",
-      help: "a message to send, one write each; replaces the seed's three",
+      help: "a message to send, one write each; replaces the example's three",
     },
     stdin: {
       type: "boolean",
@@ -296,6 +303,24 @@ export const clientProgram: Program<ClientConfig> = {
         : parseSeconds("--timeout", String(values.timeout)),
       ...(load ? { load: loadSettings(values) } : {}),
     };
+  },
+  needs(config: ClientConfig): Need[] {
+    const needs: Need[] = [];
+    if (config.tls?.caFile !== undefined) {
+      needs.push(
+        readAccess("--ca", "to read its file", [config.tls.caFile]),
+      );
+    }
+    if (config.unix !== undefined) {
+      needs.push(
+        readAccess("--unix", "to read and write its socket", [config.unix]),
+        writeAccess("--unix", "to read and write its socket", config.unix),
+      );
+    }
+    if (config.udp) {
+      needs.push(unstableNet("--udp"));
+    }
+    return needs;
   },
   async run(config: ClientConfig): Promise<number> {
     if (config.load) return await runLoadMode(config, config.load);

@@ -25,6 +25,12 @@ import {
   readCommonConfig,
 } from "./flags.ts";
 import { configureLogging, flushLogs } from "./logging.ts";
+import {
+  commandName,
+  missingLine,
+  type Need,
+  scriptName,
+} from "./permissions.ts";
 import { releaseSignals } from "./shutdown.ts";
 
 /** The project's version: the library's, which the programs ship with. */
@@ -32,8 +38,10 @@ export { VERSION };
 
 /** A program: its flags, how it reads them, and what it does. */
 export interface Program<C extends CommonConfig> {
-  /** The program's name, as in `--help` and error lines. */
+  /** The program's name, as in error lines (and its compiled binary's). */
   name: string;
+  /** Its deno task (`server`: `deno task server`, `main_server.ts`). */
+  task: "server" | "client";
   /** One line on what the program does. */
   summary: string;
   /** Its flags beyond {@linkcode COMMON_FLAGS}. */
@@ -42,6 +50,8 @@ export interface Program<C extends CommonConfig> {
   configure(values: FlagValues, common: CommonConfig): C;
   /** Runs with the settings and resolves to the exit code. */
   run(config: C): Promise<number>;
+  /** What the settings need beyond `--allow-net`, checked before `run`. */
+  needs?(config: C): Need[];
 }
 
 /**
@@ -60,7 +70,7 @@ export function helpText<C extends CommonConfig>(program: Program<C>): string {
   ]);
   const width = Math.max(...rows.map(([left]) => left.length));
   return [
-    `Usage: ${program.name} [OPTIONS]`,
+    `Usage: ${commandName(program.name, program.task)} [OPTIONS]`,
     "",
     program.summary,
     "",
@@ -147,7 +157,9 @@ export async function main<C extends CommonConfig>(
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(
-      `${program.name}: ${error.message} (see '${program.name} --help')`,
+      `${program.name}: ${error.message} (see '${
+        commandName(program.name, program.task)
+      } --help')`,
     );
     return EXIT_USAGE;
   }
@@ -162,6 +174,12 @@ export async function main<C extends CommonConfig>(
   const { config } = commandLine;
   configureLogging({ level: config.logLevel, format: config.logFormat });
   try {
+    const missing = program.needs?.(config).filter((need) => !need.granted());
+    if (missing?.length) {
+      const line = missingLine(missing, scriptName(), args);
+      getLogger(["main"]).error("{line}", { line });
+      return EXIT_FAILURE;
+    }
     return await program.run(config);
   } catch (error) {
     const message = error instanceof ProgramError

@@ -25,6 +25,12 @@ import {
 } from "./flags.ts";
 import { parseCount, parseSeconds } from "./parse.ts";
 import { describeCertificate, readPemFile } from "./pem.ts";
+import {
+  type Need,
+  readAccess,
+  unstableNet,
+  writeAccess,
+} from "./permissions.ts";
 import type { Program } from "./program.ts";
 import {
   announceTrust,
@@ -32,7 +38,7 @@ import {
   serverOptions,
 } from "./server_config.ts";
 import { runUntilSignal, shutDown } from "./shutdown.ts";
-import { runWorkers } from "./workers.ts";
+import { runWorkers, workerFiles } from "./workers.ts";
 
 export type { ServerConfig } from "./server_config.ts";
 
@@ -107,8 +113,9 @@ async function runUdp(config: ServerConfig): Promise<number> {
  */
 export const serverProgram: Program<ServerConfig> = {
   name: "echo-server",
+  task: "server",
   summary:
-    "Echo every byte back to each client, logging each step as the asyncio seed does.",
+    "Echo every byte back to each client, logging each step as asyncio's echo server example does.",
   flags: {
     grace: {
       type: "string",
@@ -253,6 +260,33 @@ export const serverProgram: Program<ServerConfig> = {
         ? 300
         : parseSeconds("--idle-timeout", String(values["idle-timeout"])),
     };
+  },
+  needs(config: ServerConfig): Need[] {
+    const needs: Need[] = [];
+    if (config.tls) {
+      needs.push(
+        readAccess("--tls-cert", "to read its files", [
+          config.tls.certFile,
+          config.tls.keyFile,
+        ]),
+      );
+    }
+    if (config.unix !== undefined) {
+      needs.push(
+        readAccess("--unix", "to read and write its socket", [config.unix]),
+        writeAccess("--unix", "to read and write its socket", config.unix),
+      );
+    }
+    if (config.udp) {
+      needs.push(unstableNet("--udp"));
+    }
+    if (config.workers > 1 && Deno.build.os === "linux") {
+      needs.push(
+        unstableNet("--workers"),
+        workerFiles(),
+      );
+    }
+    return needs;
   },
   async run(config: ServerConfig): Promise<number> {
     if (config.udp) return await runUdp(config);

@@ -17,6 +17,7 @@
  * @module
  */
 
+import type { Need } from "./permissions.ts";
 import { getLogger } from "@logtape/logtape";
 import { ConnectionLimits } from "@protocols/core";
 import { EXIT_OK, ProgramError } from "./errors.ts";
@@ -49,6 +50,23 @@ async function workerModule(): Promise<URL | undefined> {
     }
   }
   return undefined;
+}
+
+/**
+ * Read access to the program's own files, which each worker loads (from a
+ * checkout: `--allow-read=.`; a compiled binary has them inside).
+ */
+export function workerFiles(): Need {
+  const here = new URL(".", import.meta.url);
+  return {
+    flag: "--allow-read=.",
+    who: "--workers",
+    what: "to read the program's own files",
+    granted: () =>
+      here.protocol !== "file:" ||
+      Deno.permissions.querySync({ name: "read", path: here }).state ===
+        "granted",
+  };
 }
 
 /** Starts one worker and resolves once it listens. */

@@ -119,9 +119,11 @@ export class ServerProcess {
     command: string[],
     args: string[],
     env: Record<string, string> = {},
+    cwd?: string,
   ): Promise<ServerProcess> {
     const child = new Deno.Command(command[0], {
       args: [...command.slice(1), ...args],
+      cwd,
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -185,7 +185,7 @@ for (const [args, message] of usageCases) {
     assert.match(result.lines[0], message);
     assert.match(
       result.lines[0],
-      /^echo-client: .*\(see 'echo-client --help'\)$/,
+      /^echo-client: .*\(see 'deno run main_client\.ts --help'\)$/,
     );
   });
 }

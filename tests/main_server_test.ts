@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { runClient, runProgram, ServerProcess } from "./_process.ts";
+import {
+  projectFile,
+  runClient,
+  runProgram,
+  ServerProcess,
+} from "./_process.ts";
 import {
   randomBytes,
   readAll,
@@ -64,7 +69,7 @@ Deno.test("server: --help, --version", async () => {
   const help = await runProgram("main_server.ts", ["--help"]);
   assert.equal(help.code, 0);
   const text = new TextDecoder().decode(help.stdout);
-  assert.match(text, /^Usage: echo-server \[OPTIONS\]/);
+  assert.match(text, /^Usage: deno run main_server\.ts \[OPTIONS\]/);
   for (
     const flag of [
       "--host",
@@ -113,7 +118,7 @@ for (const [args, message] of usageCases) {
     assert.match(result.lines[0], message);
     assert.match(
       result.lines[0],
-      /^echo-server: .*\(see 'echo-server --help'\)$/,
+      /^echo-server: .*\(see 'deno run main_server\.ts --help'\)$/,
     );
   });
 }
@@ -427,4 +432,41 @@ Deno.test("server: at --log-level warning the start-up line is all a healthy ser
   } finally {
     await server.stop();
   }
+});
+
+Deno.test("server: deno task server, run by the deno binary itself, shuts down gracefully at SIGTERM", async () => {
+  // The README's advice for a supervisor: the binary, not npm's wrapper
+  // (a Node script that does not pass signals on).
+  const server = await ServerProcess.spawn(
+    [Deno.execPath(), "task", "server"],
+    ["--port", "0"],
+    {},
+    projectFile(""),
+  );
+  try {
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+    assert.deepEqual(server.lines.slice(-2), [
+      "main: closing server",
+      "main: closing event loop",
+    ]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("server: a usage error inside deno task names the task in its hint", async () => {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "server", "--bogus"],
+    cwd: projectFile(""),
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(result.code, 2);
+  const lines = new TextDecoder().decode(result.stderr).split("\n")
+    .filter((l) => l.startsWith("echo-server:"));
+  assert.deepEqual(lines, [
+    "echo-server: unknown option '--bogus' (see 'deno task server --help')",
+  ]);
 });
