@@ -105,7 +105,7 @@ Deno.test("layout: the library's source is ASCII", async () => {
   // keep the whole text at two bytes a character: the library's modules took
   // 462 KiB of heap with a few of those in comments, 420 without. At 16 KiB
   // round trips every full collection's pace and cost grows with the heap
-  // (see "Garbage collection at 16 KiB" in the README).
+  // (see "Garbage collection at 16 KiB" in bench/NOTES.md).
   const found: string[] = [];
   for await (const entry of Deno.readDir(projectFile("lib"))) {
     if (!entry.isFile || !entry.name.endsWith(".ts")) continue;

@@ -122,7 +122,7 @@ Deno.test("package: imported from a URL, with no configuration of the importer",
   }
 });
 
-Deno.test("package: imported by name through an import map, as the README shows", async () => {
+Deno.test("package: imported by name through an import map, as lib/README.md says", async () => {
   const dir = await project({
     "deno.json": JSON.stringify({
       imports: {

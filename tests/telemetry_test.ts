@@ -224,7 +224,7 @@ Deno.test("metrics: connections, bytes and outcomes reach an OTLP/HTTP receiver"
       points("protocols.server.connections")[0].attributes["server.port"],
       server.port,
     );
-    // The README's sample shows what is sent: a sum's points and the port
+    // lib/README.md's sample shows what is sent: a sum's points and the port
     // attribute as doubles (Deno exports the values it was given as numbers).
     // deno-lint-ignore no-explicit-any
     const metric = (payloads.at(-1) as any).resourceMetrics
