@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ByteBuffer } from "./_byte_buffer.ts";
+import { ByteQueue } from "./_byte_queue.ts";
 import { MESSAGE_MAX_LENGTH } from "./_defaults.ts";
 import type { Protocol } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
@@ -48,7 +48,7 @@ export class LengthPrefixedReceiver implements Protocol {
   maxLength: number = MESSAGE_MAX_LENGTH;
   /** The connection's transport, from `connectionMade` on. */
   transport!: Transport;
-  #buffer = new ByteBuffer();
+  #buffer = new ByteQueue();
 
   /**
    * Whether reading pauses while the transport's write buffer is over its
@@ -110,7 +110,7 @@ export class LengthPrefixedReceiver implements Protocol {
     while (bytes.length - start >= prefix) {
       const length = this.#length(bytes, start);
       if (length > this.maxLength) {
-        this.#buffer = new ByteBuffer();
+        this.#buffer = new ByteQueue();
         this.lengthLimitExceeded(length);
         return;
       }

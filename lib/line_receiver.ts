@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ByteBuffer, indexOfBytes } from "./_byte_buffer.ts";
+import { ByteQueue, indexOfBytes } from "./_byte_queue.ts";
 import { LINE_MAX_LENGTH } from "./_defaults.ts";
 import type { Protocol } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
@@ -52,7 +52,7 @@ export class LineReceiver implements Protocol {
   maxLength: number = LINE_MAX_LENGTH;
   /** The connection's transport, from `connectionMade` on. */
   transport!: Transport;
-  #buffer = new ByteBuffer();
+  #buffer = new ByteQueue();
   #searched = 0; // bytes of #buffer already searched for a delimiter
 
   /**
@@ -154,7 +154,7 @@ export class LineReceiver implements Protocol {
   }
 
   #exceeded(line: Uint8Array): void {
-    this.#buffer = new ByteBuffer();
+    this.#buffer = new ByteQueue();
     this.#searched = 0;
     this.lineLengthExceeded(line);
   }

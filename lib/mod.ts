@@ -74,13 +74,15 @@ export {
 export {
   IncompleteReadError,
   LimitOverrunError,
+  StreamReader,
+} from "./stream_reader.ts";
+export { StreamWriter, type WriterFlow } from "./stream_writer.ts";
+export {
   openConnection,
   type OpenConnectionOptions,
   startServer,
   type StreamHandler,
-  StreamReader,
   type StreamServerOptions,
-  StreamWriter,
 } from "./streams.ts";
 export { LineReceiver } from "./line_receiver.ts";
 export { LengthPrefixedReceiver } from "./length_prefixed_receiver.ts";

@@ -405,5 +405,6 @@ Deno.test("StreamReader.readline: a line dribbled in small pieces is searched on
   } finally {
     Uint8Array.prototype.set = set;
   }
-  assert.ok(copied <= 2 * line.length, `${copied} bytes copied`);
+  // Each byte copied in once, plus the buffer's doubling: linear.
+  assert.ok(copied <= 4 * line.length, `${copied} bytes copied`);
 });
