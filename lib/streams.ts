@@ -20,7 +20,6 @@ import { checkLimit, StreamReader } from "./stream_reader.ts";
 import { StreamWriter } from "./stream_writer.ts";
 import type { Transport } from "./transport.ts";
 
-
 /** A connection's handler for {@linkcode startServer}. */
 export type StreamHandler = (
   reader: StreamReader,
