@@ -60,3 +60,39 @@ export class Throttle {
     this.#flush();
   }
 }
+
+/**
+ * Warnings that peers can cause at will, logged through `log` at most once
+ * a second for each kind, then one line with how many were held back.
+ */
+export class ThrottledWarnings {
+  #throttles = new Map<string, Throttle>();
+  #log: (message: string, properties: Record<string, unknown>) => void;
+
+  /** Logs through `log` (a logger's `warning`). */
+  constructor(
+    log: (message: string, properties: Record<string, unknown>) => void,
+  ) {
+    this.#log = log;
+  }
+
+  /** Logs `message` unless a warning of this `kind` went out this second. */
+  warn(kind: string, message: string, properties: Record<string, unknown>) {
+    let throttle = this.#throttles.get(kind);
+    if (!throttle) {
+      throttle = new Throttle((count) =>
+        this.#log(
+          "{count} more warning(s) like the last held back in the last second: {kind}",
+          { count, kind },
+        )
+      );
+      this.#throttles.set(kind, throttle);
+    }
+    if (throttle.attempt()) this.#log(message, properties);
+  }
+
+  /** Reports what each kind holds back now, and stops their timers. */
+  close(): void {
+    for (const throttle of this.#throttles.values()) throttle.close();
+  }
+}

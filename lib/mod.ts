@@ -41,7 +41,8 @@ export {
   type StartTlsOptions,
 } from "./socket_transport.ts";
 export type { TlsServerOptions } from "./tls_server_options.ts";
-export { createServer, Server, type ServerOptions } from "./server.ts";
+export { createServer, Server } from "./server.ts";
+export type { ServerOptions } from "./server_options.ts";
 export type {
   ConnectionOutcome,
   ConnectionRecord,

@@ -15,7 +15,8 @@ import {
   createConnection,
 } from "./connection.ts";
 import type { Protocol } from "./protocol.ts";
-import { createServer, type Server, type ServerOptions } from "./server.ts";
+import { createServer, type Server } from "./server.ts";
+import type { ServerOptions } from "./server_options.ts";
 import { checkLimit, StreamReader } from "./stream_reader.ts";
 import { StreamWriter } from "./stream_writer.ts";
 import type { Transport } from "./transport.ts";
