@@ -61,3 +61,34 @@ export const LINE_MAX_LENGTH = 16384;
  * as Twisted's).
  */
 export const MESSAGE_MAX_LENGTH = 99999;
+
+/**
+ * The largest block small kept chunks are copied into, back to back (a
+ * protocol that keeps its chunks, or parses and drops them without
+ * releasing them): each is new memory, so a large one spreads the cost of
+ * allocating it over many chunks.
+ */
+export const SLAB_SIZE = 64 * 1024;
+
+/**
+ * The largest slab while the protocol releases its chunks: its memory is
+ * read into again, and a small one keeps the memory a connection cycles
+ * through small enough to stay in the CPU's cache.
+ */
+export const RELEASED_SLAB_SIZE = 8 * 1024;
+
+/**
+ * While chunks are kept, a read of at least this many bytes is copied into
+ * memory of its own, exactly its size (`slice()`); smaller ones are copied
+ * into a slab, one after another (a large read would otherwise get a zeroed
+ * slab of its own).
+ */
+export const COPY_ALONE_SIZE = 4 * 1024;
+
+/**
+ * The largest read while chunks are kept: each is copied into new memory,
+ * and the C library gives an allocation from 128 KiB up fresh pages
+ * (`mmap`), each a page fault on first touch (bench/NOTES.md has the
+ * counts).
+ */
+export const KEPT_READ_SIZE = 64 * 1024;

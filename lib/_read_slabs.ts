@@ -10,37 +10,12 @@
  * @module
  */
 
-/**
- * The largest block small kept chunks are copied into, back to back (a
- * protocol that keeps its chunks, or parses and drops them without
- * releasing them): each is new memory, so a large one spreads the cost of
- * allocating it over many chunks.
- */
-export const SLAB_SIZE = 64 * 1024;
-
-/**
- * The largest slab while the protocol releases its chunks: its memory is
- * read into again, and a small one keeps the memory a connection cycles
- * through small enough to stay in the CPU's cache.
- */
-export const RELEASED_SLAB_SIZE = 8 * 1024;
-
-/**
- * While chunks are kept, a read of at least this many bytes is copied into
- * memory of its own, exactly its size (`slice()`); smaller ones are copied
- * into a slab, one after another. (Slabs for every size measured worse in
- * `deno task bench`: a large read then gets a zeroed slab of its own.)
- */
-export const COPY_ALONE_SIZE = 4 * 1024;
-
-/**
- * The largest read while chunks are kept: each is copied into new memory,
- * and the C library gives an allocation from 128 KiB up fresh pages
- * (`mmap`), each one a page fault on first touch. Streaming to a Protocol
- * echo took 36,160 page faults for 768 MiB with reads of 128 KiB and 3,860
- * with 64 KiB (the copying raw loop, reading 64 KiB: 4,452).
- */
-export const KEPT_READ_SIZE = 64 * 1024;
+import {
+  COPY_ALONE_SIZE,
+  KEPT_READ_SIZE,
+  RELEASED_SLAB_SIZE,
+  SLAB_SIZE,
+} from "./_defaults.ts";
 
 /** Chunks released in their calls in a row that end copying. */
 const RELEASES_TO_STOP_COPYING = 16;

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  KEPT_READ_SIZE,
-  ReadSlabs,
-  RELEASED_SLAB_SIZE,
-  SLAB_SIZE,
-  writeQueued,
-  writeSent,
-} from "./_read_slabs.ts";
+import { ReadSlabs, writeQueued, writeSent } from "./_read_slabs.ts";
+import { KEPT_READ_SIZE, RELEASED_SLAB_SIZE, SLAB_SIZE } from "./_defaults.ts";
 
 /**
  * `count` reads of `n` bytes (each filled with its number), each delivered
