@@ -8,7 +8,7 @@
 
 import { log } from "./_log.ts";
 import { canonicalIp } from "./_ip.ts";
-import type { ThrottledWarnings } from "./_throttle.ts";
+import { ThrottledWarnings } from "./_throttle.ts";
 import type { TlsContext } from "./_tls_server.ts";
 import type { AddressRanges } from "./address_ranges.ts";
 import type { ConnectionLimits, Refusal } from "./connection_limits.ts";
@@ -97,6 +97,9 @@ export class Admission {
   #warnings: ThrottledWarnings;
   #hooks: AdmissionHooks;
   #pending = new Set<ByteStream>();
+  #tlsFailures = new ThrottledWarnings((message, properties) =>
+    log.info(message, properties)
+  );
 
   /** Admits with `options`, warns through `warnings`, reports to `hooks`. */
   constructor(
@@ -116,6 +119,11 @@ export class Admission {
   /** Connections still being admitted (a handshake or header pending). */
   get pending(): number {
     return this.#pending.size;
+  }
+
+  /** Reports what the throttled log lines hold back, and stops their timers. */
+  close(): void {
+    this.#tlsFailures.close();
   }
 
   /** Closes every connection still being admitted; returns how many. */
@@ -193,15 +201,26 @@ export class Admission {
       stream,
       async () => {
         const info = await stream.handshake();
-        return [stream, { alpnProtocol: info.alpnProtocol }];
+        return [stream, {
+          alpnProtocol: info.alpnProtocol,
+          ...(info.serverName !== undefined
+            ? { serverName: info.serverName }
+            : {}),
+          ...(info.peercert !== undefined ? { peercert: info.peercert } : {}),
+        }];
       },
       (error, timedOut) =>
-        log.info("TLS handshake with {host} port {port} failed: {error}", {
-          ...peerText(conn.remoteAddr),
-          error: timedOut
-            ? `not done within ${this.#handshakeMs / 1000} s`
-            : error,
-        }),
+        // A peer can cause these at will: at most one line a second.
+        this.#tlsFailures.warn(
+          "TLS handshake failed",
+          "TLS handshake with {host} port {port} failed: {error}",
+          {
+            ...peerText(conn.remoteAddr),
+            error: timedOut
+              ? `not done within ${this.#handshakeMs / 1000} s`
+              : error,
+          },
+        ),
       release,
     );
   }

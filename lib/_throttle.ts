@@ -62,8 +62,9 @@ export class Throttle {
 }
 
 /**
- * Warnings that peers can cause at will, logged through `log` at most once
- * a second for each kind, then one line with how many were held back.
+ * Log lines that peers can cause at will (warnings, failed handshakes),
+ * logged through `log` at most once a second for each kind, then one line
+ * with how many were held back.
  */
 export class ThrottledWarnings {
   #throttles = new Map<string, Throttle>();
@@ -82,7 +83,7 @@ export class ThrottledWarnings {
     if (!throttle) {
       throttle = new Throttle((count) =>
         this.#log(
-          "{count} more warning(s) like the last held back in the last second: {kind}",
+          "{count} more line(s) like the last held back in the last second: {kind}",
           { count, kind },
         )
       );

@@ -31,6 +31,8 @@ import {
   TLS_READ_SIZE,
 } from "./_defaults.ts";
 import { ReadSize } from "./_read_size.ts";
+import type { PeerCertificate } from "./peer_certificate.ts";
+import type { TlsServerOptions } from "./tls_server_options.ts";
 import type { ByteStream } from "./transport.ts";
 
 /** TLS settings of a server, made once and shared by its connections. */
@@ -39,6 +41,12 @@ export interface TlsContext {
   secureContext: tls.SecureContext;
   /** ALPN protocols to accept, in order of preference. */
   alpnProtocols?: string[];
+  /** The context for a name a client asks for (SNI), if one is set. */
+  contextFor(name: string): tls.SecureContext | undefined;
+  /** Client certificates: not asked for, asked for, or required. */
+  clientCert: "none" | "request" | "require";
+  /** The CAs client certificates must be signed by. */
+  clientCas: X509Certificate[];
   /**
    * The server side of TLS over an accepted connection (a
    * {@linkcode TlsServerStream}): the server needs no import of this
@@ -52,19 +60,92 @@ export interface TlsContext {
  *
  * @throws {Error} when the certificate or key cannot be used.
  */
-export function tlsContext(
-  options: { cert: string; key: string; alpnProtocols?: string[] },
-): TlsContext {
-  checkKeyPair(options.cert, options.key);
+export function tlsContext(options: TlsServerOptions): TlsContext {
+  const ca = options.clientCa === undefined
+    ? undefined
+    : typeof options.clientCa === "string"
+    ? [options.clientCa]
+    : options.clientCa;
+  if (ca !== undefined) {
+    ca.forEach((pem, i) => {
+      try {
+        new X509Certificate(pem);
+      } catch (error) {
+        throw new Error(
+          `clientCa ${i + 1} does not parse as a certificate: ${
+            messageOf(error)
+          }`,
+        );
+      }
+    });
+  }
+  if (options.clientCert !== undefined && ca === undefined) {
+    throw new Error("clientCert needs clientCa: the CAs to verify clients by");
+  }
+  const secure = (cert: string, key: string, name?: string) => {
+    try {
+      checkKeyPair(cert, key);
+    } catch (error) {
+      throw name === undefined
+        ? error
+        : new Error(`sni ${name}: ${messageOf(error)}`);
+    }
+    return tls.createSecureContext({ cert, key, ...(ca ? { ca } : {}) });
+  };
+  const main = secure(options.cert, options.key);
+  const exact = new Map<string, tls.SecureContext>();
+  const wildcards = new Map<string, tls.SecureContext>(); // by the suffix
+  for (const [name, pair] of Object.entries(options.sni ?? {})) {
+    const lower = name.toLowerCase();
+    const context = secure(pair.cert, pair.key, name);
+    if (lower.startsWith("*.")) wildcards.set(lower.slice(1), context);
+    else exact.set(lower, context);
+  }
   const context: TlsContext = {
-    secureContext: tls.createSecureContext({
-      cert: options.cert,
-      key: options.key,
-    }),
+    secureContext: main,
     alpnProtocols: options.alpnProtocols,
+    contextFor(name) {
+      const lower = name.toLowerCase();
+      const found = exact.get(lower);
+      if (found) return found;
+      const dot = lower.indexOf(".");
+      return dot > 0 ? wildcards.get(lower.slice(dot)) : undefined;
+    },
+    clientCert: ca === undefined ? "none" : options.clientCert ?? "require",
+    clientCas: (ca ?? []).map((pem) => new X509Certificate(pem)),
     accept: (conn) => new TlsServerStream(conn, context),
   };
   return context;
+}
+
+/**
+ * Why a client certificate (DER) is refused, or null: it must be valid now
+ * and signed by one of `cas`.
+ */
+function refusal(raw: Uint8Array, cas: X509Certificate[]): string | null {
+  const certificate = new X509Certificate(raw);
+  const now = new Date();
+  if (now < certificate.validFromDate || now > certificate.validToDate) {
+    return `${certificate.subject} is not valid now (${certificate.validFrom} to ${certificate.validTo})`;
+  }
+  const signed = cas.some((ca) =>
+    certificate.checkIssued(ca) && certificate.verify(ca.publicKey)
+  );
+  return signed ? null : `${certificate.subject} is not signed by clientCa`;
+}
+
+/** What a certificate says, for `getExtraInfo("peercert")`. */
+function describePeer(raw: Uint8Array): PeerCertificate {
+  const certificate = new X509Certificate(raw);
+  return {
+    subject: certificate.subject,
+    issuer: certificate.issuer,
+    subjectAltName: certificate.subjectAltName,
+    validFrom: certificate.validFromDate,
+    validTo: certificate.validToDate,
+    fingerprint256: certificate.fingerprint256,
+    pem: certificate.toString(),
+  };
 }
 
 /**
@@ -204,6 +285,16 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   }
 }
 
+/** What a finished server handshake agreed on. */
+export interface TlsServerInfo {
+  /** The ALPN protocol (`null`: none). */
+  alpnProtocol: string | null;
+  /** The name the client asked for (SNI), if it asked. */
+  serverName: string | undefined;
+  /** The client's verified certificate, if it sent one. */
+  peercert: PeerCertificate | undefined;
+}
+
 /**
  * A TLS connection, server side, as a {@linkcode ByteStream}: what
  * `SocketTransport` runs over. {@linkcode TlsServerStream.handshake} must
@@ -227,6 +318,8 @@ export class TlsServerStream implements ByteStream {
   #secure = false; // the handshake is done
   #closeWaiting = false; // close() waits for close_notify to be written
   #released = false; // the TCP connection is closed
+  #clientCert: TlsContext["clientCert"];
+  #clientCas: X509Certificate[];
 
   /** Starts TLS, as the server, over `conn`. */
   constructor(conn: Deno.TcpConn, context: TlsContext) {
@@ -238,7 +331,14 @@ export class TlsServerStream implements ByteStream {
       isServer: true,
       secureContext: context.secureContext,
       ALPNProtocols: context.alpnProtocols,
+      SNICallback: (name, callback) => callback(null, context.contextFor(name)),
+      requestCert: context.clientCert !== "none",
+      // A "request" client without a certificate is let through here and
+      // one whose certificate does not verify is refused in handshake().
+      rejectUnauthorized: context.clientCert === "require",
     });
+    this.#clientCert = context.clientCert;
+    this.#clientCas = context.clientCas;
     const socket = this.#socket;
     socket.allowHalfOpen = true;
     // The TLS socket flows: decrypted bytes wait in #chunks, and the gate
@@ -284,7 +384,7 @@ export class TlsServerStream implements ByteStream {
    * Resolves once the handshake is done, with the negotiated ALPN protocol
    * (`null` for none); rejects when it fails or the connection closes first.
    */
-  handshake(): Promise<{ alpnProtocol: string | null }> {
+  handshake(): Promise<TlsServerInfo> {
     const socket = this.#socket;
     return new Promise((resolve, reject) => {
       const fail = (error?: Error) => {
@@ -299,7 +399,29 @@ export class TlsServerStream implements ByteStream {
         socket.off("error", fail);
         socket.off("close", closed);
         const alpn = socket.alpnProtocol;
-        resolve({ alpnProtocol: typeof alpn === "string" ? alpn : null });
+        const raw = this.#clientCert === "none"
+          ? undefined
+          : (socket.getPeerCertificate() as { raw?: Uint8Array }).raw;
+        // Checked here whatever node:tls did: Deno's lets some through
+        // (another CA's, an expired one) even when told to reject them.
+        const refused = this.#clientCert === "none"
+          ? null
+          : raw !== undefined
+          ? refusal(raw, this.#clientCas)
+          : this.#clientCert === "require"
+          ? "it sent none"
+          : null;
+        if (refused !== null) {
+          reject(new Error(`the client's certificate was refused: ${refused}`));
+          return;
+        }
+        const servername = (socket as unknown as { servername?: unknown })
+          .servername;
+        resolve({
+          alpnProtocol: typeof alpn === "string" ? alpn : null,
+          serverName: typeof servername === "string" ? servername : undefined,
+          peercert: raw ? describePeer(raw) : undefined,
+        });
       };
       const closed = () => fail();
       socket.once("secure", done);
@@ -402,6 +524,11 @@ export class TlsServerStream implements ByteStream {
       // Already closed.
     }
     this.#wake();
+  }
+
+  /** Turns TCP keepalive on or off, on the TCP connection. */
+  setKeepAlive(keepAlive?: boolean): void {
+    this.#conn.setKeepAlive(keepAlive);
   }
 
   /** Turns Nagle's algorithm off or on, on the TCP connection. */

@@ -35,6 +35,13 @@ export interface ConnectionOptions {
   tls?: { caCerts?: string[]; serverName?: string; alpnProtocols?: string[] };
   /** Turn Nagle's algorithm off (default `true`). */
   noDelay?: boolean;
+  /**
+   * Turn TCP keepalive on (default `false`): a peer that vanished without
+   * a word ends its connection with an error once the system's probes go
+   * unanswered. Deno sets only the switch; the probes' timing is the
+   * system's (Linux: `net.ipv4.tcp_keepalive_time`, 2 hours by default).
+   */
+  keepAlive?: boolean;
   /** Initial write buffer limits. */
   writeBufferLimits?: Partial<WriteBufferLimits>;
   /**

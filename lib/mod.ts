@@ -41,6 +41,7 @@ export {
   type StartTlsOptions,
 } from "./socket_transport.ts";
 export type { TlsServerOptions } from "./tls_server_options.ts";
+export type { PeerCertificate } from "./peer_certificate.ts";
 export { createServer, Server } from "./server.ts";
 export type { ServerOptions } from "./server_options.ts";
 export type {

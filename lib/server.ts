@@ -280,6 +280,7 @@ export class Server implements AsyncDisposable {
     const transport = SocketTransport.start(conn, protocol, {
       side: "server",
       noDelay: this.#options.noDelay,
+      keepAlive: this.#options.keepAlive,
       writeBufferLimits: this.#options.writeBufferLimits,
       extra,
     });
@@ -337,6 +338,7 @@ export class Server implements AsyncDisposable {
         }
       }
       this.#warnings.close();
+      this.#admission.close();
       this.#done.promise.then(() => unwatchServer(this));
       Promise.all(this.#accepting).then(() => this.#cleanUp()).then(() => {
         this.#stopped.resolve();

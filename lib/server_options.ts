@@ -30,6 +30,13 @@ export interface ServerOptions {
   reusePort?: boolean;
   /** Turn Nagle's algorithm off on each connection (default `true`). */
   noDelay?: boolean;
+  /**
+   * Turn TCP keepalive on (default `false`): a peer that vanished without
+   * a word ends its connection with an error once the system's probes go
+   * unanswered. Deno sets only the switch; the probes' timing is the
+   * system's (Linux: `net.ipv4.tcp_keepalive_time`, 2 hours by default).
+   */
+  keepAlive?: boolean;
   /** Write buffer limits of each new connection. */
   writeBufferLimits?: Partial<WriteBufferLimits>;
   /**

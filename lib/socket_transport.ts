@@ -78,6 +78,14 @@ export interface SocketTransportOptions {
    * peer's acknowledgement.
    */
   noDelay?: boolean;
+  /**
+   * Turn TCP keepalive on (default `false`): the system probes a connection
+   * that has been idle, and a peer that vanished (a crash, a cable) ends it
+   * with an error instead of leaving it open for ever. Deno sets only the
+   * switch: the probes' timing is the system's (Linux: the first after
+   * `net.ipv4.tcp_keepalive_time`, 2 hours by default).
+   */
+  keepAlive?: boolean;
   /** Initial write buffer limits. */
   writeBufferLimits?: Partial<WriteBufferLimits>;
   /** More names for {@linkcode Transport.getExtraInfo}. */
@@ -243,14 +251,21 @@ export class SocketTransport implements Transport {
 
   #setNoDelay(): void {
     const conn = this.#conn as Partial<Deno.TcpConn>;
-    if (
-      this.#options.noDelay !== false && typeof conn.setNoDelay === "function"
-    ) {
-      try {
+    try {
+      if (
+        this.#options.noDelay !== false &&
+        typeof conn.setNoDelay === "function"
+      ) {
         conn.setNoDelay(true);
-      } catch {
-        // A connection reset before we got here: the first read reports it.
       }
+      if (
+        this.#options.keepAlive === true &&
+        typeof conn.setKeepAlive === "function"
+      ) {
+        conn.setKeepAlive(true);
+      }
+    } catch {
+      // A connection reset before we got here: the first read reports it.
     }
   }
 

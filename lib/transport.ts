@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { PeerCertificate } from "./peer_certificate.ts";
+
 /** High- and low-water marks of a transport's write buffer, in bytes. */
 export interface WriteBufferLimits {
   /** Past this many buffered bytes the protocol's `pauseWriting` is called. */
@@ -39,6 +41,10 @@ export interface ExtraInfo {
   proxyname: Deno.Addr;
   /** The protocol ALPN agreed on over TLS (`null`: none). */
   alpnProtocol: string | null;
+  /** On a TLS server: the name the client asked for (SNI). */
+  serverName: string;
+  /** The TLS peer's verified certificate, where it sent one. */
+  peercert: PeerCertificate;
   /** The child's process id (`connectProcess`). */
   pid: number;
   /** The child process (`connectProcess`). */

@@ -361,7 +361,7 @@ Deno.test("server: --max-connections 10 with 20 clients; refusals logged once a 
         "held back in the last second: refused at the connection limit",
       )
     );
-    assert.match(summary, /^protocols: 9 more warning\(s\) like the last/);
+    assert.match(summary, /^protocols: 9 more line\(s\) like the last/);
     // Closing one of the ten makes room again.
     conns[0].close();
     await waitFor(async () => {
