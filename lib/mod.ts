@@ -36,6 +36,7 @@ export type {
   WriteBufferLimits,
 } from "./transport.ts";
 export {
+  type ServerStartTlsOptions,
   SocketTransport,
   type SocketTransportOptions,
   type StartTlsOptions,

@@ -33,7 +33,12 @@ import {
   type ServerOptions,
 } from "./server_options.ts";
 import type { TlsServerOptions } from "./tls_server_options.ts";
-import { ioCountOf, SocketTransport, statsOf } from "./socket_transport.ts";
+import {
+  ioCountOf,
+  SocketTransport,
+  statsOf,
+  upgradedOf,
+} from "./socket_transport.ts";
 import type { ByteStream } from "./transport.ts";
 
 /** Accept errors that concern one connection only: retry at once. */
@@ -284,11 +289,28 @@ export class Server implements AsyncDisposable {
       writeBufferLimits: this.#options.writeBufferLimits,
       extra,
     });
+    this.#track(transport, release, accepted);
+  }
+
+  /**
+   * Counts `transport` as open until it ends, then reports it; a transport
+   * that hands its connection over (STARTTLS) passes on to the new one.
+   */
+  #track(
+    transport: SocketTransport,
+    release: () => void,
+    accepted: Accepted,
+  ): void {
     this.#connections.add(transport);
     this.#sweeper?.add(transport);
     transport.closed.then(() => {
       this.#connections.delete(transport);
       this.#sweeper?.delete(transport);
+      const upgraded = upgradedOf(transport);
+      if (upgraded) {
+        this.#track(upgraded, release, accepted);
+        return;
+      }
       release();
       const stats = statsOf(transport);
       this.#ended(

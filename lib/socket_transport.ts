@@ -5,7 +5,12 @@
  * @module
  */
 
-import { COALESCE_LIMIT, MIN_READ_SIZE, READ_SIZE } from "./_defaults.ts";
+import {
+  COALESCE_LIMIT,
+  MIN_READ_SIZE,
+  READ_SIZE,
+  SERVER_HANDSHAKE_TIMEOUT,
+} from "./_defaults.ts";
 import { log, preloadLogTape } from "./_log.ts";
 import { reportError } from "./_report.ts";
 import { addrText } from "./addr.ts";
@@ -23,10 +28,13 @@ import {
   writeSent,
 } from "./_read_slabs.ts";
 import {
+  checkHandshakeTimeout,
   deadline,
   handshakeBefore,
   handshakeSeconds,
 } from "./_tls_handshake.ts";
+import type { TlsContext } from "./_tls_server.ts";
+import type { TlsServerOptions } from "./tls_server_options.ts";
 import type {
   ByteStream,
   ExtraInfo,
@@ -63,11 +71,26 @@ export interface StartTlsOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * TLS settings for {@linkcode SocketTransport.startTls} on the server end of
+ * a connection (a server that offers STARTTLS): a server's certificate
+ * settings, and the upgrade's deadline.
+ */
+export interface ServerStartTlsOptions extends TlsServerOptions {
+  /**
+   * Seconds the upgrade may take (default 10, as a server's
+   * `handshakeTimeout`): the wait for buffered writes and the handshake.
+   */
+  handshakeTimeout?: number;
+  /** Gives up the upgrade when it aborts (the connection is lost). */
+  signal?: AbortSignal;
+}
+
 /** Options of {@linkcode SocketTransport.start}. */
 export interface SocketTransportOptions {
   /**
-   * Which end of the connection this is (default `"client"`): TLS can only
-   * be started on the client end.
+   * Which end of the connection this is (default `"client"`): it decides
+   * which end of TLS {@linkcode SocketTransport.startTls} plays.
    */
   side?: "client" | "server";
   /** Whether the stream can half-close (default `true`). */
@@ -132,6 +155,13 @@ export interface TransportStats {
 export let statsOf: (transport: SocketTransport) => TransportStats;
 
 /**
+ * The transport that carries on a connection this one handed over with
+ * `startTls` (resolved when its `closed` resolves), or null. Internal: for
+ * the server, which then tracks the new one.
+ */
+export let upgradedOf: (transport: SocketTransport) => SocketTransport | null;
+
+/**
  * The transport over one {@linkcode Deno.Conn}: it reads with
  * `conn.read()` into its own buffer (or the protocol's, for a
  * {@linkcode BufferedProtocol}), calls the protocol's callbacks, and buffers
@@ -184,6 +214,7 @@ export class SocketTransport implements Transport {
   #wake: (() => void) | null = null;
   #drain: PromiseWithResolvers<void> | null = null; // startTls waits on it
   #detached = false; // handed over to a TLS transport
+  #upgradedTo: SocketTransport | null = null;
 
   #ioCount = 0; // completed reads and writes, for idle timeouts
   #bytesIn = 0;
@@ -199,6 +230,7 @@ export class SocketTransport implements Transport {
 
   static {
     ioCountOf = (transport) => transport.#ioCount;
+    upgradedOf = (transport) => transport.#upgradedTo;
     statsOf = (t) => ({
       bytesIn: t.#bytesIn,
       bytesOut: t.#bytesOut,
@@ -270,10 +302,18 @@ export class SocketTransport implements Transport {
   }
 
   /**
-   * Upgrades this client-side TCP connection to TLS in place (asyncio's
+   * Upgrades this TCP connection to TLS in place (asyncio's
    * `loop.start_tls`) and resolves to the new transport, which carries on
    * with the same protocol (`connectionMade` is not called again). This
    * transport is then finished with, without `connectionLost`.
+   *
+   * On the client end, `options` are a client's ({@linkcode StartTlsOptions});
+   * on a server's connection (a server that offers STARTTLS), a server's
+   * ({@linkcode ServerStartTlsOptions}: `cert`, `key`, `sni`, `clientCa`,
+   * ...), and the server goes on counting, timing out and closing the
+   * connection under its new transport. The protocol hears of bytes read
+   * after the upgrade only once the returned promise has resolved and the
+   * code awaiting it has run, so it can keep the new transport first.
    *
    * Reading must be stopped first: call {@linkcode SocketTransport.pauseReading}
    * from `dataReceived` (Deno cannot upgrade a connection while a read is
@@ -301,21 +341,36 @@ export class SocketTransport implements Transport {
    * }
    * ```
    *
-   * @throws {Error} on a server-side or non-TCP connection, with a read
-   * pending, or when the TLS handshake fails (the connection is then lost).
+   * @throws {Error} on a non-TCP connection, with a read pending, without
+   * `cert` and `key` on a server's connection, or when the TLS handshake
+   * fails (the connection is then lost).
    */
-  async startTls(options: StartTlsOptions = {}): Promise<SocketTransport> {
-    if (this.#options.side === "server") {
-      throw new Error(
-        "cannot start TLS on the server side of a connection: Deno.startTls upgrades client connections only",
-      );
-    }
+  async startTls(
+    options: StartTlsOptions | ServerStartTlsOptions = {},
+  ): Promise<SocketTransport> {
+    const server = this.#options.side === "server";
     const conn = this.#conn as Deno.Conn;
     if (conn.remoteAddr?.transport !== "tcp" || "handshake" in conn) {
       throw new Error("startTls() needs a plain TCP connection");
     }
     if (this.#closing) throw new Error("startTls() on a closing transport");
-    const seconds = handshakeSeconds(options.handshakeTimeout);
+    // Checked before anything is done: bad settings leave the connection.
+    let context: TlsContext | undefined;
+    if (server) {
+      const settings = options as ServerStartTlsOptions;
+      if (
+        typeof settings.cert !== "string" || typeof settings.key !== "string"
+      ) {
+        throw new Error(
+          "startTls() on the server end needs the server's cert and key",
+        );
+      }
+      checkHandshakeTimeout(settings.handshakeTimeout);
+      context = (await import("./_tls_server.ts")).tlsContext(settings);
+    }
+    const seconds = server
+      ? options.handshakeTimeout ?? SERVER_HANDSHAKE_TIMEOUT
+      : handshakeSeconds(options.handshakeTimeout);
     options.signal?.throwIfAborted();
     if (this.#readPending) {
       throw new Error(
@@ -343,23 +398,50 @@ export class SocketTransport implements Transport {
     this.#detached = true;
     this.#closing = true;
     this.#wake?.();
-    this.#closed.resolve(null);
-    const { hostname, caCerts, alpnProtocols } = options;
-    const peer = conn.remoteAddr as Deno.NetAddr;
-    let tls: Deno.TlsConn;
     try {
-      tls = await Deno.startTls(conn as Deno.TcpConn, {
-        hostname: hostname ?? peer.hostname,
-        caCerts,
-        alpnProtocols,
-      });
-      const info = await handshakeBefore(tls, limit.expired);
-      const upgraded = new SocketTransport(tls, this.#protocol, {
+      let stream: ByteStream;
+      let extra: Record<string, unknown>;
+      if (context) {
+        const tls = context.accept(conn as Deno.TcpConn);
+        stream = tls;
+        try {
+          const info = await Promise.race([tls.handshake(), limit.expired]);
+          extra = {
+            alpnProtocol: info.alpnProtocol,
+            ...(info.serverName !== undefined
+              ? { serverName: info.serverName }
+              : {}),
+            ...(info.peercert !== undefined ? { peercert: info.peercert } : {}),
+          };
+        } catch (error) {
+          tls.abort();
+          throw error;
+        }
+      } else {
+        const { hostname, caCerts, alpnProtocols } = options as StartTlsOptions;
+        const peer = conn.remoteAddr as Deno.NetAddr;
+        const tls = await Deno.startTls(conn as Deno.TcpConn, {
+          hostname: hostname ?? peer.hostname,
+          caCerts,
+          alpnProtocols,
+        });
+        stream = tls;
+        const info = await handshakeBefore(tls, limit.expired);
+        extra = { alpnProtocol: info.alpnProtocol };
+      }
+      const upgraded = new SocketTransport(stream, this.#protocol, {
         ...this.#options,
-        extra: { ...this.#options.extra, alpnProtocol: info.alpnProtocol },
+        extra: { ...this.#options.extra, ...extra },
       });
       upgraded.#flow = new WriteFlowControl(this.#flow.limits);
-      upgraded.#run(false);
+      upgraded.#bytesIn = this.#bytesIn;
+      upgraded.#bytesOut = this.#bytesOut;
+      this.#upgradedTo = upgraded;
+      this.#closed.resolve(null);
+      // Reading starts once the code awaiting this upgrade has run (a
+      // macrotask later): the protocol keeps the new transport before any
+      // of its bytes (perhaps decrypted already) reach dataReceived.
+      setTimeout(() => upgraded.#run(false), 0);
       return upgraded;
     } catch (error) {
       // The connection is unusable now: end it as lost.

@@ -18,6 +18,7 @@ import {
   readAll,
   sender,
   silentServer,
+  waitFor,
   within10s,
   writeAll,
 } from "./_test_helpers.ts";
@@ -236,7 +237,7 @@ conn.close()
   await python.stdout.cancel().catch(() => {});
 });
 
-Deno.test("startTls refuses the server side and a pending read, saying why", async () => {
+Deno.test("startTls refuses a pending read, saying why", async () => {
   const recorder = new RecordingProtocol();
   await using server = await createServer(() => recorder, {
     hostname: "127.0.0.1",
@@ -246,10 +247,6 @@ Deno.test("startTls refuses the server side and a pending read, saying why", asy
     port: server.addrs[0].port,
   });
   await recorder.made.promise;
-  await assert.rejects(
-    (recorder.transport as SocketTransport).startTls(),
-    /cannot start TLS on the server side.*client connections only/,
-  );
   const client = new RecordingProtocol();
   const { transport } = await createConnection(() => client, {
     hostname: "127.0.0.1",
@@ -398,4 +395,168 @@ Deno.test("Server.setTls: new handshakes use the new certificate; unusable ones 
     }),
     /the private key is not the certificate's/,
   );
+});
+
+/**
+ * A server protocol that echoes, and on a `STARTTLS` line answers `GO` and
+ * upgrades its end to TLS with `options`; the outcome of each upgrade is
+ * pushed to `upgrades`.
+ */
+function startTlsEcho(
+  options: Parameters<SocketTransport["startTls"]>[0],
+  upgrades: Promise<SocketTransport>[],
+  lost: Promise<Error | null>[],
+) {
+  return () => {
+    const done = Promise.withResolvers<Error | null>();
+    lost.push(done.promise);
+    let transport!: SocketTransport;
+    const protocol: Protocol = {
+      connectionMade: (t) => void (transport = t as SocketTransport),
+      dataReceived(data) {
+        if (new TextDecoder().decode(data) === "STARTTLS\n") {
+          transport.pauseReading();
+          transport.write("GO\n");
+          const upgrade = transport.startTls(options);
+          upgrades.push(upgrade);
+          upgrade.then((tls) => transport = tls, () => {});
+        } else {
+          transport.write(data);
+        }
+      },
+      connectionLost: (error) => done.resolve(error),
+    };
+    return protocol;
+  };
+}
+
+/** Sends STARTTLS over `conn` and reads up to the server's `GO`. */
+async function askStartTls(conn: Deno.Conn): Promise<void> {
+  await writeAll(conn, new TextEncoder().encode("STARTTLS\n"));
+  const buffer = new Uint8Array(3);
+  let got = 0;
+  while (got < 3) {
+    const n = await conn.read(buffer.subarray(got));
+    if (n === null) throw new Error("closed before GO");
+    got += n;
+  }
+  assert.equal(new TextDecoder().decode(buffer), "GO\n");
+}
+
+Deno.test("startTls on a server's connection: plain then TLS, nothing lost or reordered; the server tracks it through", async () => {
+  const { cert, key, ca } = await testCerts();
+  const upgrades: Promise<SocketTransport>[] = [];
+  const lost: Promise<Error | null>[] = [];
+  const records: string[] = [];
+  await using server = await createServer(
+    startTlsEcho({ cert, key }, upgrades, lost),
+    {
+      hostname: "127.0.0.1",
+      onConnectionEnd: (r) =>
+        records.push(`${r.outcome} ${r.bytesReceived} ${r.bytesSent}`),
+    },
+  );
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+  });
+  await writeAll(conn, new TextEncoder().encode("plain "));
+  const plain = new Uint8Array(6);
+  let got = 0;
+  while (got < 6) got += (await conn.read(plain.subarray(got)))!;
+  assert.equal(new TextDecoder().decode(plain), "plain ");
+  await askStartTls(conn);
+  const tls = await Deno.startTls(conn, {
+    hostname: "localhost",
+    caCerts: [ca],
+  });
+  await writeAll(tls, new TextEncoder().encode("secure"));
+  const secure = new Uint8Array(6);
+  got = 0;
+  while (got < 6) got += (await tls.read(secure.subarray(got)))!;
+  assert.equal(new TextDecoder().decode(secure), "secure");
+  const upgraded = await upgrades[0];
+  assert.equal(upgraded.getExtraInfo("alpnProtocol"), null);
+  assert.equal(server.connectionCount, 1, "still counted after the upgrade");
+  const data = randomBytes(1 << 20);
+  const echoed = await echoThrough(tls, data, 65536);
+  assertSameBytes(echoed, data);
+  tls.close();
+  assert.equal(await lost[0], null);
+  await waitFor(() => records.length === 1, "the connection's record");
+  assert.match(records[0], /^closed \d+ \d+$/);
+  const [, bytesIn] = records[0].split(" ").map(Number);
+  assert.ok(bytesIn >= (1 << 20) + 6 + 9, records[0]);
+});
+
+Deno.test("startTls on a server's connection: garbage instead of a ClientHello loses that connection only", async () => {
+  const { cert, key, ca } = await testCerts();
+  const upgrades: Promise<SocketTransport>[] = [];
+  const lost: Promise<Error | null>[] = [];
+  await using server = await createServer(
+    startTlsEcho({ cert, key }, upgrades, lost),
+    { hostname: "127.0.0.1" },
+  );
+  const port = server.addrs[0].port;
+  const bad = await Deno.connect({ hostname: "127.0.0.1", port });
+  await askStartTls(bad);
+  await writeAll(bad, new TextEncoder().encode("this is not TLS\r\n\r\n"));
+  await assert.rejects(upgrades[0]);
+  assert.ok((await lost[0]) instanceof Error, "lost with the error");
+  bad.close();
+  // The server goes on: the next client upgrades.
+  const good = await Deno.connect({ hostname: "127.0.0.1", port });
+  await askStartTls(good);
+  const tls = await Deno.startTls(good, {
+    hostname: "localhost",
+    caCerts: [ca],
+  });
+  const echoed = await echoThrough(tls, new TextEncoder().encode("fine"));
+  assert.equal(new TextDecoder().decode(echoed), "fine");
+  tls.close();
+  assert.equal(await lost[1], null);
+});
+
+Deno.test("startTls on a server's connection: a handshake that never comes ends at handshakeTimeout, socket freed", async () => {
+  const { cert, key } = await testCerts();
+  const upgrades: Promise<SocketTransport>[] = [];
+  const lost: Promise<Error | null>[] = [];
+  await using server = await createServer(
+    startTlsEcho({ cert, key, handshakeTimeout: 0.3 }, upgrades, lost),
+    { hostname: "127.0.0.1" },
+  );
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+  });
+  await askStartTls(conn);
+  const error = await within10s(upgrades[0].catch((e) => e));
+  assert.ok(error instanceof Deno.errors.TimedOut, String(error));
+  assert.equal(await lost[0], error);
+  // The server let the socket go: the client sees it end.
+  assert.equal(
+    await within10s(conn.read(new Uint8Array(8)).catch(() => null)),
+    null,
+  );
+  conn.close();
+  await waitFor(() => server.connectionCount === 0, "no connection left");
+});
+
+Deno.test("startTls on a server's connection needs the server's cert and key", async () => {
+  const recorder = new RecordingProtocol();
+  await using server = await createServer(() => recorder, {
+    hostname: "127.0.0.1",
+  });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+  });
+  await recorder.made.promise;
+  recorder.transport.pauseReading();
+  await assert.rejects(
+    (recorder.transport as SocketTransport).startTls({ hostname: "x" }),
+    /startTls\(\) on the server end needs the server's cert and key/,
+  );
+  assert.ok(!recorder.transport.isClosing(), "refused before anything");
+  conn.close();
 });
