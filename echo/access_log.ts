@@ -23,10 +23,14 @@ const log = getLogger(["access"]);
  */
 export function logAccess(record: ConnectionRecord): void {
   log.info(
-    "{peer}{via}: {outcome} after {seconds} s, {in} bytes in, {out} bytes out{why}",
+    "{peer}{via}{client}: {outcome} after {seconds} s, {in} bytes in, {out} bytes out{why}",
     {
       peer: addrText(record.peer),
       via: record.proxy ? ` via ${addrText(record.proxy)}` : "",
+      // The certificate's subject is the client's to choose: escaped.
+      client: record.peercert
+        ? ` (certificate ${JSON.stringify(record.peercert.subject)})`
+        : "",
       outcome: record.outcome.replace("_", " "),
       seconds: record.duration.toFixed(3),
       in: record.bytesReceived,

@@ -51,6 +51,8 @@ export interface ClientConfig extends CommonConfig {
   unix?: string;
   /** Send datagrams instead of a TCP stream. */
   udp: boolean;
+  /** Turn TCP keepalive on. */
+  keepAlive: boolean;
   /** Load mode's settings, when it was asked for. */
   load?: {
     connections: number;
@@ -102,6 +104,7 @@ async function connectionOptions(
     hostname: config.host,
     port: config.port,
     path: config.unix,
+    keepAlive: config.keepAlive,
     tls: config.tls && {
       caCerts: config.tls.caFile
         ? [await readPemFile("--ca", config.tls.caFile, "certificate")]
@@ -240,6 +243,10 @@ export const clientProgram: Program<ClientConfig> = {
       help: "load mode: print the summary as JSON",
     },
     tls: { type: "boolean", help: "speak TLS to the server" },
+    keepalive: {
+      type: "boolean",
+      help: "turn TCP keepalive on (load mode: on every connection)",
+    },
     ca: {
       type: "string",
       value: "FILE",
@@ -297,6 +304,7 @@ export const clientProgram: Program<ClientConfig> = {
       ...(unix !== undefined ? { unix } : {}),
       messages: messages ?? [...SEED_MESSAGES],
       udp: Boolean(values.udp),
+      keepAlive: Boolean(values.keepalive),
       stdin: Boolean(values.stdin),
       timeout: values.timeout === undefined
         ? 0

@@ -14,6 +14,17 @@ import type {
 } from "@protocols/core";
 import type { CommonConfig } from "./flags.ts";
 
+/** The PEM files TLS is served from (read at start and at each SIGHUP). */
+export interface TlsFiles {
+  /** The default certificate chain and its key. */
+  certFile: string;
+  keyFile: string;
+  /** More certificates, by the name a client asks for (SNI). */
+  sni: { name: string; certFile: string; keyFile: string }[];
+  /** CA certificates client certificates must be signed by (mutual TLS). */
+  clientCaFile?: string;
+}
+
 /** The echo server's settings. */
 export interface ServerConfig extends CommonConfig {
   /** Seconds open connections get to finish at shutdown. */
@@ -27,7 +38,9 @@ export interface ServerConfig extends CommonConfig {
   /** Seconds a TLS handshake or PROXY header may take. */
   handshakeTimeout: number;
   /** Serve TLS with these PEM files. */
-  tls?: { certFile: string; keyFile: string };
+  tls?: TlsFiles;
+  /** Turn TCP keepalive on for each connection. */
+  keepAlive: boolean;
   /** Listen on this Unix socket instead of TCP. */
   unix?: string;
   /** Echo UDP datagrams instead of TCP connections. */
@@ -69,6 +82,7 @@ export function serverOptions(
     }),
     idleTimeout: config.idleTimeout,
     handshakeTimeout: config.handshakeTimeout,
+    keepAlive: config.keepAlive,
     ...(config.accessLog ? { onConnectionEnd: logAccess } : {}),
   };
 }

@@ -13,6 +13,7 @@ import {
   createServer,
   type DatagramTransport,
   type Server,
+  type TlsServerOptions,
 } from "@protocols/core";
 import { EchoServer, UdpEchoServer } from "./echo.ts";
 import { startupLogger } from "./logging.ts";
@@ -36,6 +37,7 @@ import {
   announceTrust,
   type ServerConfig,
   serverOptions,
+  type TlsFiles,
 } from "./server_config.ts";
 import { runUntilSignal, shutDown } from "./shutdown.ts";
 import { runWorkers, workerFiles } from "./workers.ts";
@@ -158,6 +160,23 @@ export const serverProgram: Program<ServerConfig> = {
       value: "FILE",
       help: "the PEM private key of --tls-cert",
     },
+    "tls-sni": {
+      type: "string",
+      multiple: true,
+      value: "NAME=CERT,KEY",
+      help:
+        "with --tls-cert: serve this certificate and key to clients that ask for NAME (SNI; *.example.com for a wildcard)",
+    },
+    "tls-client-ca": {
+      type: "string",
+      value: "FILE",
+      help:
+        "with --tls-cert: require a client certificate signed by a CA in this PEM file (mutual TLS)",
+    },
+    keepalive: {
+      type: "boolean",
+      help: "turn TCP keepalive on for each connection",
+    },
     unix: UNIX_FLAG,
     workers: {
       type: "string",
@@ -197,6 +216,21 @@ export const serverProgram: Program<ServerConfig> = {
         } too`,
       );
     }
+    const sni = ((values["tls-sni"] ?? []) as string[]).map((text) => {
+      const match = text.match(/^([^=\s]+)=([^,]+),(.+)$/);
+      if (!match) {
+        throw new UsageError(
+          `--tls-sni takes NAME=CERT,KEY (a host name, a certificate file, a key file), got '${text}'`,
+        );
+      }
+      return { name: match[1], certFile: match[2], keyFile: match[3] };
+    });
+    const clientCa = values["tls-client-ca"];
+    if ((sni.length > 0 || clientCa !== undefined) && cert === undefined) {
+      throw new UsageError(
+        `--${sni.length > 0 ? "tls-sni" : "tls-client-ca"} needs --tls-cert`,
+      );
+    }
     const unix = parseUnixPath(values);
     if (values["proxy-protocol"] && (values.udp || cert !== undefined)) {
       throw new UsageError(
@@ -234,8 +268,18 @@ export const serverProgram: Program<ServerConfig> = {
         unix !== undefined || Boolean(values.udp) || cert !== undefined,
       ),
       ...(cert !== undefined
-        ? { tls: { certFile: String(cert), keyFile: String(key) } }
+        ? {
+          tls: {
+            certFile: String(cert),
+            keyFile: String(key),
+            sni,
+            ...(clientCa !== undefined
+              ? { clientCaFile: String(clientCa) }
+              : {}),
+          },
+        }
         : {}),
+      keepAlive: Boolean(values.keepalive),
       ...(unix !== undefined ? { unix } : {}),
       grace: values.grace === undefined
         ? 5
@@ -264,10 +308,13 @@ export const serverProgram: Program<ServerConfig> = {
   needs(config: ServerConfig): Need[] {
     const needs: Need[] = [];
     if (config.tls) {
+      const { certFile, keyFile, sni, clientCaFile } = config.tls;
       needs.push(
         readAccess("--tls-cert", "to read its files", [
-          config.tls.certFile,
-          config.tls.keyFile,
+          certFile,
+          keyFile,
+          ...sni.flatMap((entry) => [entry.certFile, entry.keyFile]),
+          ...(clientCaFile !== undefined ? [clientCaFile] : []),
         ]),
       );
     }
@@ -300,10 +347,7 @@ export const serverProgram: Program<ServerConfig> = {
       );
     }
     const log = getLogger(["main"]);
-    const tls = config.tls && {
-      cert: await readPemFile("--tls-cert", config.tls.certFile, "certificate"),
-      key: await readPemFile("--tls-key", config.tls.keyFile, "private key"),
-    };
+    const tls = config.tls && await readTls(config.tls);
     const where = config.unix ?? `${config.host} port ${config.port}`;
     let server: Server;
     try {
@@ -347,22 +391,43 @@ export const serverProgram: Program<ServerConfig> = {
   },
 };
 
+/** Reads every PEM file `files` names, as `createServer` takes them. */
+async function readTls(files: TlsFiles): Promise<TlsServerOptions> {
+  const tls: TlsServerOptions = {
+    cert: await readPemFile("--tls-cert", files.certFile, "certificate"),
+    key: await readPemFile("--tls-key", files.keyFile, "private key"),
+  };
+  if (files.sni.length > 0) {
+    tls.sni = {};
+    for (const { name, certFile, keyFile } of files.sni) {
+      tls.sni[name] = {
+        cert: await readPemFile("--tls-sni", certFile, "certificate"),
+        key: await readPemFile("--tls-sni", keyFile, "private key"),
+      };
+    }
+  }
+  if (files.clientCaFile !== undefined) {
+    tls.clientCa = await readPemFile(
+      "--tls-client-ca",
+      files.clientCaFile,
+      "certificate",
+    );
+  }
+  return tls;
+}
+
 /**
  * Re-reads the certificate and key files (at SIGHUP) and serves them to new
  * connections; logs one line saying what it now serves, or why it kept the
  * certificate it had.
  */
-async function reloadTls(
-  server: Server,
-  files: { certFile: string; keyFile: string },
-): Promise<void> {
+async function reloadTls(server: Server, files: TlsFiles): Promise<void> {
   const log = getLogger(["main"]);
   try {
-    const cert = await readPemFile("--tls-cert", files.certFile, "certificate");
-    const key = await readPemFile("--tls-key", files.keyFile, "private key");
-    await server.setTls({ cert, key });
+    const tls = await readTls(files);
+    await server.setTls(tls);
     log.info("SIGHUP: now serving {certificate} from {file}", {
-      certificate: describeCertificate(cert),
+      certificate: describeCertificate(tls.cert),
       file: files.certFile,
     });
   } catch (error) {

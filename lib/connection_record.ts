@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { PeerCertificate } from "./peer_certificate.ts";
+
 /**
  * How a connection ended:
  *
@@ -62,4 +64,6 @@ export interface ConnectionRecord {
   outcome: ConnectionOutcome;
   /** The error behind a `reset`, `tls_failed` or `proxy_rejected`. */
   error?: Error;
+  /** The client's certificate, for a TLS client that sent one. */
+  peercert?: PeerCertificate;
 }

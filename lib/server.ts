@@ -33,6 +33,7 @@ import {
   type ServerOptions,
 } from "./server_options.ts";
 import type { TlsServerOptions } from "./tls_server_options.ts";
+import type { PeerCertificate } from "./peer_certificate.ts";
 import {
   ioCountOf,
   SocketTransport,
@@ -166,7 +167,12 @@ export class Server implements AsyncDisposable {
   #ended(
     accepted: Accepted,
     outcome: ConnectionOutcome,
-    extra: { bytesReceived?: number; bytesSent?: number; error?: unknown } = {},
+    extra: {
+      bytesReceived?: number;
+      bytesSent?: number;
+      error?: unknown;
+      peercert?: PeerCertificate;
+    } = {},
   ): void {
     const error = extra.error instanceof Error ? extra.error : undefined;
     const record: ConnectionRecord = {
@@ -178,6 +184,7 @@ export class Server implements AsyncDisposable {
       bytesSent: extra.bytesSent ?? 0,
       outcome,
       ...(error ? { error } : {}),
+      ...(extra.peercert ? { peercert: extra.peercert } : {}),
     };
     recordConnection(this, record);
     const report = this.#options.onConnectionEnd;
@@ -326,6 +333,7 @@ export class Server implements AsyncDisposable {
           bytesReceived: stats.bytesIn,
           bytesSent: stats.bytesOut,
           error: stats.error,
+          peercert: transport.getExtraInfo("peercert"),
         },
       );
       this.#checkDone();

@@ -6,10 +6,9 @@ import { serverProgram } from "../echo/server_program.ts";
 import { clientProgram } from "../echo/client_program.ts";
 import libConfig from "../lib/deno.json" with { type: "json" };
 
-Deno.test("defaults are the seed's: localhost, port 10000, debug, text", () => {
+Deno.test("defaults are the example's: localhost, port 10000, debug, text", () => {
   const parsed = parseCommandLine(serverProgram, []);
-  assert.equal(parsed.kind, "run");
-  if (parsed.kind !== "run") return;
+  assert.ok(parsed.kind === "run");
   assert.deepEqual(parsed.config, {
     host: "localhost",
     port: 10000,
@@ -26,6 +25,7 @@ Deno.test("defaults are the seed's: localhost, port 10000, debug, text", () => {
     proxyProtocolFrom: [],
     workers: 1,
     accessLog: false,
+    keepAlive: false,
   });
   const client = parseCommandLine(clientProgram, []);
   assert.ok(client.kind === "run");

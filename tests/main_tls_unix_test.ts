@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { projectFile, runProgram, ServerProcess } from "./_process.ts";
-import { testCerts } from "./_certs.ts";
+import { issue, makeCa, testCerts } from "./_certs.ts";
 
 const READ_NET = ["--allow-net", "--allow-read"];
 // Deno asks for net permission for Unix sockets too.
@@ -236,3 +236,92 @@ for name in (sys.argv[1].encode(), b"\\0abstract\\nmain: forged"):
     await server.stop();
   }
 });
+
+Deno.test("programs: --tls-sni and --tls-client-ca, against openssl s_client; the access log names the client's certificate", async () => {
+  const ca = await makeCa("Echo Test CA");
+  const server = await issue(ca, { cn: "localhost", san: "DNS:localhost" });
+  const named = await issue(ca, { cn: "named.test", san: "DNS:named.test" });
+  const alice = await issue(ca, { cn: "alice", client: true });
+  const echo = await ServerProcess.start([
+    "--host",
+    "127.0.0.1",
+    "--tls-cert",
+    server.certFile,
+    "--tls-key",
+    server.keyFile,
+    "--tls-sni",
+    `named.test=${named.certFile},${named.keyFile}`,
+    "--tls-client-ca",
+    ca.certFile,
+    "--keepalive",
+    "--access-log",
+    "--log-level",
+    "info",
+  ], READ_NET);
+  const sClient = async (args: string[]) => {
+    const out = await new Deno.Command("openssl", {
+      args: [
+        "s_client",
+        "-connect",
+        `127.0.0.1:${echo.port}`,
+        "-brief",
+        ...args,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return new TextDecoder().decode(out.stdout) +
+      new TextDecoder().decode(out.stderr);
+  };
+  try {
+    const aliceArgs = ["-cert", alice.certFile, "-key", alice.keyFile];
+    assert.match(
+      await sClient(["-servername", "named.test", ...aliceArgs]),
+      /Peer certificate: CN ?= ?named\.test/,
+    );
+    assert.match(
+      await sClient(["-servername", "other.test", ...aliceArgs]),
+      /Peer certificate: CN ?= ?localhost/,
+    );
+    await echo.waitForLine((l) => l.includes('(certificate "CN=alice")'));
+    // No client certificate: refused, one line, and the server goes on.
+    await sClient(["-servername", "named.test"]);
+    await echo.waitForLine((l) =>
+      /TLS handshake with 127\.0\.0\.1 port \d+ failed: (peer sent no certificates|the client's certificate was refused: it sent none)$/
+        .test(l)
+    );
+    assert.match(
+      await sClient(["-servername", "named.test", ...aliceArgs]),
+      /Peer certificate: CN ?= ?named\.test/,
+    );
+    echo.kill("SIGTERM");
+    assert.equal((await echo.status()).code, 0);
+  } finally {
+    await echo.stop();
+  }
+});
+
+for (
+  const [args, line] of [
+    [
+      ["--tls-sni", "x.test=a.pem,b.pem"],
+      "echo-server: --tls-sni needs --tls-cert",
+    ],
+    [
+      ["--tls-cert", "a.pem", "--tls-key", "b.pem", "--tls-sni", "x.test"],
+      "echo-server: --tls-sni takes NAME=CERT,KEY (a host name, a certificate file, a key file), got 'x.test'",
+    ],
+    [
+      ["--tls-client-ca", "ca.pem"],
+      "echo-server: --tls-client-ca needs --tls-cert",
+    ],
+  ] as const
+) {
+  Deno.test(`programs: ${args.join(" ")} is a usage error`, async () => {
+    const result = await runProgram("main_server.ts", [...args]);
+    assert.equal(result.code, 2);
+    assert.equal(result.lines.length, 1, result.stderr);
+    assert.ok(result.lines[0].startsWith(line), result.lines[0]);
+  });
+}
