@@ -46,7 +46,7 @@ export interface ClientConfig extends CommonConfig {
   /** Seconds the whole exchange may take (0: no limit). */
   timeout: number;
   /** Speak TLS, trusting this PEM CA file too (empty: system roots only). */
-  tls?: { caFile?: string };
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Connect to this Unix socket instead of TCP. */
   unix?: string;
   /** Send datagrams instead of a TCP stream. */
@@ -109,6 +109,20 @@ async function connectionOptions(
       caCerts: config.tls.caFile
         ? [await readPemFile("--ca", config.tls.caFile, "certificate")]
         : undefined,
+      ...(config.tls.certFile !== undefined
+        ? {
+          cert: await readPemFile(
+            "--tls-cert",
+            config.tls.certFile,
+            "certificate",
+          ),
+          key: await readPemFile(
+            "--tls-key",
+            config.tls.keyFile!,
+            "private key",
+          ),
+        }
+        : {}),
     },
   };
 }
@@ -253,6 +267,17 @@ export const clientProgram: Program<ClientConfig> = {
       help:
         "with --tls: also trust this PEM CA certificate (needs --allow-read)",
     },
+    "tls-cert": {
+      type: "string",
+      value: "FILE",
+      help:
+        "with --tls: present this PEM client certificate, for a server that asks (needs --tls-key)",
+    },
+    "tls-key": {
+      type: "string",
+      value: "FILE",
+      help: "the PEM private key of --tls-cert",
+    },
     unix: UNIX_FLAG,
     udp: {
       type: "boolean",
@@ -278,8 +303,19 @@ export const clientProgram: Program<ClientConfig> = {
         }) cannot be used with ${values.stdin ? "--stdin" : "--message"}`,
       );
     }
-    if (values.ca !== undefined && !values.tls) {
-      throw new UsageError("--ca needs --tls");
+    for (const flag of ["ca", "tls-cert", "tls-key"]) {
+      if (values[flag] !== undefined && !values.tls) {
+        throw new UsageError(`--${flag} needs --tls`);
+      }
+    }
+    if (
+      (values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)
+    ) {
+      throw new UsageError(
+        values["tls-cert"] === undefined
+          ? "--tls-key needs --tls-cert"
+          : "--tls-cert needs --tls-key",
+      );
     }
     const unix = parseUnixPath(values);
     if (unix !== undefined && values.tls) {
@@ -299,7 +335,17 @@ export const clientProgram: Program<ClientConfig> = {
     return {
       ...common,
       ...(values.tls
-        ? { tls: values.ca !== undefined ? { caFile: String(values.ca) } : {} }
+        ? {
+          tls: {
+            ...(values.ca !== undefined ? { caFile: String(values.ca) } : {}),
+            ...(values["tls-cert"] !== undefined
+              ? {
+                certFile: String(values["tls-cert"]),
+                keyFile: String(values["tls-key"]),
+              }
+              : {}),
+          },
+        }
         : {}),
       ...(unix !== undefined ? { unix } : {}),
       messages: messages ?? [...SEED_MESSAGES],
@@ -314,6 +360,14 @@ export const clientProgram: Program<ClientConfig> = {
   },
   needs(config: ClientConfig): Need[] {
     const needs: Need[] = [];
+    if (config.tls?.certFile !== undefined) {
+      needs.push(
+        readAccess("--tls-cert", "to read its files", [
+          config.tls.certFile,
+          config.tls.keyFile!,
+        ]),
+      );
+    }
     if (config.tls?.caFile !== undefined) {
       needs.push(
         readAccess("--ca", "to read its file", [config.tls.caFile]),

@@ -30,6 +30,7 @@ import {
   TLS_PLAINTEXT_HIGH_WATER,
   TLS_READ_SIZE,
 } from "./_defaults.ts";
+import { isIP } from "./_ip.ts";
 import { ReadSize } from "./_read_size.ts";
 import type { PeerCertificate } from "./peer_certificate.ts";
 import type { TlsServerOptions } from "./tls_server_options.ts";
@@ -285,6 +286,38 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   }
 }
 
+/** The client end's TLS settings (`createConnection`'s `tls`, `startTls`). */
+export interface TlsClientSettings {
+  /** The name the server's certificate must carry (and SNI asks for). */
+  serverName: string;
+  /** PEM certificates to trust beyond the system's. */
+  caCerts?: string[];
+  /** The client's certificate chain, PEM, when the server asks for one. */
+  cert?: string;
+  /** Its private key, PEM. */
+  key?: string;
+  /** ALPN protocols to offer. */
+  alpnProtocols?: string[];
+}
+
+/**
+ * The client end of TLS over `conn`, a {@linkcode TlsServerStream} playing
+ * the client: node:tls, so that a client certificate can be presented and
+ * the server's certificate read (`Deno.startTls` does neither).
+ *
+ * @throws {Error} when `cert` comes without `key`, or the pair is unusable.
+ */
+export function tlsConnect(
+  conn: Deno.TcpConn,
+  settings: TlsClientSettings,
+): TlsServerStream {
+  if ((settings.cert === undefined) !== (settings.key === undefined)) {
+    throw new Error("a client certificate needs both cert and key");
+  }
+  if (settings.cert !== undefined) checkKeyPair(settings.cert, settings.key!);
+  return new TlsServerStream(conn, settings);
+}
+
 /** What a finished server handshake agreed on. */
 export interface TlsServerInfo {
   /** The ALPN protocol (`null`: none). */
@@ -319,26 +352,52 @@ export class TlsServerStream implements ByteStream {
   #closeWaiting = false; // close() waits for close_notify to be written
   #released = false; // the TCP connection is closed
   #clientCert: TlsContext["clientCert"];
+  #client = false; // the client end of TLS
   #clientCas: X509Certificate[];
 
   /** Starts TLS, as the server, over `conn`. */
-  constructor(conn: Deno.TcpConn, context: TlsContext) {
+  constructor(
+    conn: Deno.TcpConn,
+    context: TlsContext | TlsClientSettings,
+  ) {
     this.#conn = conn;
     this.remoteAddr = conn.remoteAddr;
     this.localAddr = conn.localAddr;
     this.#raw = rawStream(conn, this.#gate);
-    this.#socket = new tls.TLSSocket(this.#raw, {
-      isServer: true,
-      secureContext: context.secureContext,
-      ALPNProtocols: context.alpnProtocols,
-      SNICallback: (name, callback) => callback(null, context.contextFor(name)),
-      requestCert: context.clientCert !== "none",
-      // A "request" client without a certificate is let through here and
-      // one whose certificate does not verify is refused in handshake().
-      rejectUnauthorized: context.clientCert === "require",
-    });
-    this.#clientCert = context.clientCert;
-    this.#clientCas = context.clientCas;
+    if ("accept" in context) {
+      this.#socket = new tls.TLSSocket(this.#raw, {
+        isServer: true,
+        secureContext: context.secureContext,
+        ALPNProtocols: context.alpnProtocols,
+        SNICallback: (name, callback) =>
+          callback(null, context.contextFor(name)),
+        requestCert: context.clientCert !== "none",
+        // A "request" client without a certificate is let through here and
+        // one whose certificate does not verify is refused in handshake().
+        rejectUnauthorized: context.clientCert === "require",
+      });
+      this.#clientCert = context.clientCert;
+      this.#clientCas = context.clientCas;
+    } else {
+      // The client end: node:tls verifies the server's certificate (and
+      // its name) against `caCerts`, or the system's roots without them.
+      this.#client = true;
+      const name = context.serverName;
+      this.#socket = tls.connect({
+        socket: this.#raw,
+        // SNI takes a name, never an address: an address is checked alone.
+        ...(isIP(name) ? { host: name } : { servername: name }),
+        // With caCerts, only they are trusted (node:tls's rule: reading the
+        // system's roots as well needs Deno's --allow-sys).
+        ...(context.caCerts ? { ca: context.caCerts } : {}),
+        ...(context.cert !== undefined
+          ? { cert: context.cert, key: context.key }
+          : {}),
+        ALPNProtocols: context.alpnProtocols,
+      });
+      this.#clientCert = "none";
+      this.#clientCas = [];
+    }
     const socket = this.#socket;
     socket.allowHalfOpen = true;
     // The TLS socket flows: decrypted bytes wait in #chunks, and the gate
@@ -355,6 +414,7 @@ export class TlsServerStream implements ByteStream {
     // itself ("_tlsError"): a record that fails to decrypt then looks like
     // a clean end of data. tls.Server releases them on "secure"; so do we,
     // and they reach "error".
+    socket.once("secureConnect", () => this.#secure = true);
     socket.once("secure", () => {
       this.#secure = true;
       (socket as unknown as { _releaseControl?(): boolean })
@@ -388,7 +448,7 @@ export class TlsServerStream implements ByteStream {
     const socket = this.#socket;
     return new Promise((resolve, reject) => {
       const fail = (error?: Error) => {
-        socket.off("secure", done);
+        socket.off(this.#client ? "secureConnect" : "secure", done);
         reject(
           error ?? new Deno.errors.UnexpectedEof(
             "the connection closed during the TLS handshake",
@@ -399,6 +459,26 @@ export class TlsServerStream implements ByteStream {
         socket.off("error", fail);
         socket.off("close", closed);
         const alpn = socket.alpnProtocol;
+        if (this.#client) {
+          if (!socket.authorized) {
+            reject(
+              new Error(
+                `the server's certificate was refused: ${
+                  socket.authorizationError ?? "it does not verify"
+                }`,
+              ),
+            );
+            return;
+          }
+          const server = (socket.getPeerCertificate() as { raw?: Uint8Array })
+            .raw;
+          resolve({
+            alpnProtocol: typeof alpn === "string" ? alpn : null,
+            serverName: undefined,
+            peercert: server ? describePeer(server) : undefined,
+          });
+          return;
+        }
         const raw = this.#clientCert === "none"
           ? undefined
           : (socket.getPeerCertificate() as { raw?: Uint8Array }).raw;
@@ -424,7 +504,7 @@ export class TlsServerStream implements ByteStream {
         });
       };
       const closed = () => fail();
-      socket.once("secure", done);
+      socket.once(this.#client ? "secureConnect" : "secure", done);
       socket.once("error", fail);
       socket.once("close", closed);
     });

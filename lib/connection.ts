@@ -13,11 +13,15 @@ import type {
 import { namedConnectError } from "./_connect_error.ts";
 import { AllAttemptsFailedError, staggeredConnect } from "./_happy_eyeballs.ts";
 import { resolveHost, unbracket } from "./_resolve.ts";
-import { handshakeSeconds, handshakeWithin } from "./_tls_handshake.ts";
+import {
+  deadline,
+  handshakeSeconds,
+  handshakeWithin,
+} from "./_tls_handshake.ts";
 
 import { HAPPY_EYEBALLS_DELAY } from "./_defaults.ts";
 import { SocketTransport } from "./socket_transport.ts";
-import type { WriteBufferLimits } from "./transport.ts";
+import type { ByteStream, WriteBufferLimits } from "./transport.ts";
 
 /** Options of {@linkcode createConnection}. */
 export interface ConnectionOptions {
@@ -30,9 +34,21 @@ export interface ConnectionOptions {
   /**
    * Speak TLS: `caCerts` (PEM) are trusted beyond the system's roots;
    * `serverName` is the name the certificate must carry (default: the
-   * hostname); `alpnProtocols` are offered.
+   * hostname); `alpnProtocols` are offered; `cert` and `key` are the
+   * client's certificate, for a server that asks for one (mutual TLS). With
+   * them, TLS runs through `node:tls` (Deno's own client cannot present a
+   * certificate): `caCerts`, when given, are then the only roots trusted,
+   * and the server's certificate is `getExtraInfo("peercert")`.
    */
-  tls?: { caCerts?: string[]; serverName?: string; alpnProtocols?: string[] };
+  tls?: {
+    caCerts?: string[];
+    serverName?: string;
+    alpnProtocols?: string[];
+    /** A client certificate chain, PEM, for a server that asks for one. */
+    cert?: string;
+    /** The client certificate's private key, PEM. */
+    key?: string;
+  };
   /** Turn Nagle's algorithm off (default `true`). */
   noDelay?: boolean;
   /**
@@ -156,15 +172,46 @@ async function upgrade(
   conn: Deno.TcpConn,
   options: ConnectionOptions,
   seconds: number,
-): Promise<[Deno.TlsConn, Record<string, unknown>]> {
-  const { caCerts, serverName, alpnProtocols } = options.tls!;
-  const tls = await Deno.startTls(conn, {
-    hostname: serverName ?? unbracket(options.hostname ?? "localhost"),
-    caCerts,
-    alpnProtocols,
-  });
-  const info = await handshakeWithin(tls, seconds, options.signal);
-  return [tls, { alpnProtocol: info.alpnProtocol }];
+): Promise<[ByteStream, Record<string, unknown>]> {
+  const { caCerts, serverName, alpnProtocols, cert, key } = options.tls!;
+  const name = serverName ?? unbracket(options.hostname ?? "localhost");
+  if (cert === undefined && key === undefined) {
+    // Deno's own TLS client: rustls, with Deno's roots and errors.
+    const tls = await Deno.startTls(conn, {
+      hostname: name,
+      caCerts,
+      alpnProtocols,
+    });
+    const info = await handshakeWithin(tls, seconds, options.signal);
+    return [tls, { alpnProtocol: info.alpnProtocol }];
+  }
+  // A client certificate: Deno.startTls cannot present one; node:tls can,
+  // and shows the server's certificate too.
+  const { tlsConnect } = await import("./_tls_server.ts");
+  let tls;
+  try {
+    tls = tlsConnect(conn, {
+      serverName: name,
+      caCerts,
+      alpnProtocols,
+      cert,
+      key,
+    });
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+  using limit = deadline(seconds, "TLS handshake", options.signal);
+  try {
+    const info = await Promise.race([tls.handshake(), limit.expired]);
+    return [tls, {
+      alpnProtocol: info.alpnProtocol,
+      ...(info.peercert ? { peercert: info.peercert } : {}),
+    }];
+  } catch (error) {
+    tls.abort();
+    throw error;
+  }
 }
 
 /**
@@ -206,7 +253,7 @@ export async function createConnection<P extends Protocol | BufferedProtocol>(
 ): Promise<Connection<P>> {
   // Checked before connecting.
   const seconds = handshakeSeconds(options.handshakeTimeout);
-  let conn = await open(options);
+  let conn: ByteStream = await open(options);
   let extra: Record<string, unknown> = {};
   if (options.tls) {
     try {

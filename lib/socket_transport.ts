@@ -58,6 +58,14 @@ export interface StartTlsOptions {
   /** ALPN protocols to offer. */
   alpnProtocols?: string[];
   /**
+   * A client certificate chain, PEM, for a server that asks for one (with
+   * `key`): TLS then runs through `node:tls`, and the server's certificate
+   * is the new transport's `getExtraInfo("peercert")`.
+   */
+  cert?: string;
+  /** The client certificate's private key, PEM. */
+  key?: string;
+  /**
    * Seconds the upgrade may take (default 60, as asyncio's
    * `ssl_handshake_timeout`): the wait for writes still buffered and the
    * handshake together. Past that the connection is lost with
@@ -418,16 +426,40 @@ export class SocketTransport implements Transport {
           throw error;
         }
       } else {
-        const { hostname, caCerts, alpnProtocols } = options as StartTlsOptions;
+        const { hostname, caCerts, alpnProtocols, cert, key } =
+          options as StartTlsOptions;
         const peer = conn.remoteAddr as Deno.NetAddr;
-        const tls = await Deno.startTls(conn as Deno.TcpConn, {
-          hostname: hostname ?? peer.hostname,
-          caCerts,
-          alpnProtocols,
-        });
-        stream = tls;
-        const info = await handshakeBefore(tls, limit.expired);
-        extra = { alpnProtocol: info.alpnProtocol };
+        if (cert === undefined && key === undefined) {
+          const tls = await Deno.startTls(conn as Deno.TcpConn, {
+            hostname: hostname ?? peer.hostname,
+            caCerts,
+            alpnProtocols,
+          });
+          stream = tls;
+          const info = await handshakeBefore(tls, limit.expired);
+          extra = { alpnProtocol: info.alpnProtocol };
+        } else {
+          // A client certificate: through node:tls, as createConnection.
+          const { tlsConnect } = await import("./_tls_server.ts");
+          const tls = tlsConnect(conn as Deno.TcpConn, {
+            serverName: hostname ?? peer.hostname,
+            caCerts,
+            alpnProtocols,
+            cert,
+            key,
+          });
+          stream = tls;
+          try {
+            const info = await Promise.race([tls.handshake(), limit.expired]);
+            extra = {
+              alpnProtocol: info.alpnProtocol,
+              ...(info.peercert ? { peercert: info.peercert } : {}),
+            };
+          } catch (error) {
+            tls.abort();
+            throw error;
+          }
+        }
       }
       const upgraded = new SocketTransport(stream, this.#protocol, {
         ...this.#options,

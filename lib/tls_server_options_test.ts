@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createServer } from "./server.ts";
 import type { ConnectionRecord } from "./connection_record.ts";
 import { RecordingProtocol } from "./testing.ts";
-import { captureLogs } from "./_test_helpers.ts";
+import { captureLogs, waitFor } from "./_test_helpers.ts";
 import { issue, makeCa, type TestCa } from "./_test_certs.ts";
 
 captureLogs("error");
@@ -227,4 +227,137 @@ Deno.test({
   await server.close();
   server.closeClients();
   await server.waitClosed();
+});
+
+/**
+ * `openssl s_server` requiring a client certificate signed by `ca`
+ * (`-Verify 1`), answering each line reversed; `port` once it listens.
+ */
+async function sServer(
+  server: { certFile: string; keyFile: string },
+  ca: TestCa,
+): Promise<{ port: number; stop(): Promise<void> }> {
+  const child = new Deno.Command("openssl", {
+    args: [
+      "s_server",
+      "-accept",
+      "0",
+      "-cert",
+      server.certFile,
+      "-key",
+      server.keyFile,
+      "-Verify",
+      "1",
+      "-verify_return_error",
+      "-CAfile",
+      ca.certFile,
+      "-rev",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/ACCEPT/.test(text)) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`s_server ended: ${text}`);
+    text += value;
+  }
+  const port = Number(text.match(/ACCEPT \S*:(\d+)/)![1]);
+  (async () => {
+    while (!(await lines.read()).done) { /* drain */ }
+  })().catch(() => {});
+  return {
+    port,
+    async stop() {
+      try {
+        child.kill();
+      } catch {
+        // Gone.
+      }
+      await child.status;
+      await child.stdin.close().catch(() => {});
+    },
+  };
+}
+
+Deno.test("createConnection with a client certificate, against openssl s_server -Verify: served, and the server's certificate read", async () => {
+  const { createConnection } = await import("./connection.ts");
+  const c = await testCerts();
+  const server = await issue(c.ca, { cn: "localhost", san: "DNS:localhost" });
+  const openssl = await sServer(server, c.ca);
+  try {
+    const client = new RecordingProtocol();
+    const got = Promise.withResolvers<void>();
+    client.onData = (_data, self) => {
+      if (self.text().includes("olleh")) got.resolve();
+    };
+    const { transport } = await createConnection(() => client, {
+      hostname: "localhost",
+      port: openssl.port,
+      tls: {
+        caCerts: [c.ca.cert],
+        cert: await Deno.readTextFile(c.alice.certFile),
+        key: await Deno.readTextFile(c.alice.keyFile),
+      },
+    });
+    transport.write("hello\n");
+    await got.promise;
+    const peer = transport.getExtraInfo("peercert");
+    assert.equal(peer?.subject, "CN=localhost");
+    assert.equal(peer?.issuer, "CN=Echo Test CA");
+    transport.abort();
+    // Without a certificate, s_server refuses the handshake.
+    const refused = await createConnection(() => new RecordingProtocol(), {
+      hostname: "localhost",
+      port: openssl.port,
+      tls: { caCerts: [c.ca.cert] },
+    }).then(
+      async ({ transport }) => {
+        transport.write("hello\n");
+        return await transport.closed;
+      },
+      (error) => error,
+    );
+    assert.ok(refused instanceof Error, String(refused));
+  } finally {
+    await openssl.stop();
+  }
+});
+
+Deno.test("mutual TLS end to end: each side reads the other's certificate", async () => {
+  const { createConnection } = await import("./connection.ts");
+  const c = await testCerts();
+  const made: RecordingProtocol[] = [];
+  await using server = await createServer(() => {
+    const protocol = new RecordingProtocol();
+    made.push(protocol);
+    return protocol;
+  }, { hostname: "127.0.0.1", tls: { ...c.server, clientCa: c.ca.cert } });
+  const { transport } = await createConnection(() => new RecordingProtocol(), {
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+    tls: {
+      caCerts: [c.ca.cert],
+      cert: await Deno.readTextFile(c.alice.certFile),
+      key: await Deno.readTextFile(c.alice.keyFile),
+    },
+  });
+  assert.equal(transport.getExtraInfo("peercert")?.subject, "CN=localhost");
+  // The server finishes its side of the handshake a moment after the client.
+  await waitFor(() => made.length === 1, "the server's protocol");
+  await made[0].made.promise;
+  assert.equal(made[0].transport.getExtraInfo("peercert")?.subject, "CN=alice");
+  transport.close();
+  await transport.closed;
+  // A certificate without its key is refused before connecting further.
+  await assert.rejects(
+    createConnection(() => ({}), {
+      hostname: "127.0.0.1",
+      port: server.addrs[0].port,
+      tls: { caCerts: [c.ca.cert], cert: c.server.cert },
+    }),
+    /a client certificate needs both cert and key/,
+  );
 });

@@ -325,3 +325,54 @@ for (
     assert.ok(result.lines[0].startsWith(line), result.lines[0]);
   });
 }
+
+Deno.test("programs: the client presents --tls-cert to a server that requires one (--tls-client-ca)", async () => {
+  const ca = await makeCa("Echo Test CA");
+  const server = await issue(ca, { cn: "localhost", san: "DNS:localhost" });
+  const alice = await issue(ca, { cn: "alice", client: true });
+  const echo = await ServerProcess.start([
+    "--host",
+    "localhost",
+    "--tls-cert",
+    server.certFile,
+    "--tls-key",
+    server.keyFile,
+    "--tls-client-ca",
+    ca.certFile,
+    "--access-log",
+    "--log-level",
+    "info",
+  ], READ_NET);
+  try {
+    const client = (extra: string[]) =>
+      runProgram("main_client.ts", [
+        "--host",
+        "localhost",
+        "--port",
+        String(echo.port),
+        "--tls",
+        "--ca",
+        ca.certFile,
+        "--log-level",
+        "error",
+        ...extra,
+      ], { permissions: READ_NET });
+    const served = await client([
+      "--tls-cert",
+      alice.certFile,
+      "--tls-key",
+      alice.keyFile,
+    ]);
+    assert.equal(served.code, 0, served.stderr);
+    await echo.waitForLine((l) =>
+      /^access: .*\(certificate "CN=alice"\): closed after /.test(l)
+    );
+    const refused = await client([]);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.lines.length, 1, refused.stderr);
+    echo.kill("SIGTERM");
+    assert.equal((await echo.status()).code, 0);
+  } finally {
+    await echo.stop();
+  }
+});
