@@ -3,7 +3,7 @@
 // floods of bytes, forged PROXY headers, and peers that take every slot.
 
 import assert from "node:assert/strict";
-import { testCerts } from "./_certs.ts";
+import { issue, makeCa, testCerts } from "./_certs.ts";
 import {
   assertSameBytes,
   echoThrough,
@@ -433,5 +433,87 @@ Deno.test("hardening: --max-connections with --workers 2 is one limit for the se
     for (const conn of conns) conn.close();
   } finally {
     await server.stop("SIGTERM");
+  }
+});
+
+Deno.test({
+  name:
+    "hardening: refused TLS clients (no certificate, another CA's, expired, garbage, silent) leave no descriptor behind",
+  // Descriptors are counted in /proc, which is Linux's.
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const ca = await makeCa("Echo Test CA");
+  const otherCa = await makeCa("Another CA");
+  const serverCert = await issue(ca, { cn: "localhost", san: "DNS:localhost" });
+  const mallory = await issue(otherCa, { cn: "mallory", client: true });
+  const expired = await issue(ca, { cn: "old", client: true, days: -1 });
+  const alice = await issue(ca, { cn: "alice", client: true });
+  const server = await ServerProcess.start([
+    "--host",
+    HOST,
+    "--tls-cert",
+    serverCert.certFile,
+    "--tls-key",
+    serverCert.keyFile,
+    "--tls-client-ca",
+    ca.certFile,
+    "--handshake-timeout",
+    "1",
+    "--log-level",
+    "info",
+  ], ["--allow-net", "--allow-read"]);
+  const sClient = (args: string[]) =>
+    new Deno.Command("openssl", {
+      args: ["s_client", "-connect", `${HOST}:${server.port}`, ...args],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  try {
+    const baseline = await openFds(server.pid);
+    for (let i = 0; i < 3; i++) {
+      await sClient([]); // no certificate
+      await sClient(["-cert", mallory.certFile, "-key", mallory.keyFile]);
+      await sClient(["-cert", expired.certFile, "-key", expired.keyFile]);
+      const garbage = await connect(server.port);
+      await writeAll(
+        garbage,
+        new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"),
+      )
+        .catch(() => {});
+      assert.ok(await closedByServer(garbage), "garbage is closed");
+      garbage.close();
+    }
+    const silent = await connect(server.port);
+    assert.ok(await closedByServer(silent), "silence ends at the timeout");
+    silent.close();
+    await waitFor(
+      async () => (await openFds(server.pid)) <= baseline,
+      "descriptors back to the baseline",
+    );
+    // And a client with a good certificate is served.
+    const out = await new Deno.Command("openssl", {
+      args: [
+        "s_client",
+        "-connect",
+        `${HOST}:${server.port}`,
+        "-brief",
+        "-cert",
+        alice.certFile,
+        "-key",
+        alice.keyFile,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /CONNECTION ESTABLISHED/,
+    );
+    server.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+  } finally {
+    await server.stop();
   }
 });
