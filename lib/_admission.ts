@@ -9,7 +9,7 @@
 import { log } from "./_log.ts";
 import { canonicalIp } from "./_ip.ts";
 import { ThrottledWarnings } from "./_throttle.ts";
-import type { TlsContext } from "./_tls_server.ts";
+import type { TlsContext } from "./_tls_stream.ts";
 import type { AddressRanges } from "./address_ranges.ts";
 import type { ConnectionLimits, Refusal } from "./connection_limits.ts";
 import type { ConnectionOutcome } from "./connection_record.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { TlsContext } from "./_tls_server.ts";
+import type { TlsContext } from "./_tls_stream.ts";
 import { resolveHost } from "./_resolve.ts";
 import type { TlsServerOptions } from "./tls_server_options.ts";
 
@@ -192,7 +192,7 @@ export async function openListeners(
   // Parsed first: a bad certificate is an error before anything listens.
   // node:tls is loaded by TLS servers only: it is a large part of the heap.
   const tls = options.tls &&
-    (await import("./_tls_server.ts")).tlsContext(options.tls);
+    (await import("./_tls_stream.ts")).tlsContext(options.tls);
   const addresses = hostname === "" ? ["0.0.0.0"] : await resolveHost(hostname);
   return {
     listeners: listenAll(addresses, port, reusePort),

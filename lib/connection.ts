@@ -187,7 +187,7 @@ async function upgrade(
   }
   // A client certificate: Deno.startTls cannot present one; node:tls can,
   // and shows the server's certificate too.
-  const { tlsConnect } = await import("./_tls_server.ts");
+  const { tlsConnect } = await import("./_tls_stream.ts");
   let tls;
   try {
     tls = tlsConnect(conn, {

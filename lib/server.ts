@@ -237,7 +237,7 @@ export class Server implements AsyncDisposable {
     if (!this.#admission.tls) {
       throw new Error("setTls() on a server that does not serve TLS");
     }
-    const { tlsContext } = await import("./_tls_server.ts");
+    const { tlsContext } = await import("./_tls_stream.ts");
     this.#admission.tls = tlsContext(options);
   }
 

@@ -33,7 +33,7 @@ import {
   handshakeBefore,
   handshakeSeconds,
 } from "./_tls_handshake.ts";
-import type { TlsContext } from "./_tls_server.ts";
+import type { TlsContext } from "./_tls_stream.ts";
 import type { TlsServerOptions } from "./tls_server_options.ts";
 import type {
   ByteStream,
@@ -374,7 +374,7 @@ export class SocketTransport implements Transport {
         );
       }
       checkHandshakeTimeout(settings.handshakeTimeout);
-      context = (await import("./_tls_server.ts")).tlsContext(settings);
+      context = (await import("./_tls_stream.ts")).tlsContext(settings);
     }
     const seconds = server
       ? options.handshakeTimeout ?? SERVER_HANDSHAKE_TIMEOUT
@@ -440,7 +440,7 @@ export class SocketTransport implements Transport {
           extra = { alpnProtocol: info.alpnProtocol };
         } else {
           // A client certificate: through node:tls, as createConnection.
-          const { tlsConnect } = await import("./_tls_server.ts");
+          const { tlsConnect } = await import("./_tls_stream.ts");
           const tls = tlsConnect(conn as Deno.TcpConn, {
             serverName: hostname ?? peer.hostname,
             caCerts,

@@ -1,11 +1,11 @@
-// The server end of TLS (lib/_tls_server.ts) over an in-memory TCP
+// The server end of TLS (lib/_tls_stream.ts) over an in-memory TCP
 // connection whose writes the test can hold back, against a node:tls client.
 
 import { RecordingProtocol } from "./testing.ts";
 import assert from "node:assert/strict";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
-import { tlsContext, TlsServerStream } from "./_tls_server.ts";
+import { tlsContext, TlsStream } from "./_tls_stream.ts";
 import { testCerts } from "./_test_certs.ts";
 import { settle } from "./_test_helpers.ts";
 import { SocketTransport } from "./socket_transport.ts";
@@ -13,7 +13,7 @@ import { SocketTransport } from "./socket_transport.ts";
 const ADDR: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
 
 /**
- * The server's side of an in-memory TCP connection (what TlsServerStream
+ * The server's side of an in-memory TCP connection (what TlsStream
  * uses of a `Deno.TcpConn`) and the client's side as a Node stream. While
  * `hold()` is in force, the server's writes wait; `events` lists what the
  * server did to the connection.
@@ -87,11 +87,11 @@ function connectionPair() {
   };
 }
 
-/** A TlsServerStream and a node:tls client over a {@linkcode connectionPair}. */
+/** A TlsStream and a node:tls client over a {@linkcode connectionPair}. */
 async function tlsOverPair() {
   const { cert, key, ca } = await testCerts();
   const pair = connectionPair();
-  const stream = new TlsServerStream(pair.server, tlsContext({ cert, key }));
+  const stream = new TlsStream(pair.server, tlsContext({ cert, key }));
   const client = tls.connect({
     socket: pair.client,
     ca,
@@ -115,7 +115,7 @@ async function assertEndedInOrder(
   ]);
 }
 
-Deno.test("TlsServerStream: close() after closeWrite() keeps the connection until close_notify is written", async () => {
+Deno.test("TlsStream: close() after closeWrite() keeps the connection until close_notify is written", async () => {
   const { pair, stream, client } = await tlsOverPair();
   const received: Uint8Array[] = [];
   client.on("data", (chunk: Uint8Array) => received.push(chunk));
@@ -148,7 +148,7 @@ Deno.test("TlsServerStream: close() after closeWrite() keeps the connection unti
   client.destroy();
 });
 
-Deno.test("TlsServerStream: a record that fails to decrypt is an error, not the end of data", async () => {
+Deno.test("TlsStream: a record that fails to decrypt is an error, not the end of data", async () => {
   const { pair, stream, client } = await tlsOverPair();
   client.on("error", () => {}); // the server's alert, once it gives up
   await stream.handshake();
@@ -167,7 +167,7 @@ Deno.test("TlsServerStream: a record that fails to decrypt is an error, not the 
   client.destroy();
 });
 
-Deno.test("TlsServerStream: close() alone sends close_notify after the handshake, and only then", async () => {
+Deno.test("TlsStream: close() alone sends close_notify after the handshake, and only then", async () => {
   const { pair, stream, client } = await tlsOverPair();
   const ended = new Promise<void>((resolve) => client.once("end", resolve));
   await stream.handshake();
@@ -183,11 +183,11 @@ Deno.test("TlsServerStream: close() alone sends close_notify after the handshake
   // Before the handshake there is nothing to notify: closed at once.
   const early = connectionPair();
   const { cert, key } = await testCerts();
-  new TlsServerStream(early.server, tlsContext({ cert, key })).close();
+  new TlsStream(early.server, tlsContext({ cert, key })).close();
   assert.equal(early.server.closed, true);
 });
 
-Deno.test("TlsServerStream: abort() closes at once, without close_notify", async () => {
+Deno.test("TlsStream: abort() closes at once, without close_notify", async () => {
   const { pair, stream, client } = await tlsOverPair();
   client.on("error", () => {});
   await stream.handshake();
@@ -225,7 +225,7 @@ Deno.test("SocketTransport over TLS: close() waits for close_notify as for data,
   client.destroy();
 });
 
-Deno.test("TlsServerStream: after the peer's EOF, closeWrite() still writes close_notify before closing", async () => {
+Deno.test("TlsStream: after the peer's EOF, closeWrite() still writes close_notify before closing", async () => {
   const { pair, stream, client } = await tlsOverPair();
   const ended = new Promise<void>((resolve) => client.once("end", resolve));
   client.resume();
@@ -251,7 +251,7 @@ Deno.test("TlsServerStream: after the peer's EOF, closeWrite() still writes clos
   client.destroy();
 });
 
-Deno.test("TlsServerStream: an idle connection reads into a small buffer; a busy one's grows", async () => {
+Deno.test("TlsStream: an idle connection reads into a small buffer; a busy one's grows", async () => {
   const { pair, stream, client } = await tlsOverPair();
   const sizes: number[] = [];
   const read = pair.server.read.bind(pair.server);

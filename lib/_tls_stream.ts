@@ -1,5 +1,7 @@
 /**
- * The server end of TLS over a TCP connection the server holds itself.
+ * TLS through `node:tls` over a TCP connection the library holds itself:
+ * the server end always, and the client end where Deno's own TLS client
+ * cannot serve (a client certificate).
  *
  * `Deno.listenTls` runs each handshake in a task that owns the socket until
  * the peer sends or closes: closing a `Deno.TlsConn` whose handshake never
@@ -50,10 +52,10 @@ export interface TlsContext {
   clientCas: X509Certificate[];
   /**
    * The server side of TLS over an accepted connection (a
-   * {@linkcode TlsServerStream}): the server needs no import of this
+   * {@linkcode TlsStream}): the server needs no import of this
    * module, which loads node:tls, to make one.
    */
-  accept(conn: Deno.TcpConn): TlsServerStream;
+  accept(conn: Deno.TcpConn): TlsStream;
 }
 
 /**
@@ -114,7 +116,7 @@ export function tlsContext(options: TlsServerOptions): TlsContext {
     },
     clientCert: ca === undefined ? "none" : options.clientCert ?? "require",
     clientCas: (ca ?? []).map((pem) => new X509Certificate(pem)),
-    accept: (conn) => new TlsServerStream(conn, context),
+    accept: (conn) => new TlsStream(conn, context),
   };
   return context;
 }
@@ -301,7 +303,7 @@ export interface TlsClientSettings {
 }
 
 /**
- * The client end of TLS over `conn`, a {@linkcode TlsServerStream} playing
+ * The client end of TLS over `conn`, a {@linkcode TlsStream} playing
  * the client: node:tls, so that a client certificate can be presented and
  * the server's certificate read (`Deno.startTls` does neither).
  *
@@ -310,16 +312,16 @@ export interface TlsClientSettings {
 export function tlsConnect(
   conn: Deno.TcpConn,
   settings: TlsClientSettings,
-): TlsServerStream {
+): TlsStream {
   if ((settings.cert === undefined) !== (settings.key === undefined)) {
     throw new Error("a client certificate needs both cert and key");
   }
   if (settings.cert !== undefined) checkKeyPair(settings.cert, settings.key!);
-  return new TlsServerStream(conn, settings);
+  return new TlsStream(conn, settings);
 }
 
-/** What a finished server handshake agreed on. */
-export interface TlsServerInfo {
+/** What a finished handshake agreed on (`serverName`: the server end only). */
+export interface TlsHandshakeInfo {
   /** The ALPN protocol (`null`: none). */
   alpnProtocol: string | null;
   /** The name the client asked for (SNI), if it asked. */
@@ -329,11 +331,11 @@ export interface TlsServerInfo {
 }
 
 /**
- * A TLS connection, server side, as a {@linkcode ByteStream}: what
- * `SocketTransport` runs over. {@linkcode TlsServerStream.handshake} must
+ * A TLS connection, either end, as a {@linkcode ByteStream}: what
+ * `SocketTransport` runs over. {@linkcode TlsStream.handshake} must
  * resolve before the stream is used.
  */
-export class TlsServerStream implements ByteStream {
+export class TlsStream implements ByteStream {
   readonly remoteAddr: Deno.Addr;
   readonly localAddr: Deno.Addr;
   /** A clean close sends close_notify first. */
@@ -355,7 +357,10 @@ export class TlsServerStream implements ByteStream {
   #client = false; // the client end of TLS
   #clientCas: X509Certificate[];
 
-  /** Starts TLS, as the server, over `conn`. */
+  /**
+   * Starts TLS over `conn`: as the server with a server's context, as the
+   * client with client settings (see {@linkcode tlsConnect}).
+   */
   constructor(
     conn: Deno.TcpConn,
     context: TlsContext | TlsClientSettings,
@@ -444,7 +449,7 @@ export class TlsServerStream implements ByteStream {
    * Resolves once the handshake is done, with the negotiated ALPN protocol
    * (`null` for none); rejects when it fails or the connection closes first.
    */
-  handshake(): Promise<TlsServerInfo> {
+  handshake(): Promise<TlsHandshakeInfo> {
     const socket = this.#socket;
     return new Promise((resolve, reject) => {
       const fail = (error?: Error) => {
@@ -562,7 +567,7 @@ export class TlsServerStream implements ByteStream {
    * Closes the connection and releases its descriptor once close_notify has
    * been written (within a second: a peer that does not read is not waited
    * for). After a finished handshake close_notify is sent here if
-   * {@linkcode TlsServerStream.closeWrite} did not send it, as Deno's own
+   * {@linkcode TlsStream.closeWrite} did not send it, as Deno's own
    * TLS connections do on close, so the peer knows its data is complete;
    * before one, or after a TLS error, the connection is closed at once.
    */
