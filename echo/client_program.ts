@@ -32,8 +32,8 @@ import { readPemFile } from "./pem.ts";
 import {
   type Need,
   readAccess,
+  socketAccess,
   unstableNet,
-  writeAccess,
 } from "./permissions.ts";
 import type { Program } from "./program.ts";
 
@@ -373,12 +373,7 @@ export const clientProgram: Program<ClientConfig> = {
         readAccess("--ca", "to read its file", [config.tls.caFile]),
       );
     }
-    if (config.unix !== undefined) {
-      needs.push(
-        readAccess("--unix", "to read and write its socket", [config.unix]),
-        writeAccess("--unix", "to read and write its socket", config.unix),
-      );
-    }
+    if (config.unix !== undefined) needs.push(...socketAccess(config.unix));
     if (config.udp) {
       needs.push(unstableNet("--udp"));
     }

@@ -54,6 +54,15 @@ export function writeAccess(who: string, what: string, path: string): Need {
   };
 }
 
+/** Read and write access to a Unix socket's `path` (`--unix`). */
+export function socketAccess(path: string): Need[] {
+  const what = "to read and write its socket";
+  return [
+    readAccess("--unix", what, [path]),
+    writeAccess("--unix", what, path),
+  ];
+}
+
 /** Deno's unstable networking APIs (`Deno.listenDatagram`, `reusePort`). */
 export function unstableNet(who: string): Need {
   return {

@@ -29,8 +29,8 @@ import { describeCertificate, readPemFile } from "./pem.ts";
 import {
   type Need,
   readAccess,
+  socketAccess,
   unstableNet,
-  writeAccess,
 } from "./permissions.ts";
 import type { Program } from "./program.ts";
 import {
@@ -318,12 +318,7 @@ export const serverProgram: Program<ServerConfig> = {
         ]),
       );
     }
-    if (config.unix !== undefined) {
-      needs.push(
-        readAccess("--unix", "to read and write its socket", [config.unix]),
-        writeAccess("--unix", "to read and write its socket", config.unix),
-      );
-    }
+    if (config.unix !== undefined) needs.push(...socketAccess(config.unix));
     if (config.udp) {
       needs.push(unstableNet("--udp"));
     }

@@ -3,7 +3,7 @@
 // process LogTape is loaded already.
 
 import assert from "node:assert/strict";
-import { loadProbe } from "./_test_helpers.ts";
+import { loadProbe, runScript } from "./_test_helpers.ts";
 
 const LIB = new URL("./mod.ts", import.meta.url).href;
 const LOG = new URL("./_log.ts", import.meta.url).href;
@@ -11,26 +11,11 @@ const REPORT = new URL("./_report.ts", import.meta.url).href;
 const LOGTAPE = "npm:@logtape/logtape@^2.4.2";
 
 /** Runs `script` in a new Deno; its standard output and error. */
-async function run(
+function run(
   script: string,
   probe?: string,
 ): Promise<{ out: string; err: string }> {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      ...(probe ? [`--import-map=${probe}/map.json`] : []),
-      script,
-    ],
-    cwd: probe,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  const out = decoder.decode(result.stdout);
-  const err = decoder.decode(result.stderr);
-  assert.ok(result.success, err);
-  return { out, err };
+  return runScript(script, { probe });
 }
 
 // A server with traffic, a lost connection (a debug record) and a

@@ -3,36 +3,22 @@
 // registered with it. Each test runs a fresh Deno (no OTEL_DENO).
 
 import assert from "node:assert/strict";
-import { loadProbe } from "./_test_helpers.ts";
+import { loadProbe, runScript } from "./_test_helpers.ts";
 
 const LIB = new URL("./mod.ts", import.meta.url).href;
 const OTEL_API = "npm:@opentelemetry/api@^1.9.0";
 
-/** Runs `script` in a new Deno; its standard output. */
+/** Runs `script` in a new Deno without OTEL_DENO; its standard output. */
 async function run(script: string, probe?: string): Promise<string> {
-  const { out } = await runBoth(script, probe);
-  return out;
+  return (await runBoth(script, probe)).out;
 }
 
-/** Runs `script` in a new Deno; its standard output and error. */
-async function runBoth(
+/** Runs `script` in a new Deno without OTEL_DENO; its output and error. */
+function runBoth(
   script: string,
   probe?: string,
 ): Promise<{ out: string; err: string }> {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      ...(probe ? [`--import-map=${probe}/map.json`] : []),
-      script,
-    ],
-    cwd: probe,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", OTEL_DENO: "false" },
-  }).output();
-  const err = new TextDecoder().decode(result.stderr);
-  assert.ok(result.success, err);
-  return { out: new TextDecoder().decode(result.stdout), err };
+  return runScript(script, { probe, env: { OTEL_DENO: "false" } });
 }
 
 // A server, one connection that sends 3 bytes and closes, the server closed.

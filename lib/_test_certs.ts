@@ -37,68 +37,21 @@ export function testCerts(): Promise<TestCerts> {
  * A new CA named `caName` and a server certificate it signed for
  * localhost, 127.0.0.1 and ::1, in a new temporary directory.
  */
-export function makeCerts(caName: string): Promise<TestCerts> {
-  return (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "echo-certs-" });
-    await openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${caName}`,
-    ], dir);
-    await openssl([
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      "key.pem",
-      "-out",
-      "server.csr",
-      "-subj",
-      "/CN=localhost",
-    ], dir);
-    await Deno.writeTextFile(
-      `${dir}/ext.cnf`,
-      "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n",
-    );
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      "server.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      "cert.pem",
-      "-days",
-      "2",
-      "-extfile",
-      "ext.cnf",
-    ], dir);
-    const read = (name: string) => Deno.readTextFile(`${dir}/${name}`);
-    return {
-      dir,
-      caFile: `${dir}/ca.pem`,
-      certFile: `${dir}/cert.pem`,
-      keyFile: `${dir}/key.pem`,
-      ca: await read("ca.pem"),
-      cert: await read("cert.pem"),
-      key: await read("key.pem"),
-    };
-  })();
+export async function makeCerts(caName: string): Promise<TestCerts> {
+  const ca = await makeCa(caName);
+  const server = await issue(ca, {
+    cn: "localhost",
+    san: "DNS:localhost,IP:127.0.0.1,IP:::1",
+  });
+  return {
+    dir: ca.dir,
+    caFile: ca.certFile,
+    certFile: server.certFile,
+    keyFile: server.keyFile,
+    ca: ca.cert,
+    cert: server.cert,
+    key: server.key,
+  };
 }
 
 /** A certificate authority the tests make, to issue certificates with. */

@@ -394,3 +394,30 @@ export async function loadProbe(
   );
   return dir;
 }
+
+/**
+ * Runs `script` in a new Deno (`deno eval`), with `env` added, through the
+ * import map of a {@linkcode loadProbe} folder when given; its standard
+ * output and error. Fails the test when it does not succeed.
+ */
+export async function runScript(
+  script: string,
+  options: { probe?: string; env?: Record<string, string> } = {},
+): Promise<{ out: string; err: string }> {
+  const { probe, env = {} } = options;
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      ...(probe ? [`--import-map=${probe}/map.json`] : []),
+      script,
+    ],
+    cwd: probe,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).output();
+  const decoder = new TextDecoder();
+  const err = decoder.decode(result.stderr);
+  if (!result.success) throw new Error(`the script failed:\n${err}`);
+  return { out: decoder.decode(result.stdout), err };
+}
