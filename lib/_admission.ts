@@ -199,16 +199,7 @@ export class Admission {
       accepted,
       "tls_failed",
       stream,
-      async () => {
-        const info = await stream.handshake();
-        return [stream, {
-          alpnProtocol: info.alpnProtocol,
-          ...(info.serverName !== undefined
-            ? { serverName: info.serverName }
-            : {}),
-          ...(info.peercert !== undefined ? { peercert: info.peercert } : {}),
-        }];
-      },
+      async () => [stream, await stream.handshakeExtra()],
       (error, timedOut) =>
         // A peer can cause these at will: at most one line a second.
         this.#tlsFailures.warn(

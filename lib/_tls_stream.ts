@@ -449,6 +449,33 @@ export class TlsStream implements ByteStream {
    * Resolves once the handshake is done, with the negotiated ALPN protocol
    * (`null` for none); rejects when it fails or the connection closes first.
    */
+  /**
+   * Runs the handshake, until `expired` rejects when it is given, and
+   * resolves to what the connection's `getExtraInfo` learns from it
+   * (`alpnProtocol`, and `serverName` and `peercert` where there are such).
+   * Aborts the stream when the handshake does not succeed.
+   *
+   * @throws what `expired` rejects with, or the handshake's own error.
+   */
+  async handshakeExtra(
+    expired?: Promise<never>,
+  ): Promise<Record<string, unknown>> {
+    let info: TlsHandshakeInfo;
+    try {
+      info = await (expired
+        ? Promise.race([this.handshake(), expired])
+        : this.handshake());
+    } catch (error) {
+      this.abort();
+      throw error;
+    }
+    return {
+      alpnProtocol: info.alpnProtocol,
+      ...(info.serverName !== undefined ? { serverName: info.serverName } : {}),
+      ...(info.peercert !== undefined ? { peercert: info.peercert } : {}),
+    };
+  }
+
   handshake(): Promise<TlsHandshakeInfo> {
     const socket = this.#socket;
     return new Promise((resolve, reject) => {

@@ -202,16 +202,7 @@ async function upgrade(
     throw error;
   }
   using limit = deadline(seconds, "TLS handshake", options.signal);
-  try {
-    const info = await Promise.race([tls.handshake(), limit.expired]);
-    return [tls, {
-      alpnProtocol: info.alpnProtocol,
-      ...(info.peercert ? { peercert: info.peercert } : {}),
-    }];
-  } catch (error) {
-    tls.abort();
-    throw error;
-  }
+  return [tls, await tls.handshakeExtra(limit.expired)];
 }
 
 /**

@@ -412,19 +412,7 @@ export class SocketTransport implements Transport {
       if (context) {
         const tls = context.accept(conn as Deno.TcpConn);
         stream = tls;
-        try {
-          const info = await Promise.race([tls.handshake(), limit.expired]);
-          extra = {
-            alpnProtocol: info.alpnProtocol,
-            ...(info.serverName !== undefined
-              ? { serverName: info.serverName }
-              : {}),
-            ...(info.peercert !== undefined ? { peercert: info.peercert } : {}),
-          };
-        } catch (error) {
-          tls.abort();
-          throw error;
-        }
+        extra = await tls.handshakeExtra(limit.expired);
       } else {
         const { hostname, caCerts, alpnProtocols, cert, key } =
           options as StartTlsOptions;
@@ -449,16 +437,7 @@ export class SocketTransport implements Transport {
             key,
           });
           stream = tls;
-          try {
-            const info = await Promise.race([tls.handshake(), limit.expired]);
-            extra = {
-              alpnProtocol: info.alpnProtocol,
-              ...(info.peercert ? { peercert: info.peercert } : {}),
-            };
-          } catch (error) {
-            tls.abort();
-            throw error;
-          }
+          extra = await tls.handshakeExtra(limit.expired);
         }
       }
       const upgraded = new SocketTransport(stream, this.#protocol, {
