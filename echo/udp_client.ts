@@ -14,6 +14,7 @@ import {
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { bytesRepr } from "./bytes_repr.ts";
+import { EchoCheck } from "./echo_check.ts";
 import { describeError, ProgramError } from "./errors.ts";
 
 /** What the UDP client needs to know. */
@@ -69,14 +70,6 @@ class Echoes implements DatagramProtocol {
       };
     });
   }
-}
-
-/** Where two byte arrays first differ (their common length if one ends). */
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
 }
 
 /**
@@ -151,8 +144,14 @@ export async function runUdpClient(options: UdpClientOptions): Promise<void> {
       log.debug("received {data}", () => ({
         data: bytesRepr(echo, options.logBytes),
       }));
-      const at = firstDifference(echo, bytes);
-      if (at < bytes.length || echo.length !== bytes.length) {
+      // Compared as the TCP client compares: a byte that differs, or more
+      // than was sent; or, short, where the echo ends.
+      const check = new EchoCheck();
+      check.sent(bytes);
+      check.received(echo);
+      const at = check.firstDifference ??
+        (echo.length < bytes.length ? echo.length : null);
+      if (at !== null) {
         throw new ProgramError(
           `the echo of ${which} from ${where} differs from what was sent at byte ${at}: ${echo.length} bytes came back for ${bytes.length} sent`,
         );
