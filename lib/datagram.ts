@@ -126,10 +126,13 @@ export class DatagramTransport {
         const from = addr as Deno.NetAddr;
         // With a remote address, datagrams from anywhere else are dropped
         // (as a connected UDP socket does).
+        // Text first: an address is parsed only when its text differs
+        // (another spelling, or another peer).
         if (
           remote !== undefined &&
           (from.port !== this.#remote!.port ||
-            canonicalIp(from.hostname) !== remote)
+            (from.hostname !== this.#remote!.hostname &&
+              canonicalIp(from.hostname) !== remote))
         ) continue;
         this.#protocol.datagramReceived?.(data.slice(), from);
       }
