@@ -11,40 +11,11 @@
  * @module
  */
 
+import { testCerts } from "../lib/_test_certs.ts";
+
 const peers = Number(Deno.args[0] ?? 200);
 const runs = Number(Deno.args[1] ?? 3);
 const root = new URL("../", import.meta.url).pathname;
-
-async function openssl(args: string[], cwd: string): Promise<void> {
-  const { success, stderr } = await new Deno.Command("openssl", {
-    args,
-    cwd,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!success) throw new Error(new TextDecoder().decode(stderr));
-}
-
-/** A self-signed certificate for localhost, in a new temporary directory. */
-async function certificate(): Promise<{ cert: string; key: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "peer-memory-" });
-  await openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "key.pem",
-    "-out",
-    "cert.pem",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-  ], dir);
-  return { cert: `${dir}/cert.pem`, key: `${dir}/key.pem` };
-}
 
 async function rss(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
@@ -84,8 +55,8 @@ sys.stdin.read()
 async function once(tls: boolean, mode: "flood" | "idle"): Promise<number> {
   const args = ["--host", "127.0.0.1", "--port", "0", "--log-level", "warning"];
   if (tls) {
-    const { cert, key } = await certificate();
-    args.push("--tls-cert", cert, "--tls-key", key);
+    const { certFile, keyFile } = await testCerts();
+    args.push("--tls-cert", certFile, "--tls-key", keyFile);
   }
   const server = new Deno.Command(Deno.execPath(), {
     args: [
