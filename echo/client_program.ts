@@ -265,7 +265,7 @@ export const clientProgram: Program<ClientConfig> = {
       type: "string",
       value: "FILE",
       help:
-        "with --tls: also trust this PEM CA certificate (needs --allow-read)",
+        "with --tls: trust this PEM CA certificate instead of Deno's roots (needs --allow-read)",
     },
     "tls-cert": {
       type: "string",

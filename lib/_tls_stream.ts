@@ -288,11 +288,22 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   }
 }
 
+/**
+ * Whether `error` is node:tls refusing the server's certificate (an OpenSSL
+ * verification code, or the name check's), not a network failure.
+ */
+function isCertificateError(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" &&
+    /^(CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|INVALID_|HOSTNAME_|ERR_TLS_CERT_)/
+      .test(code);
+}
+
 /** The client end's TLS settings (`createConnection`'s `tls`, `startTls`). */
 export interface TlsClientSettings {
   /** The name the server's certificate must carry (and SNI asks for). */
   serverName: string;
-  /** PEM certificates to trust beyond the system's. */
+  /** PEM certificates to trust (only these); without them, Deno's roots. */
   caCerts?: string[];
   /** The client's certificate chain, PEM, when the server asks for one. */
   cert?: string;
@@ -481,20 +492,31 @@ export class TlsStream implements ByteStream {
     return new Promise((resolve, reject) => {
       const fail = (error?: Error) => {
         socket.off(this.#client ? "secureConnect" : "secure", done);
+        socket.off("error", fail);
+        socket.off("close", closed);
+        socket.off("end", closed);
         reject(
-          error ?? new Deno.errors.UnexpectedEof(
-            "the connection closed during the TLS handshake",
-          ),
+          error === undefined
+            ? new Deno.errors.UnexpectedEof(
+              "the connection closed during the TLS handshake",
+            )
+            : this.#client && isCertificateError(error)
+            ? new Deno.errors.InvalidData(
+              `the server's certificate was refused: ${error.message}`,
+              { cause: error },
+            )
+            : error,
         );
       };
       const done = () => {
         socket.off("error", fail);
         socket.off("close", closed);
+        socket.off("end", closed);
         const alpn = socket.alpnProtocol;
         if (this.#client) {
           if (!socket.authorized) {
             reject(
-              new Error(
+              new Deno.errors.InvalidData(
                 `the server's certificate was refused: ${
                   socket.authorizationError ?? "it does not verify"
                 }`,
@@ -539,6 +561,9 @@ export class TlsStream implements ByteStream {
       socket.once(this.#client ? "secureConnect" : "secure", done);
       socket.once("error", fail);
       socket.once("close", closed);
+      // The peer's end of data before the handshake is done: node:tls
+      // reports nothing else when it comes without an alert.
+      socket.once("end", closed);
     });
   }
 

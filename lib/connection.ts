@@ -32,13 +32,14 @@ export interface ConnectionOptions {
   /** Connect to this Unix socket path instead of TCP. */
   path?: string;
   /**
-   * Speak TLS: `caCerts` (PEM) are trusted beyond the system's roots;
-   * `serverName` is the name the certificate must carry (default: the
-   * hostname); `alpnProtocols` are offered; `cert` and `key` are the
-   * client's certificate, for a server that asks for one (mutual TLS). With
-   * them, TLS runs through `node:tls` (Deno's own client cannot present a
-   * certificate): `caCerts`, when given, are then the only roots trusted,
-   * and the server's certificate is `getExtraInfo("peercert")`.
+   * Speak TLS, through `node:tls` (Deno's own client can neither present a
+   * certificate nor show the server's): `caCerts` (PEM), when given, are
+   * the certificates trusted, else Deno's root store; `serverName` is the
+   * name the certificate must carry (default: the hostname); `alpnProtocols`
+   * are offered; `cert` and `key` are the client's certificate, for a
+   * server that asks for one (mutual TLS). The server's verified
+   * certificate is `getExtraInfo("peercert")`; one that does not verify is
+   * refused with `Deno.errors.InvalidData`.
    */
   tls?: {
     caCerts?: string[];
@@ -68,9 +69,7 @@ export interface ConnectionOptions {
   /**
    * With `tls`: seconds the TLS handshake may take (default 60, as asyncio's
    * `ssl_handshake_timeout`). Past that the connection is closed and
-   * {@linkcode createConnection} rejects with `Deno.errors.TimedOut`. (Deno
-   * cannot cancel a TLS handshake in progress: the socket itself is released
-   * once the server sends anything or closes.)
+   * {@linkcode createConnection} rejects with `Deno.errors.TimedOut`.
    */
   handshakeTimeout?: number;
   /**
@@ -175,18 +174,8 @@ async function upgrade(
 ): Promise<[ByteStream, Record<string, unknown>]> {
   const { caCerts, serverName, alpnProtocols, cert, key } = options.tls!;
   const name = serverName ?? unbracket(options.hostname ?? "localhost");
-  if (cert === undefined && key === undefined) {
-    // Deno's own TLS client: rustls, with Deno's roots and errors.
-    const tls = await Deno.startTls(conn, {
-      hostname: name,
-      caCerts,
-      alpnProtocols,
-    });
-    const info = await handshakeWithin(tls, seconds, options.signal);
-    return [tls, { alpnProtocol: info.alpnProtocol }];
-  }
-  // A client certificate: Deno.startTls cannot present one; node:tls can,
-  // and shows the server's certificate too.
+  // node:tls, not Deno.startTls: it can present a client certificate,
+  // shows the server's certificate, and a handshake can be cut short.
   const { tlsConnect } = await import("./_tls_stream.ts");
   let tls;
   try {

@@ -3,6 +3,7 @@ import { createConnection } from "./connection.ts";
 import { createServer } from "./server.ts";
 import {
   EchoProtocol,
+  readAll,
   sender,
   silentServer,
   UNRESOLVABLE_HOST,
@@ -82,6 +83,10 @@ Deno.test("a TLS handshake the server never answers ends at handshakeTimeout", a
     error.message,
     `cannot connect to 127.0.0.1 port ${server.port}: TLS handshake not done within 0.2 s`,
   );
+  // The socket is closed then, not when the server next speaks: the server
+  // reads the client's hello and then its end.
+  const hello = await within10s(readAll(await server.first));
+  assert.equal(hello[0], 22, "a TLS handshake record");
 });
 
 Deno.test("the signal aborts a TLS handshake in progress: its reason is thrown as it is", async () => {

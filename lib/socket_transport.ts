@@ -53,14 +53,18 @@ const turn = Promise.resolve();
 export interface StartTlsOptions {
   /** The name the server's certificate must carry (default: the host). */
   hostname?: string;
-  /** PEM certificates to trust beyond the system's. */
+  /**
+   * PEM certificates to trust: when given, these only; else Deno's root
+   * store. (TLS runs through `node:tls`, as `createConnection`'s; the
+   * server's verified certificate is the new transport's
+   * `getExtraInfo("peercert")`.)
+   */
   caCerts?: string[];
   /** ALPN protocols to offer. */
   alpnProtocols?: string[];
   /**
    * A client certificate chain, PEM, for a server that asks for one (with
-   * `key`): TLS then runs through `node:tls`, and the server's certificate
-   * is the new transport's `getExtraInfo("peercert")`.
+   * `key`).
    */
   cert?: string;
   /** The client certificate's private key, PEM. */
@@ -417,28 +421,17 @@ export class SocketTransport implements Transport {
         const { hostname, caCerts, alpnProtocols, cert, key } =
           options as StartTlsOptions;
         const peer = conn.remoteAddr as Deno.NetAddr;
-        if (cert === undefined && key === undefined) {
-          const tls = await Deno.startTls(conn as Deno.TcpConn, {
-            hostname: hostname ?? peer.hostname,
-            caCerts,
-            alpnProtocols,
-          });
-          stream = tls;
-          const info = await handshakeBefore(tls, limit.expired);
-          extra = { alpnProtocol: info.alpnProtocol };
-        } else {
-          // A client certificate: through node:tls, as createConnection.
-          const { tlsConnect } = await import("./_tls_stream.ts");
-          const tls = tlsConnect(conn as Deno.TcpConn, {
-            serverName: hostname ?? peer.hostname,
-            caCerts,
-            alpnProtocols,
-            cert,
-            key,
-          });
-          stream = tls;
-          extra = await tls.handshakeExtra(limit.expired);
-        }
+        // Through node:tls, as createConnection.
+        const { tlsConnect } = await import("./_tls_stream.ts");
+        const tls = tlsConnect(conn as Deno.TcpConn, {
+          serverName: hostname ?? peer.hostname,
+          caCerts,
+          alpnProtocols,
+          cert,
+          key,
+        });
+        stream = tls;
+        extra = await tls.handshakeExtra(limit.expired);
       }
       const upgraded = new SocketTransport(stream, this.#protocol, {
         ...this.#options,

@@ -53,7 +53,7 @@ Deno.test("programs: a client without the CA refuses the server, in one line", a
     ]);
     assert.equal(client.code, 1);
     assert.deepEqual(client.lines, [
-      `main: cannot connect to localhost port ${server.port}: invalid peer certificate: UnknownIssuer`,
+      `main: cannot connect to localhost port ${server.port}: the server's certificate was refused: unable to verify the first certificate`,
     ]);
   } finally {
     await server.stop();
