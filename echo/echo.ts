@@ -124,6 +124,15 @@ export class EchoServer implements Protocol {
   resumeWriting(): void {
     this.#transport.resumeReading();
   }
+
+  /**
+   * The idle timeout (`--idle-timeout`): closes the connection, or cuts it
+   * when an echo is still unsent (its peer is not reading).
+   */
+  timeoutConnection(): void {
+    if (this.#transport.getWriteBufferSize() > 0) this.#transport.abort();
+    else this.#transport.close();
+  }
 }
 
 /** Options of {@linkcode EchoClient}. */

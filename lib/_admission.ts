@@ -6,6 +6,7 @@
  * @module
  */
 
+import { type Clock, systemClock } from "./clock.ts";
 import { log } from "./_log.ts";
 import { canonicalIp } from "./_ip.ts";
 import { ThrottledWarnings } from "./_throttle.ts";
@@ -75,6 +76,8 @@ export interface AdmissionOptions {
   trusted: AddressRanges | null;
   /** Seconds for a TLS handshake or a PROXY header. */
   handshakeTimeout: number;
+  /** Where the handshake timer comes from (default the system's). */
+  clock?: Clock;
   /** TLS to start each connection with (replaceable: `tls`). */
   tls: TlsContext | undefined;
 }
@@ -93,7 +96,8 @@ export class Admission {
   #options: AdmissionOptions;
   #limits: ConnectionLimits;
   #trusted: AddressRanges | null;
-  #handshakeMs: number;
+  #handshakeSeconds: number;
+  #clock: Clock;
   #warnings: ThrottledWarnings;
   #hooks: AdmissionHooks;
   #pending = new Set<ByteStream>();
@@ -111,7 +115,8 @@ export class Admission {
     this.tls = options.tls;
     this.#limits = options.limits;
     this.#trusted = options.trusted;
-    this.#handshakeMs = options.handshakeTimeout * 1000;
+    this.#handshakeSeconds = options.handshakeTimeout;
+    this.#clock = options.clock ?? systemClock;
     this.#warnings = warnings;
     this.#hooks = hooks;
   }
@@ -208,7 +213,7 @@ export class Admission {
           {
             ...peerText(conn.remoteAddr),
             error: timedOut
-              ? `not done within ${this.#handshakeMs / 1000} s`
+              ? `not done within ${this.#handshakeSeconds} s`
               : error,
           },
         ),
@@ -260,7 +265,7 @@ export class Admission {
         {
           ...peerText(conn.remoteAddr),
           why: timedOut
-            ? `no PROXY protocol header within ${this.#handshakeMs / 1000} s`
+            ? `no PROXY protocol header within ${this.#handshakeSeconds} s`
             : error instanceof Deno.errors.ConnectionReset
             ? "the peer reset the connection during the PROXY protocol header"
             : `malformed PROXY protocol header: ${
@@ -290,17 +295,17 @@ export class Admission {
   ): Promise<void> {
     this.#pending.add(conn);
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const timer = this.#clock.setTimeout(() => {
       timedOut = true;
       conn.close();
-    }, this.#handshakeMs);
+    }, this.#handshakeSeconds);
     try {
       const [stream, extra] = await prepare();
-      clearTimeout(timer);
+      timer.cancel();
       this.#pending.delete(conn);
       this.#hooks.serve(stream, extra, release, accepted);
     } catch (error) {
-      clearTimeout(timer);
+      timer.cancel();
       this.#pending.delete(conn);
       failed(error, timedOut);
       try {

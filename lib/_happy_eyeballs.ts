@@ -7,6 +7,7 @@
  * @module
  */
 
+import { type Clock, type ClockTimer, systemClock } from "./clock.ts";
 import { isIPv6 } from "./_ip.ts";
 
 /** Opens one connection; aborted through `signal` when it lost the race. */
@@ -55,8 +56,8 @@ export class AllAttemptsFailedError extends Error {
 
 /**
  * Connects to the first of `addresses` to accept, starting attempt k+1
- * `delayMs` after attempt k started (or at once when it fails; only then
- * with `delayMs` null: one at a time). The first
+ * `delay` seconds on `clock` after attempt k started (or at once when it fails; only then
+ * with `delay` null: one at a time). The first
  * connection wins; attempts still running are aborted and connections that
  * complete after the winner are closed.
  *
@@ -66,9 +67,10 @@ export class AllAttemptsFailedError extends Error {
 export function staggeredConnect(
   addresses: string[],
   port: number,
-  delayMs: number | null,
+  delay: number | null,
   connect: ConnectFunction,
   signal?: AbortSignal,
+  clock: Clock = systemClock,
 ): Promise<Deno.TcpConn> {
   return new Promise((resolve, reject) => {
     const order = interleave(addresses);
@@ -77,11 +79,11 @@ export function staggeredConnect(
     let next = 0;
     let running = 0;
     let done = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: ClockTimer | undefined;
 
     const finish = () => {
       done = true;
-      clearTimeout(timer);
+      timer?.cancel();
       signal?.removeEventListener("abort", onAbort);
       for (const attempt of attempts) attempt.abort();
     };
@@ -91,7 +93,7 @@ export function staggeredConnect(
       reject(signal!.reason);
     };
     const start = () => {
-      clearTimeout(timer);
+      timer?.cancel();
       if (done || next >= order.length) return;
       const address = order[next++];
       const controller = new AbortController();
@@ -119,8 +121,8 @@ export function staggeredConnect(
           }
         },
       );
-      if (next < order.length && delayMs !== null) {
-        timer = setTimeout(start, delayMs);
+      if (next < order.length && delay !== null) {
+        timer = clock.setTimeout(start, delay);
       }
     };
 

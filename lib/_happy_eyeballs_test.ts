@@ -6,6 +6,7 @@ import {
   staggeredConnect,
 } from "./_happy_eyeballs.ts";
 import { createConnection } from "./mod.ts";
+import { FakeClock } from "./fake_clock.ts";
 
 /** A fake connection that records being closed. */
 function fakeConn(name: string) {
@@ -68,10 +69,20 @@ Deno.test("Happy Eyeballs: families interleave, the resolver's first family firs
 
 Deno.test("Happy Eyeballs: the next attempt starts after the delay, without waiting; the winner closes the race", async () => {
   const { connect, attempts, attemptsReach } = scripted();
-  const racing = staggeredConnect(["::1", "10.0.0.1"], 80, 20, connect);
+  const clock = new FakeClock();
+  const racing = staggeredConnect(
+    ["::1", "10.0.0.1"],
+    80,
+    0.25,
+    connect,
+    undefined,
+    clock,
+  );
   await attemptsReach(1);
+  clock.advance(0.249);
   assert.equal(attempts.length, 1, "one attempt before the delay");
   // The first neither connects nor fails: the delay alone starts the next.
+  clock.advance(0.001);
   await attemptsReach(2);
   assert.deepEqual(attempts.map((a) => a.hostname), ["::1", "10.0.0.1"]);
   const winner = attempts[1].succeed();
@@ -86,17 +97,32 @@ Deno.test("Happy Eyeballs: the next attempt starts after the delay, without wait
 
 Deno.test("Happy Eyeballs: a failure starts the next attempt at once", async () => {
   const { connect, attempts, attemptsReach } = scripted();
-  const racing = staggeredConnect(["::1", "10.0.0.1"], 80, 60_000, connect);
+  const clock = new FakeClock();
+  const racing = staggeredConnect(
+    ["::1", "10.0.0.1"],
+    80,
+    60,
+    connect,
+    undefined,
+    clock,
+  );
   await attemptsReach(1);
   attempts[0].fail(new Deno.errors.ConnectionRefused("refused"));
-  await attemptsReach(2); // long before a minute
+  await attemptsReach(2); // no time has passed on the clock
   attempts[1].succeed();
   await racing;
 });
 
 Deno.test("Happy Eyeballs: when every address fails, one error names each", async () => {
   const { connect, attempts, attemptsReach } = scripted();
-  const racing = staggeredConnect(["::1", "10.0.0.1", "::2"], 80, 5, connect);
+  const racing = staggeredConnect(
+    ["::1", "10.0.0.1", "::2"],
+    80,
+    5,
+    connect,
+    undefined,
+    new FakeClock(),
+  );
   for (let i = 1; i <= 3; i++) {
     await attemptsReach(i);
     attempts[i - 1].fail(new Error(`refused ${i}`));
@@ -112,9 +138,18 @@ Deno.test("Happy Eyeballs: when every address fails, one error names each", asyn
 
 Deno.test("Happy Eyeballs: null delay tries one address at a time", async () => {
   const { connect, attempts, attemptsReach } = scripted();
-  const racing = staggeredConnect(["::1", "10.0.0.1"], 80, null, connect);
+  const clock = new FakeClock();
+  const racing = staggeredConnect(
+    ["::1", "10.0.0.1"],
+    80,
+    null,
+    connect,
+    undefined,
+    clock,
+  );
   await attemptsReach(1);
-  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(clock.pending, 0, "no timer for a next attempt");
+  clock.advance(3600);
   assert.equal(attempts.length, 1, "no second attempt while the first runs");
   attempts[0].fail(new Error("refused"));
   await attemptsReach(2);
@@ -150,7 +185,7 @@ Deno.test({
       const conn = await staggeredConnect(
         ["::1", "127.0.0.1"],
         listener.addr.port,
-        250,
+        0.25,
         connect,
       );
       const accepted = await listener.accept();

@@ -1,50 +1,76 @@
 import assert from "node:assert/strict";
 import { IdleSweeper } from "./_idle_sweeper.ts";
+import { systemClock } from "./clock.ts";
+import { FakeClock } from "./fake_clock.ts";
 
-Deno.test("IdleSweeper reports an item whose counter stops, and only it", async () => {
+type Item = { ioCount: number };
+
+Deno.test("IdleSweeper reports an item whose counter stops, and only it, within a sweep of its timeout", () => {
+  const clock = new FakeClock();
   const quiet = { ioCount: 0 };
   const busy = { ioCount: 0 };
-  const reported = Promise.withResolvers<{ ioCount: number }>();
-  const seen: { ioCount: number }[] = [];
-  const sweeper = new IdleSweeper<{ ioCount: number }>(200, (item) => {
-    seen.push(item);
-    reported.resolve(item);
-  }, (item) => item.ioCount);
-  const started = Date.now();
+  const seen: [Item, number][] = [];
+  const sweeper = new IdleSweeper<Item>(
+    clock,
+    2,
+    (item) => seen.push([item, clock.now()]),
+    (item) => item.ioCount,
+  );
   sweeper.add(quiet);
   sweeper.add(busy);
-  // Keep `busy` moving until `quiet` is reported.
-  const ticker = setInterval(() => busy.ioCount++, 10);
-  try {
-    assert.equal(await reported.promise, quiet);
-  } finally {
-    clearInterval(ticker);
+  // `busy` has traffic every 0.1 s; `quiet` never.
+  for (let i = 0; i < 30; i++) {
+    busy.ioCount++;
+    clock.advance(0.1);
   }
-  assert.ok(Date.now() - started >= 200, "not before the timeout");
-  assert.deepEqual(seen, [quiet]);
+  assert.deepEqual(seen.map(([item]) => item), [quiet]);
+  const at = seen[0][1];
+  assert.ok(at >= 2 && at <= 2 + 0.5, `reported at ${at} s`);
+  assert.equal(sweeper.size, 1, "busy is still watched");
   sweeper.delete(busy);
-  sweeper.stop();
+  assert.equal(clock.pending, 0, "no timer once nothing is watched");
 });
 
-Deno.test("IdleSweeper forgets deleted items", async () => {
+Deno.test("IdleSweeper forgets deleted items, and restarts with the next add", () => {
+  const clock = new FakeClock();
   const item = { ioCount: 0 };
   const other = { ioCount: 0 };
-  const reported: unknown[] = [];
-  const done = Promise.withResolvers<void>();
-  const sweeper = new IdleSweeper<{ ioCount: number }>(50, (i) => {
-    reported.push(i);
-    done.resolve();
-  }, (i) => i.ioCount);
+  const reported: Item[] = [];
+  const sweeper = new IdleSweeper<Item>(
+    clock,
+    1,
+    (i) => reported.push(i),
+    (i) => i.ioCount,
+  );
   sweeper.add(item);
   sweeper.add(other);
   sweeper.delete(item);
-  // The sweeper's timer does not keep the process alive on its own.
+  clock.advance(1.5);
+  assert.deepEqual(reported, [other]);
+  assert.equal(clock.pending, 0);
+  sweeper.add(item);
+  clock.advance(1.5);
+  assert.deepEqual(reported, [other, item]);
+});
+
+Deno.test("IdleSweeper on the system clock reports in real time", async () => {
+  const reported = Promise.withResolvers<Item>();
+  const item = { ioCount: 0 };
+  const sweeper = new IdleSweeper<Item>(
+    systemClock,
+    0.05,
+    reported.resolve,
+    (i) => i.ioCount,
+  );
+  const started = performance.now();
+  sweeper.add(item);
+  // The sweeper's timer does not keep the process alive: this one does.
   const keepAlive = setInterval(() => {}, 1000);
   try {
-    await done.promise;
+    assert.equal(await reported.promise, item);
   } finally {
     clearInterval(keepAlive);
   }
-  assert.deepEqual(reported, [other]);
-  sweeper.stop();
+  assert.ok(performance.now() - started >= 50);
+  assert.equal(sweeper.size, 0);
 });

@@ -1,11 +1,12 @@
 /**
- * The client's TLS handshake with a deadline: what `createConnection` and
- * `SocketTransport.startTls` share.
+ * The TLS handshake's deadline and the check of `handshakeTimeout`: what
+ * `createConnection`, `SocketTransport.startTls` and the server share.
  *
  * @module
  */
 
 import { CLIENT_HANDSHAKE_TIMEOUT } from "./_defaults.ts";
+import { type Clock, systemClock } from "./clock.ts";
 
 /**
  * Throws a `RangeError` unless `handshakeTimeout` is unset or a number of
@@ -35,7 +36,7 @@ export function handshakeSeconds(handshakeTimeout: number | undefined): number {
 }
 
 /**
- * A deadline `seconds` from now that also ends when `signal` aborts:
+ * A deadline `seconds` from now on `clock` that also ends when `signal` aborts:
  * `expired` rejects with `Deno.errors.TimedOut` (saying `what` was not
  * done in time) or with the signal's reason. Dispose of it to stop the
  * timer. `expired` never rejects unhandled.
@@ -44,61 +45,25 @@ export function deadline(
   seconds: number,
   what: string,
   signal?: AbortSignal,
+  clock: Clock = systemClock,
 ): { expired: Promise<never> } & Disposable {
   const stop = Promise.withResolvers<never>();
   stop.promise.catch(() => {}); // raced by the caller, perhaps never
   const onAbort = () => stop.reject(signal!.reason);
-  const timer = setTimeout(
+  const timer = clock.setTimeout(
     () =>
       stop.reject(
         new Deno.errors.TimedOut(`${what} not done within ${seconds} s`),
       ),
-    seconds * 1000,
+    seconds,
   );
   if (signal?.aborted) onAbort();
   else signal?.addEventListener("abort", onAbort, { once: true });
   return {
     expired: stop.promise,
     [Symbol.dispose]() {
-      clearTimeout(timer);
+      timer.cancel();
       signal?.removeEventListener("abort", onAbort);
     },
   };
-}
-
-/**
- * Runs the handshake of `tls` until `expired` rejects (see
- * {@linkcode deadline}); closes `tls` when it does not succeed. (Deno
- * cannot cancel a handshake in progress: the socket itself is released
- * once the peer sends anything or closes.)
- *
- * @throws what `expired` rejects with; the handshake's own error when it
- * fails.
- */
-export async function handshakeBefore(
-  tls: Deno.TlsConn,
-  expired: Promise<never>,
-): Promise<Deno.TlsHandshakeInfo> {
-  try {
-    return await Promise.race([tls.handshake(), expired]);
-  } catch (error) {
-    tls.close();
-    throw error;
-  }
-}
-
-/**
- * Runs the handshake of `tls` within `seconds`, and until `signal` aborts;
- * closes `tls` when it does not succeed.
- *
- * @throws {Deno.errors.TimedOut} past the deadline; the signal's reason
- * when it aborts; the handshake's own error when it fails.
- */
-export async function handshakeWithin(
-  tls: Deno.TlsConn,
-  seconds: number,
-  signal?: AbortSignal,
-): Promise<Deno.TlsHandshakeInfo> {
-  using limit = deadline(seconds, "TLS handshake", signal);
-  return await handshakeBefore(tls, limit.expired);
 }

@@ -13,11 +13,9 @@ import type {
 import { namedConnectError } from "./_connect_error.ts";
 import { AllAttemptsFailedError, staggeredConnect } from "./_happy_eyeballs.ts";
 import { resolveHost, unbracket } from "./_resolve.ts";
-import {
-  deadline,
-  handshakeSeconds,
-  handshakeWithin,
-} from "./_tls_handshake.ts";
+import { deadline, handshakeSeconds } from "./_tls_handshake.ts";
+import { checkIdleSeconds } from "./_idle_timeout.ts";
+import type { Clock } from "./clock.ts";
 
 import { HAPPY_EYEBALLS_DELAY } from "./_defaults.ts";
 import { SocketTransport } from "./socket_transport.ts";
@@ -81,6 +79,20 @@ export interface ConnectionOptions {
    * `null` tries one address at a time, each after the last failed.
    */
   happyEyeballsDelay?: number | null;
+  /**
+   * Seconds the connection may go without a read or a write completing
+   * (default `null`: for ever): then the protocol's `timeoutConnection` is
+   * called, or, without it, the connection is aborted and `connectionLost`
+   * gets `Deno.errors.TimedOut`. See `Transport.setIdleTimeout`,
+   * which changes it later.
+   */
+  idleTimeout?: number | null;
+  /**
+   * Where the connection's timers come from (default
+   * `systemClock`): the Happy Eyeballs delay, the handshake's
+   * and the idle timeout. A `FakeClock` in tests.
+   */
+  clock?: Clock;
 }
 
 /** What {@linkcode createConnection} resolves to. */
@@ -147,9 +159,10 @@ async function open(options: ConnectionOptions): Promise<Deno.Conn> {
     return await staggeredConnect(
       addresses,
       port,
-      delay === null ? null : delay * 1000,
+      delay,
       (attempt) => Deno.connect(attempt),
       signal,
+      options.clock,
     );
   } catch (error) {
     // One address: its own error, as it was.
@@ -190,7 +203,12 @@ async function upgrade(
     conn.close();
     throw error;
   }
-  using limit = deadline(seconds, "TLS handshake", options.signal);
+  using limit = deadline(
+    seconds,
+    "TLS handshake",
+    options.signal,
+    options.clock,
+  );
   return [tls, await tls.handshakeExtra(limit.expired)];
 }
 
@@ -233,6 +251,7 @@ export async function createConnection<P extends Protocol | BufferedProtocol>(
 ): Promise<Connection<P>> {
   // Checked before connecting.
   const seconds = handshakeSeconds(options.handshakeTimeout);
+  checkIdleSeconds(options.idleTimeout);
   let conn: ByteStream = await open(options);
   let extra: Record<string, unknown> = {};
   if (options.tls) {

@@ -28,6 +28,7 @@ export type {
 } from "./protocol.ts";
 export { isBufferedProtocol } from "./protocol.ts";
 export { addrText } from "./addr.ts";
+export { type Clock, type ClockTimer, systemClock } from "./clock.ts";
 export { VERSION } from "./version.ts";
 export type {
   ByteStream,

@@ -79,6 +79,17 @@ export interface BaseProtocol {
    * buffer has drained to its low-water mark.
    */
   resumeWriting?(): void;
+
+  /**
+   * Called when the connection's idle timeout expires
+   * ({@linkcode Transport.setIdleTimeout}, a server's or
+   * `createConnection`'s `idleTimeout`): nothing was read or written for
+   * that long. The protocol decides: write a goodbye and close, or set the
+   * timeout again to keep waiting (it is off once it has fired). Without
+   * this method the connection is aborted and `connectionLost` gets a
+   * `Deno.errors.TimedOut`. Twisted's `TimeoutMixin.timeoutConnection`.
+   */
+  timeoutConnection?(): void;
 }
 
 /**

@@ -15,7 +15,7 @@ import type {
 import { type Accepted, Admission, peerText } from "./_admission.ts";
 import { reportError } from "./_report.ts";
 import { ThrottledWarnings } from "./_throttle.ts";
-import { IdleSweeper } from "./_idle_sweeper.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { type Listening, openListeners } from "./_listen.ts";
 import {
   recordAcceptError,
@@ -34,12 +34,7 @@ import {
 } from "./server_options.ts";
 import type { TlsServerOptions } from "./tls_server_options.ts";
 import type { PeerCertificate } from "./peer_certificate.ts";
-import {
-  ioCountOf,
-  SocketTransport,
-  statsOf,
-  upgradedOf,
-} from "./socket_transport.ts";
+import { SocketTransport, statsOf, upgradedOf } from "./socket_transport.ts";
 import type { ByteStream } from "./transport.ts";
 
 /** Accept errors that concern one connection only: retry at once. */
@@ -95,8 +90,7 @@ export class Server implements AsyncDisposable {
   #listening = true;
   #done = Promise.withResolvers<void>();
   #stopped = Promise.withResolvers<void>();
-  #sweeper: IdleSweeper<SocketTransport> | null = null;
-  #idleClosed = new WeakSet<SocketTransport>();
+  #clock: Clock;
   /** Attributes of this server's metrics. */
   readonly attributes: Record<string, string | number>;
 
@@ -117,6 +111,7 @@ export class Server implements AsyncDisposable {
     this.#cleanUp = listening.cleanUp;
     this.#factory = factory;
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
     this.#admission = new Admission(
       {
         limits: checked.limits,
@@ -124,6 +119,7 @@ export class Server implements AsyncDisposable {
         trusted: checked.trusted,
         handshakeTimeout: checked.handshakeTimeout,
         tls: listening.tls,
+        clock: this.#clock,
       },
       this.#warnings,
       {
@@ -138,24 +134,6 @@ export class Server implements AsyncDisposable {
     this.addrs = listeners.map((listener) => listener.addr)
       .filter((addr): addr is Deno.NetAddr => addr.transport === "tcp");
     this.path = options.path;
-    const idle = options.idleTimeout ?? 0;
-    if (idle > 0) {
-      this.#sweeper = new IdleSweeper(idle * 1000, (transport) => {
-        const peer = transport.getExtraInfo<Deno.NetAddr>("peername");
-        log.info(
-          "Closing idle connection from {host} port {port}: no traffic for {seconds} s",
-          { host: peer?.hostname, port: peer?.port, seconds: idle },
-        );
-        this.#idleClosed.add(transport);
-        // Unsent data, or a close still waiting to write its end (TLS's
-        // close_notify) to a peer that does not read: cut it.
-        if (transport.getWriteBufferSize() > 0 || transport.isClosing()) {
-          transport.abort();
-        } else {
-          transport.close();
-        }
-      }, ioCountOf);
-    }
     this.attributes = this.addrs.length > 0
       ? { "network.transport": "tcp", "server.port": this.addrs[0].port }
       : { "network.transport": "unix" };
@@ -257,8 +235,8 @@ export class Server implements AsyncDisposable {
           { ...peerText(listener.addr), error },
         );
         if (!isPerConnectionError(error)) {
-          await new Promise((resolve) =>
-            setTimeout(resolve, ACCEPT_BACKOFF * 1000)
+          await new Promise<void>((resolve) =>
+            this.#clock.setTimeout(resolve, ACCEPT_BACKOFF)
           );
         }
         continue;
@@ -295,6 +273,8 @@ export class Server implements AsyncDisposable {
       keepAlive: this.#options.keepAlive,
       writeBufferLimits: this.#options.writeBufferLimits,
       extra,
+      idleTimeout: this.#options.idleTimeout || null,
+      clock: this.#clock,
     });
     this.#track(transport, release, accepted);
   }
@@ -309,10 +289,8 @@ export class Server implements AsyncDisposable {
     accepted: Accepted,
   ): void {
     this.#connections.add(transport);
-    this.#sweeper?.add(transport);
     transport.closed.then(() => {
       this.#connections.delete(transport);
-      this.#sweeper?.delete(transport);
       const upgraded = upgradedOf(transport);
       if (upgraded) {
         this.#track(upgraded, release, accepted);
@@ -320,9 +298,20 @@ export class Server implements AsyncDisposable {
       }
       release();
       const stats = statsOf(transport);
+      if (stats.idleExpired !== null) {
+        const peer = transport.getExtraInfo<Deno.NetAddr>("peername");
+        log.info(
+          "Closed idle connection from {host} port {port}: no traffic for {seconds} s",
+          {
+            host: peer?.hostname,
+            port: peer?.port,
+            seconds: stats.idleExpired,
+          },
+        );
+      }
       this.#ended(
         accepted,
-        this.#idleClosed.has(transport)
+        stats.idleExpired !== null
           ? "idle_timeout"
           : stats.error
           ? "reset"

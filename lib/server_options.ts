@@ -12,6 +12,7 @@ import { ConnectionLimits } from "./connection_limits.ts";
 import type { ConnectionRecord } from "./connection_record.ts";
 import type { TlsServerOptions } from "./tls_server_options.ts";
 import type { WriteBufferLimits } from "./transport.ts";
+import type { Clock } from "./clock.ts";
 
 /** Options of {@linkcode createServer}. */
 export interface ServerOptions {
@@ -66,11 +67,19 @@ export interface ServerOptions {
    */
   handshakeTimeout?: number;
   /**
-   * Seconds a connection may go without a completed read or write before it
-   * is closed (default 0: never). A connection with unsent data is aborted,
-   * since its peer is not reading. Logged at info level.
+   * Seconds a connection may go without a completed read or write (default
+   * 0: for ever): each connection starts with this as its
+   * `Transport.setIdleTimeout`, so the protocol's
+   * `timeoutConnection` is called, or, without it, the connection is
+   * aborted and `connectionLost` gets `Deno.errors.TimedOut`. Logged at
+   * info level; the connection's record says `"idle_timeout"`.
    */
   idleTimeout?: number;
+  /**
+   * Where the server's timers come from (default `systemClock`):
+   * idle and handshake timeouts, the accept backoff. A `FakeClock` in tests.
+   */
+  clock?: Clock;
   /**
    * Serve TLS with this certificate and key, PEM. The handshake must finish
    * within `handshakeTimeout`; the negotiated ALPN protocol is

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { RecordingProtocol } from "./testing.ts";
+import { FakeClock, RecordingProtocol } from "./testing.ts";
+import type { ConnectionRecord } from "./connection_record.ts";
 import { createServer, Server } from "./server.ts";
 import { resolveHost } from "./_resolve.ts";
 import type { Protocol } from "./protocol.ts";
@@ -242,36 +243,65 @@ Deno.test("serveForever returns once its signal aborts and connections end", asy
   assert.equal(server.isServing(), false);
 });
 
-Deno.test("idleTimeout closes a silent connection and spares a busy one", async () => {
+Deno.test("idleTimeout aborts a silent connection at its time, spares a busy one, and records it", async () => {
   const { factory, recorders } = recording({ echo: true });
+  const clock = new FakeClock();
+  const records: ConnectionRecord[] = [];
   await using server = await createServer(factory, {
     hostname: "127.0.0.1",
-    idleTimeout: 0.5,
+    idleTimeout: 2,
+    clock,
+    onConnectionEnd: (record) => records.push(record),
   });
   const port = server.addrs[0].port;
   const silent = await Deno.connect({ hostname: "127.0.0.1", port });
   const busy = await Deno.connect({ hostname: "127.0.0.1", port });
   await waitFor(() => recorders.length === 2, "both accepted");
-  const started = Date.now();
-  // The busy client talks every 50 ms until the silent one is closed.
-  let talking = true;
-  const talker = (async () => {
-    const byte = new Uint8Array(1);
-    while (talking) {
-      await writeAll(busy, byte);
-      await busy.read(byte);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  })();
+  const byte = new Uint8Array(1);
+  // The busy client makes a round trip every half second of the clock.
+  for (let i = 0; i < 3; i++) {
+    clock.advance(0.5);
+    await writeAll(busy, byte);
+    assert.equal(await busy.read(byte), 1);
+  }
+  assert.equal(recorders[0].transport.isClosing(), false, "not before 2 s");
+  for (let i = 0; i < 3; i++) {
+    clock.advance(0.5);
+    await writeAll(busy, byte);
+    assert.equal(await busy.read(byte), 1);
+  }
+  // 3 s on the clock: the silent one is over, within a sweep of its 2 s.
+  const lost = await recorders[0].lost.promise;
+  assert.ok(lost instanceof Deno.errors.TimedOut, String(lost));
+  assert.equal(lost.message, "no traffic for 2 s");
   assert.equal((await readAll(silent)).byteLength, 0, "closed by the server");
-  const elapsed = Date.now() - started;
-  talking = false;
-  await talker;
-  assert.ok(elapsed >= 450, `closed after ${elapsed} ms`);
-  assert.equal(await recorders[0].lost.promise, null);
   assert.equal(recorders[1].transport.isClosing(), false, "busy one kept");
+  await waitFor(() => records.length === 1, "the record");
+  assert.equal(records[0].outcome, "idle_timeout");
   silent.close();
   busy.close();
+});
+
+Deno.test("idleTimeout calls the protocol's timeoutConnection, which may say goodbye", async () => {
+  const clock = new FakeClock();
+  await using server = await createServer(() => {
+    let transport: Transport;
+    return {
+      connectionMade: (t: Transport) => transport = t,
+      timeoutConnection() {
+        transport.write("bye\n");
+        transport.close();
+      },
+    };
+  }, { hostname: "127.0.0.1", idleTimeout: 1, clock });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+  });
+  await waitFor(() => server.connectionCount === 1, "accepted");
+  clock.advance(1.5);
+  assert.equal(new TextDecoder().decode(await readAll(conn)), "bye\n");
+  conn.close();
 });
 
 Deno.test("createServer rejects bad limits with a RangeError", async () => {

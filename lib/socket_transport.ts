@@ -20,6 +20,8 @@ import {
   type Protocol,
 } from "./protocol.ts";
 import { WriteFlowControl } from "./_flow_control.ts";
+import { checkIdleSeconds, IdleTimeout } from "./_idle_timeout.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { ReadSize } from "./_read_size.ts";
 import {
   isEmptyWrite,
@@ -30,7 +32,6 @@ import {
 import {
   checkHandshakeTimeout,
   deadline,
-  handshakeBefore,
   handshakeSeconds,
 } from "./_tls_handshake.ts";
 import type { TlsContext } from "./_tls_stream.ts";
@@ -125,6 +126,13 @@ export interface SocketTransportOptions {
   writeBufferLimits?: Partial<WriteBufferLimits>;
   /** More names for {@linkcode Transport.getExtraInfo}. */
   extra?: Record<string, unknown>;
+  /**
+   * The idle timeout in seconds to start with (default `null`: none); see
+   * {@linkcode SocketTransport.setIdleTimeout}.
+   */
+  idleTimeout?: number | null;
+  /** Where the transport's timers come from (default {@linkcode systemClock}). */
+  clock?: Clock;
 }
 
 /** An error thrown by a protocol callback, with the callback's name. */
@@ -144,13 +152,6 @@ function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }
 
-/**
- * How many reads and writes of a transport have completed so far: a counter
- * that moves while the connection has traffic either way (for the server's
- * idle timeout). Internal: not exported by the package.
- */
-export let ioCountOf: (transport: SocketTransport) => number;
-
 /** What a transport moved and how it ended (internal, for the server). */
 export interface TransportStats {
   /** Bytes read from the connection. */
@@ -161,6 +162,8 @@ export interface TransportStats {
   endedBy: "close()" | "abort()" | null;
   /** The error the connection was lost to, if any. */
   error: Error | null;
+  /** The idle timeout that expired, in seconds, or `null`. */
+  idleExpired: number | null;
 }
 
 /** The counters of a transport. Internal: not exported by the package. */
@@ -229,6 +232,8 @@ export class SocketTransport implements Transport {
   #upgradedTo: SocketTransport | null = null;
 
   #ioCount = 0; // completed reads and writes, for idle timeouts
+  #idle: IdleTimeout;
+  #idleExpired: number | null = null;
   #bytesIn = 0;
   #bytesOut = 0;
   #lostTo: Error | null = null;
@@ -241,13 +246,13 @@ export class SocketTransport implements Transport {
   #closed = Promise.withResolvers<Error | null>();
 
   static {
-    ioCountOf = (transport) => transport.#ioCount;
     upgradedOf = (transport) => transport.#upgradedTo;
     statsOf = (t) => ({
       bytesIn: t.#bytesIn,
       bytesOut: t.#bytesOut,
       endedBy: t.#endedBy,
       error: t.#lostTo,
+      idleExpired: t.#idleExpired,
     });
   }
 
@@ -260,6 +265,11 @@ export class SocketTransport implements Transport {
     this.#options = options;
     this.#protocol = protocol;
     this.#flow = new WriteFlowControl(options.writeBufferLimits);
+    this.#idle = new IdleTimeout(
+      options.clock ?? systemClock,
+      () => this.#ioCount,
+      (seconds) => this.#timedOut(seconds),
+    );
     this.#extra = {
       peername: conn.remoteAddr,
       sockname: conn.localAddr,
@@ -287,7 +297,9 @@ export class SocketTransport implements Transport {
     options: SocketTransportOptions = {},
   ): SocketTransport {
     preloadLogTape();
+    checkIdleSeconds(options.idleTimeout);
     const transport = new SocketTransport(conn, protocol, options);
+    transport.#idle.set(options.idleTimeout ?? null);
     transport.#setNoDelay();
     transport.#run(true);
     return transport;
@@ -392,7 +404,12 @@ export class SocketTransport implements Transport {
     this.#reading = false;
     // One deadline for the whole upgrade: the writes still in flight (a
     // peer that never reads holds them for ever) and the handshake.
-    using limit = deadline(seconds, "TLS handshake", options.signal);
+    using limit = deadline(
+      seconds,
+      "TLS handshake",
+      options.signal,
+      this.#idle.clock,
+    );
     try {
       while (this.#inFlight) {
         await Promise.race([
@@ -438,6 +455,8 @@ export class SocketTransport implements Transport {
         extra: { ...this.#options.extra, ...extra },
       });
       upgraded.#flow = new WriteFlowControl(this.#flow.limits);
+      upgraded.#idle.set(this.#idle.seconds);
+      this.#idle.stop();
       upgraded.#bytesIn = this.#bytesIn;
       upgraded.#bytesOut = this.#bytesOut;
       this.#upgradedTo = upgraded;
@@ -630,6 +649,7 @@ export class SocketTransport implements Transport {
     if (this.#lost || this.#detached) return;
     this.#lost = true;
     this.#lostTo = error;
+    this.#idle.stop();
     this.#drain?.resolve();
     this.#closing = true;
     // Dropped, never handed to the socket: their memory is free. (The write
@@ -910,6 +930,38 @@ export class SocketTransport implements Transport {
 
   getWriteBufferLimits(): WriteBufferLimits {
     return { ...this.#flow.limits };
+  }
+
+  setIdleTimeout(seconds: number | null): void {
+    if (this.#lost || this.#detached) {
+      checkIdleSeconds(seconds, "setIdleTimeout()");
+      return;
+    }
+    this.#idle.set(seconds);
+  }
+
+  getIdleTimeout(): number | null {
+    return this.#idle.seconds;
+  }
+
+  /** The idle timeout expired: the protocol's say, or an abort. */
+  #timedOut(seconds: number): void {
+    if (this.#lost || this.#detached) return;
+    this.#idleExpired = seconds;
+    const protocol = this.#protocol;
+    if (protocol.timeoutConnection) {
+      try {
+        protocol.timeoutConnection();
+      } catch (error) {
+        this.#fail(new CallbackError("timeoutConnection", asError(error)));
+      }
+      return;
+    }
+    log.debug("Connection with {peer}: no traffic for {seconds} s", {
+      peer: addrText(this.#conn.remoteAddr),
+      seconds,
+    });
+    this.#finish(new Deno.errors.TimedOut(`no traffic for ${seconds} s`));
   }
 
   getWriteBufferSize(): number {

@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { Clock } from "./clock.ts";
 import type { Protocol } from "./protocol.ts";
 import { SocketTransport } from "./socket_transport.ts";
 import type { ByteStream } from "./transport.ts";
@@ -76,6 +77,11 @@ export interface ProcessOptions {
   cwd?: string;
   /** Extra environment variables for the child. */
   env?: Record<string, string>;
+  /**
+   * Where the pipes' transports take their timers from (their idle
+   * timeouts; default `systemClock`). A `FakeClock` in tests.
+   */
+  clock?: Clock;
 }
 
 /** Starts `command` with piped input and output; `stderr` as asked. */
@@ -147,6 +153,7 @@ export async function connectProcess<P extends Protocol>(
   });
   const transport = SocketTransport.start(stream, protocol, {
     extra: { pid: child.pid, child },
+    clock: options.clock,
   });
   return await Promise.resolve({ transport, protocol, child });
 }
@@ -348,7 +355,7 @@ export async function spawnProcess<P extends SubprocessProtocol>(
       pauseWriting: () => protocol.pauseWriting?.(),
       resumeWriting: () => protocol.resumeWriting?.(),
       connectionLost: pipeLost(0),
-    }),
+    }, { clock: options.clock }),
   );
   for (const fd of [1, 2] as const) {
     const readable = fd === 1 ? child.stdout : child.stderr;
@@ -357,7 +364,7 @@ export async function spawnProcess<P extends SubprocessProtocol>(
       SocketTransport.start(new PipeStream(readable, null), {
         dataReceived: (data) => protocol.pipeDataReceived?.(fd, data),
         connectionLost: pipeLost(fd),
-      }, { canWriteEof: false }),
+      }, { canWriteEof: false, clock: options.clock }),
     );
   }
   try {

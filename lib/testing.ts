@@ -20,6 +20,10 @@ import {
   writeSent,
 } from "./_read_slabs.ts";
 import type { ExtraInfo, Transport, WriteBufferLimits } from "./transport.ts";
+import { checkIdleSeconds, IdleTimeout } from "./_idle_timeout.ts";
+import { type Clock, systemClock } from "./clock.ts";
+
+export { FakeClock } from "./fake_clock.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -34,6 +38,11 @@ export interface MemoryTransportOptions {
   onWriteEof?: () => void;
   /** Initial write buffer limits, as for a socket transport. */
   writeBufferLimits?: Partial<WriteBufferLimits>;
+  /**
+   * Where the idle timeout's timer comes from (default
+   * {@linkcode systemClock}); a `FakeClock` in tests.
+   */
+  clock?: Clock;
 }
 
 /**
@@ -82,6 +91,8 @@ export class MemoryTransport implements Transport {
   #endedBy: "close()" | "abort()" | null = null;
   #lost = false;
   #closed = Promise.withResolvers<Error | null>();
+  #ioCount = 0; // data delivered and written, for the idle timeout
+  #idle: IdleTimeout;
 
   private constructor(
     protocol: Protocol | BufferedProtocol,
@@ -90,6 +101,11 @@ export class MemoryTransport implements Transport {
     this.#protocol = protocol;
     this.#options = options;
     this.#flow = new WriteFlowControl(options.writeBufferLimits);
+    this.#idle = new IdleTimeout(
+      options.clock ?? systemClock,
+      () => this.#ioCount,
+      (seconds) => this.#timedOut(seconds),
+    );
     this.#extra = options.extra ?? {
       peername: { transport: "tcp", hostname: "127.0.0.1", port: 54321 },
       sockname: { transport: "tcp", hostname: "127.0.0.1", port: 10000 },
@@ -153,6 +169,7 @@ export class MemoryTransport implements Transport {
 
   #deliver(bytes: Uint8Array): void {
     if (this.#closeRequested || this.#lost) return;
+    this.#ioCount++;
     const protocol = this.#protocol;
     if (!isBufferedProtocol(protocol)) {
       const slabs = this.#slabs;
@@ -268,6 +285,7 @@ export class MemoryTransport implements Transport {
       const chunk = original.slice();
       writeSent(original);
       this.#pendingSize -= chunk.byteLength;
+      this.#ioCount++;
       this.#written.push(chunk);
       this.#options.onWrite?.(chunk);
     }
@@ -317,6 +335,7 @@ export class MemoryTransport implements Transport {
   #finish(error: Error | null): void {
     if (this.#lost) return;
     this.#lost = true;
+    this.#idle.stop();
     for (const dropped of this.#pending) writeSent(dropped);
     this.#pending = [];
     this.#pendingSize = 0;
@@ -374,6 +393,32 @@ export class MemoryTransport implements Transport {
   getWriteBufferSize(): number {
     return this.#pendingSize;
   }
+
+  setIdleTimeout(seconds: number | null): void {
+    if (this.#lost) checkIdleSeconds(seconds, "setIdleTimeout()");
+    else this.#idle.set(seconds);
+  }
+
+  getIdleTimeout(): number | null {
+    return this.#idle.seconds;
+  }
+
+  /** The idle timeout expired: the protocol's say, or an abort. */
+  #timedOut(seconds: number): void {
+    if (this.#lost) return;
+    const protocol = this.#protocol;
+    if (protocol.timeoutConnection) {
+      this.#call(() => protocol.timeoutConnection!());
+      return;
+    }
+    this.#finish(new Deno.errors.TimedOut(`no traffic for ${seconds} s`));
+  }
+}
+
+/** Options of {@linkcode connectPair}. */
+export interface ConnectPairOptions {
+  /** Both transports' clock (default {@linkcode systemClock}). */
+  clock?: Clock;
 }
 
 /**
@@ -405,6 +450,7 @@ export class MemoryTransport implements Transport {
 export function connectPair(
   a: Protocol | BufferedProtocol,
   b: Protocol | BufferedProtocol,
+  options: ConnectPairOptions = {},
 ): [MemoryTransport, MemoryTransport] {
   const transports: MemoryTransport[] = [];
   const other = (index: number) => transports[1 - index];
@@ -414,6 +460,7 @@ export function connectPair(
         if (!other(index).isClosing()) other(index).receive(data);
       }),
     onWriteEof: () => queueMicrotask(() => other(index).receiveEof()),
+    clock: options.clock,
   });
   transports.push(
     MemoryTransport.connect(a, forward(0)),

@@ -205,6 +205,25 @@ export interface Transport {
 
   /** How many written bytes have not yet been handed to the socket. */
   getWriteBufferSize(): number;
+
+  /**
+   * Sets the idle timeout: once `seconds` pass without a read or a write
+   * completing, either way, the protocol's
+   * `timeoutConnection` is called; a protocol
+   * without it has its connection aborted, and `connectionLost` gets a
+   * `Deno.errors.TimedOut`. Traffic restarts the count; `null` or 0 turns
+   * the timeout off. It fires once: after that it is off until set again.
+   *
+   * The count is looked at every quarter of the timeout (at most every
+   * second), with one timer for all the connections that share a timeout,
+   * and no work per read or write: it fires up to that much late.
+   *
+   * @throws {RangeError} when `seconds` is negative or not finite.
+   */
+  setIdleTimeout(seconds: number | null): void;
+
+  /** The idle timeout in seconds, or `null` when there is none. */
+  getIdleTimeout(): number | null;
 }
 
 /**

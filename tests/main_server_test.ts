@@ -396,11 +396,9 @@ Deno.test("server: --idle-timeout 1 closes an idle client", async () => {
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 900, `closed after ${elapsed} ms`);
     await server.waitForLine((l) => l.endsWith(": closing"));
-    assert.ok(
-      server.lines.some((l) =>
-        /^protocols: Closing idle connection from 127\.0\.0\.1 port \d+: no traffic for 1 s$/
-          .test(l)
-      ),
+    await server.waitForLine((l) =>
+      /^protocols: Closed idle connection from 127\.0\.0\.1 port \d+: no traffic for 1 s$/
+        .test(l)
     );
     conn.close();
     server.kill("SIGTERM");
