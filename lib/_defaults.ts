@@ -92,3 +92,15 @@ export const COPY_ALONE_SIZE = 4 * 1024;
  * counts).
  */
 export const KEPT_READ_SIZE = 64 * 1024;
+
+/** Seconds before a reconnecting client's first retry (Twisted's). */
+export const RETRY_INITIAL_DELAY = 1;
+
+/** What each failed attempt in a row multiplies a client's retry delay by. */
+export const RETRY_FACTOR = 1.6;
+
+/** The longest a reconnecting client waits between attempts: an hour. */
+export const RETRY_MAX_DELAY = 3600;
+
+/** How far each retry delay is spread at random: ±20 %. */
+export const RETRY_JITTER = 0.2;

@@ -62,6 +62,13 @@ export {
   createConnection,
 } from "./connection.ts";
 export {
+  type Connector,
+  createReconnectingConnection,
+  type ReconnectingConnection,
+  type ReconnectingOptions,
+  type RetryOptions,
+} from "./reconnecting_connection.ts";
+export {
   createDatagramEndpoint,
   type DatagramEndpointOptions,
   type DatagramProtocol,
