@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import {
   type ConnectionOptions,
   createConnection,
+  createReconnectingConnection,
   type Transport,
 } from "@protocols/core";
 import { EchoClient, type EchoSource, SEED_MESSAGES } from "./echo.ts";
@@ -45,6 +46,10 @@ export interface ClientConfig extends CommonConfig {
   stdin: boolean;
   /** Seconds the whole exchange may take (0: no limit). */
   timeout: number;
+  /** Seconds to keep trying to connect, with backoff (0: one attempt). */
+  retry: number;
+  /** Seconds the server may stay silent (0: for ever). */
+  idleTimeout: number;
   /** Speak TLS, trusting this PEM CA file too (empty: system roots only). */
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Connect to this Unix socket instead of TCP. */
@@ -127,6 +132,62 @@ async function connectionOptions(
   };
 }
 
+/**
+ * Connects as `createConnection` does, but keeps trying (with backoff, from
+ * a tenth of a second up to two) for `config.retry` seconds; each failed
+ * attempt is logged at info level. Rejects with the last attempt's error
+ * when the time is up; no attempt follows the connection that is made.
+ */
+async function connectRetrying(
+  factory: () => EchoClient,
+  options: ConnectionOptions,
+  config: ClientConfig,
+  signal: AbortSignal | undefined,
+): Promise<{ transport: Transport; protocol: EchoClient }> {
+  const log = getLogger(["main"]);
+  const made = Promise.withResolvers<
+    { transport: Transport; protocol: EchoClient }
+  >();
+  let lastError: Error | null = null;
+  let connected = false;
+  const client = createReconnectingConnection(() => {
+    const protocol = factory();
+    const connectionMade = protocol.connectionMade.bind(protocol);
+    protocol.connectionMade = (transport: Transport) => {
+      connected = true;
+      connectionMade(transport);
+      made.resolve({ transport, protocol });
+    };
+    return protocol;
+  }, {
+    ...options,
+    signal,
+    retry: { initialDelay: 0.1, maxDelay: 2 },
+    onRetry(error, delay) {
+      if (connected) return; // the exchange is over: stopped below
+      lastError = error;
+      log.info(
+        "cannot connect to {where}: {error}; trying again in {delay} s",
+        {
+          where: where(config),
+          error: describeError(error, config.unix ? "path" : "host"),
+          delay: delay.toFixed(1),
+        },
+      );
+    },
+  });
+  const giveUp = setTimeout(() => client.stop(), config.retry * 1000);
+  const outcome = await Promise.race([made.promise, client.closed]);
+  clearTimeout(giveUp);
+  if (outcome !== null && "transport" in outcome) {
+    // The one connection: nothing after it ends.
+    outcome.transport.closed.then(() => client.stop());
+    return outcome;
+  }
+  throw outcome ?? lastError ??
+    new Error(`no connection within ${config.retry} s`);
+}
+
 /** Reads the load-mode flags. */
 function loadSettings(values: FlagValues): NonNullable<ClientConfig["load"]> {
   const connections = values.connections === undefined
@@ -161,7 +222,9 @@ async function runLoadMode(
   config: ClientConfig,
   load: NonNullable<ClientConfig["load"]>,
 ): Promise<number> {
-  const live = Deno.stderr.isTerminal();
+  // A progress line only for a person watching: not into a file or a
+  // pipe, and not beside --json, which a program reads.
+  const live = Deno.stderr.isTerminal() && !load.json;
   const encoder = new TextEncoder();
   const status = (text: string) =>
     Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${text}`));
@@ -231,6 +294,18 @@ export const clientProgram: Program<ClientConfig> = {
       value: "SECONDS",
       help:
         "give up when the whole exchange takes longer (default: 0, none; with --udp: each echo, default 2)",
+    },
+    retry: {
+      type: "string",
+      value: "SECONDS",
+      help:
+        "keep trying to connect for this long, with backoff (for a server that is still starting)",
+    },
+    "idle-timeout": {
+      type: "string",
+      value: "SECONDS",
+      help:
+        "give up when the server sends nothing and takes nothing for this long (default: 0, never)",
     },
     connections: {
       type: "string",
@@ -321,6 +396,15 @@ export const clientProgram: Program<ClientConfig> = {
     if (unix !== undefined && values.tls) {
       throw new UsageError("--tls cannot be used with --unix");
     }
+    for (const flag of ["retry", "idle-timeout"]) {
+      if (values[flag] === undefined) continue;
+      if (load) {
+        throw new UsageError(`--${flag} is not for load mode`);
+      }
+      if (values.udp) {
+        throw new UsageError(`--udp cannot be used with --${flag}`);
+      }
+    }
     if (values.udp) {
       const other = ["tls", "unix", "stdin", ...LOAD_FLAGS].find((flag) =>
         values[flag] !== undefined && values[flag] !== false
@@ -355,6 +439,12 @@ export const clientProgram: Program<ClientConfig> = {
       timeout: values.timeout === undefined
         ? 0
         : parseSeconds("--timeout", String(values.timeout)),
+      retry: values.retry === undefined
+        ? 0
+        : parseSeconds("--retry", String(values.retry)),
+      idleTimeout: values["idle-timeout"] === undefined
+        ? 0
+        : parseSeconds("--idle-timeout", String(values["idle-timeout"])),
       ...(load ? { load: loadSettings(values) } : {}),
     };
   },
@@ -407,11 +497,15 @@ export const clientProgram: Program<ClientConfig> = {
     log.debug("waiting for client to complete");
     let transport: Transport | undefined;
     try {
-      const options = await connectionOptions(config);
-      const connecting = createConnection(
-        () => new EchoClient(source, { onData, logBytes: config.logBytes }),
-        { ...options, signal },
-      );
+      const options: ConnectionOptions = {
+        ...(await connectionOptions(config)),
+        idleTimeout: config.idleTimeout || null,
+      };
+      const factory = () =>
+        new EchoClient(source, { onData, logBytes: config.logBytes });
+      const connecting = config.retry > 0
+        ? connectRetrying(factory, options, config, signal)
+        : createConnection(factory, { ...options, signal });
       // The deadline holds while connecting too (a TLS handshake that a
       // server never answers): a connection made after it is closed.
       connecting.then((made) => {
@@ -448,6 +542,13 @@ export const clientProgram: Program<ClientConfig> = {
         transport.abort();
         throw new ProgramError(
           `exchange with ${where(config)} timed out after ${config.timeout} s`,
+        );
+      }
+      if (connection.protocol.idleTimedOut) {
+        throw new ProgramError(
+          `${
+            where(config)
+          } sent and took nothing for ${config.idleTimeout} s (--idle-timeout)`,
         );
       }
       if (outcome !== null) return EXIT_FAILURE;

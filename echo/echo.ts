@@ -182,6 +182,8 @@ export class EchoClient implements Protocol {
   receivedBytes = 0;
   /** The first bytes that came back (up to 16), to tell what answered. */
   head: Uint8Array = new Uint8Array(0);
+  /** Whether the exchange ended because the idle timeout expired. */
+  idleTimedOut = false;
   /**
    * Where the echo first differs from what was sent (a byte offset), or
    * `null` while it matches; see {@linkcode EchoCheck}.
@@ -328,6 +330,15 @@ export class EchoClient implements Protocol {
     if (!this.#overrun()) this.#log.debug("server closed connection");
     this.#drained?.resolve();
     this.#output.then(() => this.#settle(error));
+  }
+
+  /**
+   * The idle timeout (the client's `--idle-timeout`): ends the exchange at
+   * once; {@linkcode EchoClient.idleTimedOut} says why.
+   */
+  timeoutConnection(): void {
+    this.idleTimedOut = true;
+    this.#transport.abort();
   }
 
   /** Holds the source back until the write buffer drains. */

@@ -52,6 +52,8 @@ export interface LoadProgress {
   elapsed: number;
   /** Round trips per second over the last interval. */
   currentRate: number;
+  /** The 99th percentile of the round trips so far, in microseconds. */
+  p99Us: number;
 }
 
 /** The outcome of a load run. */
@@ -293,6 +295,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
         elapsed: (now - run.started) / 1000,
         currentRate: (run.roundTrips - last.roundTrips) /
           ((now - last.at) / 1000),
+        p99Us: run.latencies.percentile(0.99),
       });
       last = { at: now, roundTrips: run.roundTrips };
     }, 1000)
@@ -386,12 +389,13 @@ export function formatSummary(s: LoadSummary): string {
  *
  * @example
  * ```ts ignore
- * formatProgress(progress, 10); // "12,345 round trips  45,678/s  3.0 s / 10 s"
+ * formatProgress(progress, 10);
+ * // "3.0 s / 10 s  12,345 round trips  45,678/s  p99 412 µs"
  * ```
  */
 export function formatProgress(p: LoadProgress, duration: number): string {
-  const remaining = duration > 0 ? ` / ${duration} s` : " s";
-  return `${num(p.roundTrips)} round trips  ${num(p.currentRate)}/s  ${
-    p.elapsed.toFixed(1)
-  }${remaining}`;
+  const total = duration > 0 ? ` s / ${duration} s` : " s";
+  return `${p.elapsed.toFixed(1)}${total}  ${num(p.roundTrips)} round trips  ${
+    num(p.currentRate)
+  }/s  p99 ${num(p.p99Us)} µs`;
 }

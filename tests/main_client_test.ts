@@ -518,3 +518,170 @@ Deno.test("client: --stdin --timeout ends at the deadline while standard input s
     server.close();
   }
 });
+
+Deno.test("client: --idle-timeout gives up on a silent server in one line, exit 1", async () => {
+  using server = silentServer();
+  const result = await runClient(server.port, [
+    "--idle-timeout",
+    "0.5",
+    "--log-level",
+    "warning",
+  ]);
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.lines, [
+    `main: 127.0.0.1 port ${server.port} sent and took nothing for 0.5 s (--idle-timeout)`,
+  ]);
+});
+
+Deno.test("client: --retry waits for a server that starts later, then exchanges once", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close(); // nothing listens there now
+  const client = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      projectFile("main_client.ts"),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--retry",
+      "60",
+      "--log-level",
+      "info",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const lines: string[] = [];
+  const reader = client.stderr.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let pending = "";
+  // The first refusal, logged with the wait before the next attempt.
+  while (!lines.some((l) => l.includes("trying again in"))) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    pending += value;
+    const parts = pending.split("\n");
+    pending = parts.pop()!;
+    lines.push(...parts);
+  }
+  assert.match(
+    lines[0],
+    new RegExp(
+      `^main: cannot connect to 127\\.0\\.0\\.1 port ${port}: connection refused; trying again in 0\\.\\d s$`,
+    ),
+  );
+  const server = await ServerProcess.spawn(
+    [Deno.execPath(), "run", "--allow-net", projectFile("main_server.ts")],
+    ["--host", "127.0.0.1", "--port", String(port)],
+  );
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      pending += value;
+    }
+    assert.equal((await client.status).code, 0);
+    await server.waitForLine((l) => l.endsWith("received EOF"));
+    assert.equal(
+      server.lines.filter((l) => l.endsWith("connection accepted")).length,
+      1,
+      "one connection, no attempt after it",
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("client: --retry gives up after its time with the last error, exit 1", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const result = await runClient(port, [
+    "--retry",
+    "0.5",
+    "--log-level",
+    "warning",
+  ]);
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.lines, [
+    `main: cannot connect to 127.0.0.1 port ${port}: connection refused`,
+  ]);
+});
+
+Deno.test("client: --retry and --idle-timeout are refused in load mode and with --udp", async () => {
+  for (
+    const [args, message] of [
+      [["--retry", "5", "--connections", "2"], "--retry is not for load mode"],
+      [
+        ["--idle-timeout", "5", "--duration", "1"],
+        "--idle-timeout is not for load mode",
+      ],
+      [["--udp", "--retry", "5"], "--udp cannot be used with --retry"],
+      [["--retry=-1"], "--retry must be a number of seconds >= 0, got '-1'"],
+    ] as const
+  ) {
+    const result = await runClient(1, [...args]);
+    assert.equal(result.code, 2, args.join(" "));
+    assert.equal(
+      result.lines[0],
+      `echo-client: ${message} (see 'deno run main_client.ts --help')`,
+    );
+  }
+});
+
+Deno.test("client: load mode on a terminal rewrites one progress line on stderr; with --json, none", async () => {
+  const server = await ServerProcess.start([
+    "--host",
+    "127.0.0.1",
+    "--log-level",
+    "warning",
+  ]);
+  try {
+    // `script` gives the client a terminal (util-linux).
+    const underTerminal = async (extra: string[]) => {
+      const command = [
+        Deno.execPath(),
+        "run",
+        "--allow-net",
+        projectFile("main_client.ts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(server.port),
+        "--connections",
+        "2",
+        "--duration",
+        "2.5",
+        ...extra,
+      ].map((word) => `'${word}'`).join(" ");
+      const { code, stdout } = await new Deno.Command("script", {
+        args: ["-qefc", command, "/dev/null"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      return { code, text: new TextDecoder().decode(stdout) };
+    };
+    const plain = await underTerminal([]);
+    assert.equal(plain.code, 0, plain.text);
+    const progress = plain.text.split("\r\x1b[K").filter((part) =>
+      / round trips /.test(part)
+    );
+    assert.ok(progress.length >= 2, JSON.stringify(plain.text));
+    assert.match(
+      progress[0],
+      /^1\.\d s \/ 2\.5 s {2}[\d,]+ round trips {2}[\d,]+\/s {2}p99 [\d,]+ µs$/,
+    );
+    const json = await underTerminal(["--json"]);
+    assert.equal(json.code, 0, json.text);
+    assert.ok(!json.text.includes("\x1b[K"), JSON.stringify(json.text));
+  } finally {
+    await server.stop();
+  }
+});
