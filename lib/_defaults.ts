@@ -102,5 +102,5 @@ export const RETRY_FACTOR = 1.6;
 /** The longest a reconnecting client waits between attempts: an hour. */
 export const RETRY_MAX_DELAY = 3600;
 
-/** How far each retry delay is spread at random: ±20 %. */
+/** How far each retry delay is spread at random: +-20 %. */
 export const RETRY_JITTER = 0.2;

@@ -269,7 +269,7 @@ for _ in range(100):
     // After all that, the seed's exchange still works.
     await echoExact(port, new TextEncoder().encode("still here"));
     const idle = server.lines.filter((l) =>
-      l.includes("Closing idle connection")
+      l.includes("Closed idle connection")
     );
     console.log(
       `  hostile peers: ${idle.length} idle connections closed; server log has ${server.lines.length} lines`,
