@@ -206,8 +206,37 @@ export async function threadTimes(pid: number): Promise<ThreadTime[]> {
 export async function buildLoadgen(): Promise<string> {
   const loadgen = `${HERE}bin/loadgen`;
   await Deno.mkdir(`${HERE}bin`, { recursive: true });
-  await run("cc", ["-O2", "-o", loadgen, `${HERE}loadgen.c`]);
+  // With TLS where OpenSSL's headers are installed (libssl-dev), else plain.
+  const tls = await works("cc", [
+    "-O2",
+    "-DWITH_TLS",
+    "-o",
+    loadgen,
+    `${HERE}loadgen.c`,
+    "-lssl",
+    "-lcrypto",
+  ]);
+  if (!tls) await run("cc", ["-O2", "-o", loadgen, `${HERE}loadgen.c`]);
   return loadgen;
+}
+
+/**
+ * Whether the load generator speaks TLS (built with OpenSSL).
+ *
+ * @example
+ * ```ts ignore
+ * import { buildLoadgen, loadgenHasTls } from "./_process.ts";
+ *
+ * console.log(await loadgenHasTls(await buildLoadgen()));
+ * ```
+ */
+export async function loadgenHasTls(loadgen: string): Promise<boolean> {
+  const out = await new Deno.Command(loadgen, {
+    args: ["pingpong", "127.0.0.1", "1", "0", "1", "0", "tls"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return !new TextDecoder().decode(out.stderr).includes("built without TLS");
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * The project's EchoServer for the benchmark: `deno run --allow-net
- * bench/lib_echo.ts [LEVEL]` listens on a free loopback port, logs at LEVEL
- * (default warning) to standard error, and prints `listening on PORT`.
+ * bench/lib_echo.ts [LEVEL] [--tls CERT KEY]` listens on a free loopback
+ * port (serving TLS with the PEM files CERT and KEY, which needs
+ * --allow-read), logs at LEVEL (default warning) to standard error, and
+ * prints `listening on PORT`.
  *
  * @module
  */
@@ -10,9 +12,21 @@ import { createServer } from "@protocols/core";
 import { EchoServer } from "../echo/echo.ts";
 import { configureLogging, type LogLevel } from "../echo/logging.ts";
 
-configureLogging({ level: (Deno.args[0] ?? "warning") as LogLevel });
+const tlsAt = Deno.args.indexOf("--tls");
+const level = Deno.args.find((arg, i) =>
+  tlsAt < 0 || (i !== tlsAt && i !== tlsAt + 1 && i !== tlsAt + 2)
+);
+configureLogging({ level: (level ?? "warning") as LogLevel });
 const server = await createServer(() => new EchoServer(), {
   hostname: "127.0.0.1",
   port: 0,
+  ...(tlsAt >= 0
+    ? {
+      tls: {
+        cert: await Deno.readTextFile(Deno.args[tlsAt + 1]),
+        key: await Deno.readTextFile(Deno.args[tlsAt + 2]),
+      },
+    }
+    : {}),
 });
 console.log(`listening on ${server.addrs[0].port}`);

@@ -2,10 +2,13 @@
  * loadgen: the benchmark's load generator, small and single-threaded
  * (epoll) so that it is never the bottleneck and can be pinned to one core.
  *
- *   loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS [lines]
+ *   loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS [lines|tls]
  *       each connection sends SIZE bytes, waits for all of them to come
  *       back (checked byte for byte), and repeats, for SECONDS; with
- *       "lines", each message is one line ending in '\n'.
+ *       "lines", each message is one line ending in '\n'; with "tls", each
+ *       connection speaks TLS (OpenSSL; built with -DWITH_TLS only). The
+ *       server's certificate is not verified: the load generator measures
+ *       the server, it does not trust it.
  *   loadgen stream HOST PORT BYTES
  *       one connection sends BYTES of pseudo-random data while reading the
  *       echo, half-closes, reads to EOF; every byte is checked.
@@ -31,6 +34,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef WITH_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 static double now(void) {
   struct timespec ts;
@@ -95,6 +102,7 @@ static void cpu(double *user, double *sys) {
 
 struct conn {
   int fd;
+  void *ssl; /* an SSL*, with "tls" */
   size_t sent, received;
   uint32_t round;
   uint32_t events; /* what epoll watches for now */
@@ -108,6 +116,65 @@ static void watch(int ep, struct conn *c, int id, uint32_t events) {
   struct epoll_event ev = {.events = events, .data.u32 = id};
   epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
   c->events = events;
+}
+
+/* With "tls": every connection's TLS settings. */
+static void *tls_ctx = NULL;
+
+/* Starts TLS on a connected, still blocking socket (handshake done here,
+ * before the clock starts); exits on failure. */
+static void *tls_start(int fd) {
+#ifdef WITH_TLS
+  SSL *ssl = SSL_new(tls_ctx);
+  SSL_set_fd(ssl, fd);
+  if (SSL_connect(ssl) != 1) {
+    fprintf(stderr, "loadgen: TLS handshake failed\n");
+    ERR_print_errors_fp(stderr);
+    exit(1);
+  }
+  return ssl;
+#else
+  (void)fd;
+  fprintf(stderr, "loadgen: built without TLS (needs libssl-dev)\n");
+  exit(2);
+#endif
+}
+
+/* write/read on a connection, plain or TLS: bytes moved, -2 when it would
+ * block, else <= 0 for an error or the end (read). */
+static ssize_t io_write(struct conn *c, const void *buf, size_t n) {
+#ifdef WITH_TLS
+  if (c->ssl) {
+    int r = SSL_write(c->ssl, buf, (int)n);
+    if (r > 0) return r;
+    int e = SSL_get_error(c->ssl, r);
+    return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? -2 : -1;
+  }
+#endif
+  ssize_t w = write(c->fd, buf, n);
+  return w < 0 && errno == EAGAIN ? -2 : w;
+}
+
+static ssize_t io_read(struct conn *c, void *buf, size_t n) {
+#ifdef WITH_TLS
+  if (c->ssl) {
+    int r = SSL_read(c->ssl, buf, (int)n);
+    if (r > 0) return r;
+    int e = SSL_get_error(c->ssl, r);
+    return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? -2 : -1;
+  }
+#endif
+  ssize_t r = read(c->fd, buf, n);
+  return r < 0 && errno == EAGAIN ? -2 : r;
+}
+
+static void conn_close(struct conn *c) {
+#ifdef WITH_TLS
+  if (c->ssl) SSL_free(c->ssl);
+  c->ssl = NULL;
+#endif
+  close(c->fd);
+  c->fd = -1;
 }
 
 /* A connection's message: a fixed pattern made once, with the round number
@@ -143,7 +210,14 @@ static int pingpong(const char *host, const char *port, int n, size_t size,
   unsigned char *inbuf = malloc(size > 65536 ? size : 65536);
   int ep = epoll_create1(0);
   for (int i = 0; i < n; i++) {
-    conns[i].fd = connect_to(host, port, 1);
+    if (tls_ctx) {
+      conns[i].fd = connect_to(host, port, 0);
+      conns[i].ssl = tls_start(conns[i].fd);
+      int flags = fcntl(conns[i].fd, F_GETFL);
+      if (fcntl(conns[i].fd, F_SETFL, flags | O_NONBLOCK) < 0) die("O_NONBLOCK");
+    } else {
+      conns[i].fd = connect_to(host, port, 1);
+    }
     expect[i] = malloc(size);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = i};
     epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
@@ -170,28 +244,33 @@ static int pingpong(const char *host, const char *port, int n, size_t size,
       int id = events[e].data.u32;
       if (c->fd < 0) continue;
       if ((events[e].events & EPOLLOUT) && c->sent < size) {
-        ssize_t w = write(c->fd, expect[id] + c->sent, size - c->sent);
+        ssize_t w = io_write(c, expect[id] + c->sent, size - c->sent);
         if (w > 0) c->sent += w;
-        else if (w < 0 && errno != EAGAIN) { errors++; close(c->fd); c->fd = -1; open--; continue; }
+        else if (w != -2) { errors++; conn_close(c); open--; continue; }
         if (c->sent == size) watch(ep, c, id, EPOLLIN);
       }
-      if (events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        ssize_t r = read(c->fd, inbuf, size - c->received);
+      /* TLS may hold decrypted bytes the socket no longer signals: read
+       * until it would block. */
+      for (int more = 1; more && c->fd >= 0 &&
+                         (events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR));
+           more = c->ssl != NULL) {
+        ssize_t r = io_read(c, inbuf, size - c->received);
         if (r <= 0) {
-          if (r < 0 && errno == EAGAIN) continue;
-          errors++; close(c->fd); c->fd = -1; open--; continue;
+          if (r == -2) break;
+          errors++; conn_close(c); open--; break;
         }
         if (memcmp(inbuf, expect[id] + c->received, r) != 0) mismatches++;
         c->received += r;
         if (c->received == size) {
-          record(t - c->started);
+          /* (TLS reads on past the event: its own time then.) */
+          record((c->ssl ? now() : t) - c->started);
           round_trips++;
-          if (stopping) { close(c->fd); c->fd = -1; open--; continue; }
+          if (stopping) { conn_close(c); open--; break; }
           c->round++;
           fill(expect[id], size, id, c->round);
           c->sent = c->received = 0;
           c->started = now();
-          ssize_t w = write(c->fd, expect[id], size);
+          ssize_t w = io_write(c, expect[id], size);
           if (w > 0) c->sent = w;
           watch(ep, c, id, c->sent < size ? EPOLLIN | EPOLLOUT : EPOLLIN);
         }
@@ -313,9 +392,19 @@ static int idle(const char *host, const char *port, int n) {
 int main(int argc, char **argv) {
   struct rlimit rl = {65536, 65536};
   setrlimit(RLIMIT_NOFILE, &rl);
-  if ((argc == 7 || (argc == 8 && strcmp(argv[7], "lines") == 0)) &&
+  if ((argc == 7 || (argc == 8 && (strcmp(argv[7], "lines") == 0 ||
+                                    strcmp(argv[7], "tls") == 0))) &&
       strcmp(argv[1], "pingpong") == 0) {
-    lines = argc == 8;
+    lines = argc == 8 && strcmp(argv[7], "lines") == 0;
+    if (argc == 8 && strcmp(argv[7], "tls") == 0) {
+#ifdef WITH_TLS
+      tls_ctx = SSL_CTX_new(TLS_client_method());
+      SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+      SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
+#else
+      tls_start(-1);
+#endif
+    }
     return pingpong(argv[2], argv[3], atoi(argv[4]), strtoul(argv[5], 0, 10), atof(argv[6]));
   }
   if (argc == 5 && strcmp(argv[1], "stream") == 0)
@@ -323,7 +412,7 @@ int main(int argc, char **argv) {
   if (argc == 5 && strcmp(argv[1], "idle") == 0)
     return idle(argv[2], argv[3], atoi(argv[4]));
   fprintf(stderr,
-          "usage: loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS [lines]\n"
+          "usage: loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS [lines|tls]\n"
           "       loadgen stream HOST PORT BYTES\n"
           "       loadgen idle HOST PORT CONNECTIONS\n");
   return 2;

@@ -35,6 +35,7 @@ import {
   buildLoadgen,
   cpuModel,
   failingAs,
+  loadgenHasTls,
   pinning,
   readUntil,
   run,
@@ -105,6 +106,8 @@ interface ServerSpec {
   env?: Record<string, string>;
   /** A row the project's claims rest on: measured on more processes. */
   headline?: boolean;
+  /** Serves TLS: measured on the TLS ping-pong figures only. */
+  tls?: boolean;
 }
 
 // An OTLP/HTTP receiver on loopback for the telemetry row: it takes the
@@ -177,6 +180,54 @@ const SERVERS: ServerSpec[] = [
   { name: "Node net", cmd: ["node", `${HERE}node_echo.mjs`] },
   { name: "asyncio", cmd: [python, `${HERE}asyncio_echo.py`] },
 ];
+// The TLS rows: the library's EchoServer over TLS, and Node's TLS echo as
+// the anchor, with a certificate made here (openssl) for the run.
+const hasTls = await loadgenHasTls(loadgen) &&
+  await works("openssl", ["version"]);
+if (hasTls) {
+  const cert = `${HERE}bin/bench_cert.pem`;
+  const key = `${HERE}bin/bench_key.pem`;
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+    "-days",
+    "2",
+    "-subj",
+    "/CN=localhost",
+  ]);
+  SERVERS.push(
+    {
+      name: "EchoServer (lib), TLS",
+      cmd: [
+        deno,
+        "run",
+        "--allow-net",
+        "--allow-read",
+        `${HERE}lib_echo.ts`,
+        "--tls",
+        cert,
+        key,
+      ],
+      tls: true,
+    },
+    {
+      name: "Node tls",
+      cmd: ["node", `${HERE}node_tls_echo.mjs`, cert, key],
+      tls: true,
+    },
+  );
+} else {
+  console.log(
+    "TLS rows: skipped (the load generator needs OpenSSL's headers: apt-get install libssl-dev; and openssl)",
+  );
+}
 if (hasUvloop) {
   SERVERS.push({
     name: "uvloop",
@@ -192,6 +243,8 @@ const PINGPONG = [
   { key: "1k x10", size: 1024, connections: 10 },
   { key: "16k x10", size: 16384, connections: 10 },
   { key: "1k x100", size: 1024, connections: 100 },
+  { key: "1k x10 tls", size: 1024, connections: 10 },
+  { key: "16k x10 tls", size: 16384, connections: 10 },
 ];
 
 /** A running server: its pid and port. */
@@ -199,6 +252,7 @@ interface Running {
   child: Deno.ChildProcess;
   port: number;
   lines: boolean;
+  tls: boolean;
 }
 
 async function start(spec: ServerSpec): Promise<Running> {
@@ -218,7 +272,12 @@ async function start(spec: ServerSpec): Promise<Running> {
     `${spec.name} did not start`,
   );
   await reader.cancel();
-  return { child, port: Number(port), lines: spec.lines === true };
+  return {
+    child,
+    port: Number(port),
+    lines: spec.lines === true,
+    tls: spec.tls === true,
+  };
 }
 
 /** The process's CPU time so far, in seconds: all its threads'. */
@@ -253,7 +312,7 @@ async function pingpongRun(
     String(connections),
     String(size),
     String(seconds),
-    ...(server.lines ? ["lines"] : []),
+    ...(server.lines ? ["lines"] : server.tls ? ["tls"] : []),
   ]);
   const after = await cpuSeconds(server.child.pid);
   if (result.mismatches || result.errors) {
@@ -395,8 +454,10 @@ console.log(
 const specs = SERVERS.filter((spec) =>
   !flags.only || flags.only.includes(spec.name)
 );
+// A TLS server takes part in the TLS figures only, and only it does.
 const wanted = (spec: ServerSpec, key: string) =>
-  !spec.only || spec.only.includes(key);
+  (spec.tls === true) === key.endsWith(" tls") &&
+  (!spec.only || spec.only.includes(key));
 const baseline = specs.findIndex((spec) => spec.name === BASELINE);
 const copying = specs.findIndex((spec) => spec.name === COPYING_BASELINE);
 const running: Running[][] = []; // each server's processes
