@@ -323,11 +323,12 @@ Deno.test("createServer rejects bad limits with a RangeError", async () => {
   );
 });
 
-Deno.test("handshakeTimeout closes a connection that sends no PROXY header", async () => {
+Deno.test("handshakeTimeout (10 s by default, on the clock) closes a connection that sends no PROXY header", async () => {
+  const clock = new FakeClock();
   const server = await createServer(echo, {
     hostname: "127.0.0.1",
     proxyProtocol: true,
-    handshakeTimeout: 0.2,
+    clock,
   });
   const conn = await Deno.connect({
     hostname: "127.0.0.1",
@@ -335,6 +336,10 @@ Deno.test("handshakeTimeout closes a connection that sends no PROXY header", asy
   });
   try {
     await waitFor(() => server.connectionCount === 1, "accepted");
+    await waitFor(() => clock.pending === 1, "the header's deadline");
+    clock.advance(9.9);
+    assert.equal(server.connectionCount, 1, "not before 10 s");
+    clock.advance(0.1);
     // The server closes it: the read ends without a byte.
     assert.equal(await conn.read(new Uint8Array(1)), null);
     assert.equal(server.connectionCount, 0);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RecordingProtocol } from "./testing.ts";
+import { FakeClock, RecordingProtocol } from "./testing.ts";
 import { createConnection } from "./connection.ts";
 import { createServer } from "./server.ts";
 import type { Protocol } from "./protocol.ts";
@@ -294,14 +294,19 @@ Deno.test("startTls gives up a handshake the server never answers at handshakeTi
   using server = silentServer();
   const client = new RecordingProtocol();
   client.onMade = (self) => self.transport.pauseReading();
+  const clock = new FakeClock();
   const { transport } = await createConnection(() => client, {
     hostname: "127.0.0.1",
     port: server.port,
+    clock,
   });
-  const error = await within10s(transport.startTls({ handshakeTimeout: 0.2 }))
+  const upgrading = transport.startTls({ handshakeTimeout: 20 })
     .catch((e) => e);
+  await waitFor(() => clock.pending === 1, "the handshake's deadline");
+  clock.advance(20);
+  const error = await within10s(upgrading);
   assert.ok(error instanceof Deno.errors.TimedOut, String(error));
-  assert.equal(error.message, "TLS handshake not done within 0.2 s");
+  assert.equal(error.message, "TLS handshake not done within 20 s");
   assert.equal(await client.lost.promise, error, "the connection is lost");
 });
 
@@ -551,15 +556,18 @@ Deno.test("startTls on a server's connection: a handshake that never comes ends 
   const { cert, key } = await testCerts();
   const upgrades: Promise<SocketTransport>[] = [];
   const lost: Promise<Error | null>[] = [];
+  const clock = new FakeClock();
   await using server = await createServer(
-    startTlsEcho({ cert, key, handshakeTimeout: 0.3 }, upgrades, lost),
-    { hostname: "127.0.0.1" },
+    startTlsEcho({ cert, key, handshakeTimeout: 30 }, upgrades, lost),
+    { hostname: "127.0.0.1", clock },
   );
   const conn = await Deno.connect({
     hostname: "127.0.0.1",
     port: server.addrs[0].port,
   });
   await askStartTls(conn);
+  await waitFor(() => clock.pending === 1, "the handshake's deadline");
+  clock.advance(30);
   const error = await within10s(upgrades[0].catch((e) => e));
   assert.ok(error instanceof Deno.errors.TimedOut, String(error));
   assert.equal(await lost[0], error);
