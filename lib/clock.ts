@@ -4,6 +4,9 @@
  * delays, the idle sweeper, a server's accept backoff) is set on the clock
  * given as the `clock` option, {@linkcode systemClock} by default; a test
  * gives a `FakeClock` (from `@protocols/core/testing`) and moves time itself.
+ * Two waits stay on the system's time: the second a closing TLS connection
+ * gives its close_notify to be written, and the once-a-second throttle of
+ * repeated log lines.
  *
  * @module
  */
