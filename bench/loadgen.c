@@ -2,10 +2,11 @@
  * loadgen: the benchmark's load generator, small and single-threaded
  * (epoll) so that it is never the bottleneck and can be pinned to one core.
  *
- *   loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS [lines|tls]
+ *   loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS [lines|prefixed|tls]
  *       each connection sends SIZE bytes, waits for all of them to come
  *       back (checked byte for byte), and repeats, for SECONDS; with
- *       "lines", each message is one line ending in '\n'; with "tls", each
+ *       "lines", each message is one line ending in '\n'; with "prefixed",
+ *       its first 4 bytes are the big-endian length of the rest; with "tls", each
  *       connection speaks TLS (OpenSSL; built with -DWITH_TLS only). The
  *       server's certificate is not verified: the load generator measures
  *       the server, it does not trust it.
@@ -183,6 +184,9 @@ static void conn_close(struct conn *c) {
 /* With "lines", each message is a line: lowercase letters, the round stamped
  * as capital letters, and a final '\n' (no other '\n' in it). */
 static int lines = 0;
+/* With "prefixed", each message is a 4-byte big-endian length and the rest
+ * (the round stamped after the length). */
+static int prefixed = 0;
 
 static void fill(unsigned char *buf, size_t size, int id, uint32_t round) {
   if (round == 0)
@@ -195,11 +199,15 @@ static void fill(unsigned char *buf, size_t size, int id, uint32_t round) {
       buf[i] = (unsigned char)('A' + ((stamp[i] ^ id) & 15));
       if (size > 9) buf[size - 2 - i] = (unsigned char)('A' + (stamp[i] & 15));
     } else {
-      buf[i] = stamp[i] ^ (unsigned char)id;
+      buf[(prefixed ? 4 : 0) + i] = stamp[i] ^ (unsigned char)id;
       buf[size - 1 - i] = stamp[i];
     }
   }
   if (lines) buf[size - 1] = '\n';
+  if (prefixed) {
+    uint32_t n = (uint32_t)(size - 4);
+    buf[0] = n >> 24; buf[1] = n >> 16; buf[2] = n >> 8; buf[3] = n;
+  }
 }
 
 static int pingpong(const char *host, const char *port, int n, size_t size,
@@ -393,9 +401,15 @@ int main(int argc, char **argv) {
   struct rlimit rl = {65536, 65536};
   setrlimit(RLIMIT_NOFILE, &rl);
   if ((argc == 7 || (argc == 8 && (strcmp(argv[7], "lines") == 0 ||
+                                    strcmp(argv[7], "prefixed") == 0 ||
                                     strcmp(argv[7], "tls") == 0))) &&
       strcmp(argv[1], "pingpong") == 0) {
     lines = argc == 8 && strcmp(argv[7], "lines") == 0;
+    prefixed = argc == 8 && strcmp(argv[7], "prefixed") == 0;
+    if (prefixed && strtoul(argv[5], 0, 10) < 12) {
+      fprintf(stderr, "loadgen: prefixed messages need SIZE >= 12\n");
+      return 2;
+    }
     if (argc == 8 && strcmp(argv[7], "tls") == 0) {
 #ifdef WITH_TLS
       tls_ctx = SSL_CTX_new(TLS_client_method());
@@ -412,7 +426,7 @@ int main(int argc, char **argv) {
   if (argc == 5 && strcmp(argv[1], "idle") == 0)
     return idle(argv[2], argv[3], atoi(argv[4]));
   fprintf(stderr,
-          "usage: loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS [lines|tls]\n"
+          "usage: loadgen pingpong HOST PORT CONNECTIONS SIZE SECONDS [lines|prefixed|tls]\n"
           "       loadgen stream HOST PORT BYTES\n"
           "       loadgen idle HOST PORT CONNECTIONS\n");
   return 2;

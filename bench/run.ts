@@ -102,6 +102,10 @@ interface ServerSpec {
   only?: string[];
   /** Ping-pong messages are lines ('\n'-terminated, no other '\n'). */
   lines?: boolean;
+  /** Ping-pong messages carry a 4-byte big-endian length first. */
+  prefixed?: boolean;
+  /** The server names its port on stderr (`... port N`), not stdout. */
+  portOnStderr?: boolean;
   /** More environment for the server. */
   env?: Record<string, string>;
   /** A row the project's claims rest on: measured on more processes. */
@@ -173,12 +177,57 @@ const SERVERS: ServerSpec[] = [
     lines: true,
   },
   {
+    name: "streams echo (lib, read/write/drain)",
+    cmd: [deno, "run", "--allow-net", `${HERE}streams_echo.ts`],
+    only: ["1k x10", "16k x10", "1k x100"],
+  },
+  {
+    name: "readline echo (lib)",
+    cmd: [deno, "run", "--allow-net", `${HERE}readline_echo.ts`],
+    only: ["1k x10", "16k x10", "1k x100"],
+    lines: true,
+  },
+  {
+    name: "LengthPrefixedReceiver echo (lib)",
+    cmd: [deno, "run", "--allow-net", `${HERE}length_prefixed_echo.ts`],
+    only: ["1k x10", "16k x10", "1k x100"],
+    prefixed: true,
+  },
+  {
+    name: "echo server program",
+    cmd: [
+      deno,
+      "run",
+      "--allow-net",
+      "--allow-env=INIT_CWD",
+      `${ROOT}main_server.ts`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--log-level",
+      "warning",
+    ],
+    only: ["1k x10", "16k x10", "1k x100"],
+    portOnStderr: true,
+  },
+  {
     name: "EchoServer, debug log",
     cmd: [deno, "run", "--allow-net", `${HERE}lib_echo.ts`, "debug"],
     only: ["1k x10", "16k x10"],
   },
   { name: "Node net", cmd: ["node", `${HERE}node_echo.mjs`] },
+  {
+    name: "Node net, data events",
+    cmd: ["node", `${HERE}node_data_echo.mjs`],
+    only: ["1k x10", "16k x10", "1k x100"],
+  },
   { name: "asyncio", cmd: [python, `${HERE}asyncio_echo.py`] },
+  {
+    name: "asyncio streams",
+    cmd: [python, `${HERE}asyncio_streams_echo.py`],
+    only: ["1k x10", "16k x10", "1k x100"],
+  },
 ];
 // The TLS rows: the library's EchoServer over TLS, and Node's TLS echo as
 // the anchor, with a certificate made here (openssl) for the run.
@@ -252,6 +301,7 @@ interface Running {
   child: Deno.ChildProcess;
   port: number;
   lines: boolean;
+  prefixed: boolean;
   tls: boolean;
 }
 
@@ -260,22 +310,34 @@ async function start(spec: ServerSpec): Promise<Running> {
   const child = new Deno.Command(cmd, {
     args,
     stdin: "null",
-    stdout: "piped",
-    stderr: "null", // the debug-log row writes its log to /dev/null
+    stdout: spec.portOnStderr ? "null" : "piped",
+    // The debug-log row writes its log to /dev/null; a program that names
+    // its port on stderr has the rest of its log read and dropped.
+    stderr: spec.portOnStderr ? "piped" : "null",
     cwd: ROOT,
     env: spec.env ?? {},
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = (spec.portOnStderr ? child.stderr : child.stdout)
+    .pipeThrough(new TextDecoderStream()).getReader();
   const [, port] = await readUntil(
     reader,
-    /listening on (\d+)/,
+    spec.portOnStderr ? / port (\d+)/ : /listening on (\d+)/,
     `${spec.name} did not start`,
   );
-  await reader.cancel();
+  if (spec.portOnStderr) {
+    (async () => {
+      while (!(await reader.read().catch(() => ({ done: true }))).done) {
+        // dropped
+      }
+    })();
+  } else {
+    await reader.cancel();
+  }
   return {
     child,
     port: Number(port),
     lines: spec.lines === true,
+    prefixed: spec.prefixed === true,
     tls: spec.tls === true,
   };
 }
@@ -312,7 +374,13 @@ async function pingpongRun(
     String(connections),
     String(size),
     String(seconds),
-    ...(server.lines ? ["lines"] : server.tls ? ["tls"] : []),
+    ...(server.lines
+      ? ["lines"]
+      : server.prefixed
+      ? ["prefixed"]
+      : server.tls
+      ? ["tls"]
+      : []),
   ]);
   const after = await cpuSeconds(server.child.pid);
   if (result.mismatches || result.errors) {
