@@ -214,6 +214,7 @@ export class SocketTransport implements Transport {
   #queue: Uint8Array[] = []; // waiting behind the write in flight
   #queued = 0; // bytes written but not yet accepted by the socket
   #inFlight: Uint8Array | null = null; // handed to conn.write, not yet done
+  #gathering = false; // writelines() queues its chunks, then sends them joined
 
   // The memory a plain Protocol's chunks are read into (see #readCopies).
   #slabs: ReadSlabs | null = null;
@@ -693,13 +694,31 @@ export class SocketTransport implements Transport {
     if (isEmptyWrite(data)) return;
     writeQueued(data);
     this.#queued += data.byteLength;
-    if (this.#inFlight) this.#queue.push(data);
+    if (this.#inFlight || this.#gathering) this.#queue.push(data);
     else this.#send(data);
     if (this.#flow.grew(this.#queued)) this.#callFlowControl("pauseWriting");
   }
 
+  /**
+   * Writes the chunks as {@linkcode SocketTransport.write} does each, but
+   * hands them to the socket together: one joined write (up to 256 KiB),
+   * not a system call and a TCP segment per chunk, as asyncio's `writelines`
+   * joins them. A length prefix and its message go out as one.
+   */
   writelines(chunks: Iterable<Uint8Array | string>): void {
-    for (const chunk of chunks) this.write(chunk);
+    if (this.#inFlight) {
+      for (const chunk of chunks) this.write(chunk);
+      return;
+    }
+    this.#gathering = true;
+    try {
+      for (const chunk of chunks) this.write(chunk);
+    } finally {
+      this.#gathering = false;
+    }
+    if (!this.#inFlight && this.#queue.length > 0 && !this.#lost) {
+      this.#send(this.#takeChunk());
+    }
   }
 
   release(data: Uint8Array): void {

@@ -600,3 +600,24 @@ Deno.test("a released chunk's memory comes back once a lost connection's write o
   assert.equal(chunk.byteLength, 0, "the chunk's slab never came back");
   fromSource.abort();
 });
+
+Deno.test("writelines hands its chunks to the socket as one write, as asyncio joins them", async () => {
+  const written: Uint8Array[] = [];
+  const stream = new ScriptedStream();
+  stream.write = (data: Uint8Array) => {
+    written.push(data.slice());
+    return Promise.resolve(data.byteLength);
+  };
+  const transport = SocketTransport.start(stream, {});
+  transport.writelines([
+    new Uint8Array([0, 0, 0, 3]),
+    new TextEncoder().encode("abc"),
+  ]);
+  transport.write("more"); // behind the write in flight
+  await waitFor(() => written.length === 2, "both writes");
+  assert.deepEqual(written, [
+    new Uint8Array([0, 0, 0, 3, 97, 98, 99]),
+    new TextEncoder().encode("more"),
+  ]);
+  transport.abort();
+});
