@@ -13,7 +13,7 @@ import { EchoServer } from "../echo/echo.ts";
 import { configureLogging, type LogLevel } from "../echo/logging.ts";
 
 const tlsAt = Deno.args.indexOf("--tls");
-const level = Deno.args.find((arg, i) =>
+const level = Deno.args.find((_arg, i) =>
   tlsAt < 0 || (i !== tlsAt && i !== tlsAt + 1 && i !== tlsAt + 2)
 );
 configureLogging({ level: (level ?? "warning") as LogLevel });
