@@ -6,6 +6,7 @@ import {
   type Server,
   startServer,
   StreamReader,
+  type StreamWriter,
 } from "./mod.ts";
 import { MemoryTransport } from "./testing.ts";
 import {
@@ -248,6 +249,69 @@ Deno.test("a reader nobody reads stops the peer by TCP; memory stays bounded", a
       buffered > 0 && buffered <= 2 * 64 * 1024 + 128 * 1024,
       `${buffered}`,
     );
+    conn.close();
+    await writing;
+  } finally {
+    await server.close();
+    server.abortClients();
+    await server.waitClosed();
+  }
+});
+
+Deno.test("a readline echo whose peer sends 100 MB of lines and reads none back keeps its memory bounded", async () => {
+  let serverWriter: StreamWriter | undefined;
+  const lines = Promise.withResolvers<void>();
+  const server = await startServer(async (reader, writer) => {
+    serverWriter = writer;
+    lines.resolve();
+    try {
+      while (true) {
+        const line = await reader.readline();
+        if (line.byteLength === 0) break;
+        writer.write(line);
+        await writer.drain();
+      }
+    } catch {
+      // The peer hangs up at the end of the test, with drain() waiting.
+    }
+  }, { hostname: "127.0.0.1", limit: 64 * 1024 });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addrs[0].port,
+  });
+  try {
+    // 100 MB in 1 MiB writes of 1 KiB lines; the echo is never read.
+    const line = new TextEncoder().encode("y".repeat(1023) + "\n");
+    const block = new Uint8Array(1024 * 1024);
+    for (let at = 0; at < block.length; at += line.length) block.set(line, at);
+    let written = 0;
+    const writing = (async () => {
+      while (written < 100_000_000) {
+        await writeAll(conn, block);
+        written += block.length;
+      }
+    })().catch(() => {});
+    await lines.promise;
+    let last = -1;
+    await waitFor(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const still = written === last;
+        last = written;
+        return still && written > 0;
+      },
+      "the writer stalls",
+      20_000,
+    );
+    assert.ok(written < 100_000_000, `${written} bytes went through`);
+    // The echo waits in the write buffer, at most one line past the
+    // high-water mark; reading stopped; the rest is in the kernel's buffers.
+    const transport = serverWriter!.transport;
+    assert.ok(
+      transport.getWriteBufferSize() <= 64 * 1024 + line.length,
+      `${transport.getWriteBufferSize()} bytes buffered`,
+    );
+    assert.equal(transport.isReading(), false, "reading paused");
     conn.close();
     await writing;
   } finally {
