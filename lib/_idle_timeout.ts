@@ -61,6 +61,7 @@ export class IdleTimeout {
   /** The transport's counter of completed reads and writes. */
   readonly ioCount: () => number;
   #expired: (seconds: number) => void;
+  #ended = false;
 
   constructor(
     clock: Clock,
@@ -83,22 +84,28 @@ export class IdleTimeout {
   }
 
   /**
-   * Starts (or restarts, from now) the timeout; `null` or 0 stops it.
+   * Starts (or restarts, from now) the timeout; `null` or 0 stops it. Once
+   * {@linkcode IdleTimeout.end} has been called, only checks `seconds`.
    *
+   * @param option what a `RangeError` names (default `setIdleTimeout()`).
    * @throws {RangeError} when `seconds` is negative or not finite.
    */
-  set(seconds: number | null): void {
-    checkIdleSeconds(seconds, "setIdleTimeout()");
-    this.stop();
-    if (seconds === null || seconds === 0) return;
+  set(seconds: number | null, option = "setIdleTimeout()"): void {
+    checkIdleSeconds(seconds, option);
+    this.#sweeper?.delete(this);
+    this.#sweeper = null;
+    if (this.#ended || seconds === null || seconds === 0) return;
     this.#sweeper = sweeperFor(this.#clock, seconds);
     this.#sweeper.add(this);
   }
 
-  /** Stops the timeout (the connection is over). */
-  stop(): void {
-    this.#sweeper?.delete(this);
-    this.#sweeper = null;
+  /**
+   * Stops the timeout for good: the connection is over or handed to
+   * another transport. `expired` is not called after this.
+   */
+  end(): void {
+    this.#ended = true;
+    this.set(null);
   }
 
   /** Called by the sweeper: the watch is over; the transport acts. */
@@ -107,4 +114,12 @@ export class IdleTimeout {
     this.#sweeper = null;
     this.#expired(seconds);
   }
+}
+
+/**
+ * What a connection without `timeoutConnection` is lost to when its idle
+ * timeout of `seconds` expires.
+ */
+export function idleTimedOut(seconds: number): Deno.errors.TimedOut {
+  return new Deno.errors.TimedOut(`no traffic for ${seconds} s`);
 }

@@ -20,7 +20,7 @@ import {
   type Protocol,
 } from "./protocol.ts";
 import { WriteFlowControl } from "./_flow_control.ts";
-import { checkIdleSeconds, IdleTimeout } from "./_idle_timeout.ts";
+import { idleTimedOut, IdleTimeout } from "./_idle_timeout.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { ReadSize } from "./_read_size.ts";
 import {
@@ -298,9 +298,8 @@ export class SocketTransport implements Transport {
     options: SocketTransportOptions = {},
   ): SocketTransport {
     preloadLogTape();
-    checkIdleSeconds(options.idleTimeout);
     const transport = new SocketTransport(conn, protocol, options);
-    transport.#idle.set(options.idleTimeout ?? null);
+    transport.#idle.set(options.idleTimeout ?? null, "idleTimeout");
     transport.#setNoDelay();
     transport.#run(true);
     return transport;
@@ -426,6 +425,9 @@ export class SocketTransport implements Transport {
       throw error;
     }
     this.#detached = true;
+    // The connection's idle timeout goes on with the new transport.
+    const idleSeconds = this.#idle.seconds;
+    this.#idle.end();
     this.#closing = true;
     this.#wake?.();
     try {
@@ -456,8 +458,7 @@ export class SocketTransport implements Transport {
         extra: { ...this.#options.extra, ...extra },
       });
       upgraded.#flow = new WriteFlowControl(this.#flow.limits);
-      upgraded.#idle.set(this.#idle.seconds);
-      this.#idle.stop();
+      upgraded.#idle.set(idleSeconds);
       upgraded.#bytesIn = this.#bytesIn;
       upgraded.#bytesOut = this.#bytesOut;
       this.#upgradedTo = upgraded;
@@ -650,7 +651,7 @@ export class SocketTransport implements Transport {
     if (this.#lost || this.#detached) return;
     this.#lost = true;
     this.#lostTo = error;
-    this.#idle.stop();
+    this.#idle.end();
     this.#drain?.resolve();
     this.#closing = true;
     // Dropped, never handed to the socket: their memory is free. (The write
@@ -952,10 +953,6 @@ export class SocketTransport implements Transport {
   }
 
   setIdleTimeout(seconds: number | null): void {
-    if (this.#lost || this.#detached) {
-      checkIdleSeconds(seconds, "setIdleTimeout()");
-      return;
-    }
     this.#idle.set(seconds);
   }
 
@@ -965,7 +962,6 @@ export class SocketTransport implements Transport {
 
   /** The idle timeout expired: the protocol's say, or an abort. */
   #timedOut(seconds: number): void {
-    if (this.#lost || this.#detached) return;
     this.#idleExpired = seconds;
     const protocol = this.#protocol;
     if (protocol.timeoutConnection) {
@@ -980,7 +976,7 @@ export class SocketTransport implements Transport {
       peer: addrText(this.#conn.remoteAddr),
       seconds,
     });
-    this.#finish(new Deno.errors.TimedOut(`no traffic for ${seconds} s`));
+    this.#finish(idleTimedOut(seconds));
   }
 
   getWriteBufferSize(): number {

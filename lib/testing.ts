@@ -20,7 +20,7 @@ import {
   writeSent,
 } from "./_read_slabs.ts";
 import type { ExtraInfo, Transport, WriteBufferLimits } from "./transport.ts";
-import { checkIdleSeconds, IdleTimeout } from "./_idle_timeout.ts";
+import { idleTimedOut, IdleTimeout } from "./_idle_timeout.ts";
 import { type Clock, systemClock } from "./clock.ts";
 
 export { FakeClock } from "./fake_clock.ts";
@@ -335,7 +335,7 @@ export class MemoryTransport implements Transport {
   #finish(error: Error | null): void {
     if (this.#lost) return;
     this.#lost = true;
-    this.#idle.stop();
+    this.#idle.end();
     for (const dropped of this.#pending) writeSent(dropped);
     this.#pending = [];
     this.#pendingSize = 0;
@@ -395,8 +395,7 @@ export class MemoryTransport implements Transport {
   }
 
   setIdleTimeout(seconds: number | null): void {
-    if (this.#lost) checkIdleSeconds(seconds, "setIdleTimeout()");
-    else this.#idle.set(seconds);
+    this.#idle.set(seconds);
   }
 
   getIdleTimeout(): number | null {
@@ -405,13 +404,12 @@ export class MemoryTransport implements Transport {
 
   /** The idle timeout expired: the protocol's say, or an abort. */
   #timedOut(seconds: number): void {
-    if (this.#lost) return;
     const protocol = this.#protocol;
     if (protocol.timeoutConnection) {
       this.#call(() => protocol.timeoutConnection!());
       return;
     }
-    this.#finish(new Deno.errors.TimedOut(`no traffic for ${seconds} s`));
+    this.#finish(idleTimedOut(seconds));
   }
 }
 
