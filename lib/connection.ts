@@ -122,30 +122,35 @@ function target(options: ConnectionOptions): string {
     } port ${options.port}`;
 }
 
-/** Opens the TCP or Unix connection, trying each address in turn. */
-async function open(options: ConnectionOptions): Promise<Deno.Conn> {
-  const { signal } = options;
-  if (options.path !== undefined) {
-    try {
-      return await Deno.connect({ transport: "unix", path: options.path });
-    } catch (error) {
-      throw namedConnectError(error, target(options));
-    }
-  }
-  const { port } = options;
+/** What {@linkcode checkConnectionOptions} finds the options to ask for. */
+interface CheckedConnectionOptions {
+  /** Seconds for the TLS handshake. */
+  handshakeSeconds: number;
+  /** Seconds between attempts to a name's addresses, or `null`. */
+  happyEyeballsDelay: number | null;
+}
+
+/**
+ * Checks what no connection attempt can cure: the port (unless `path`),
+ * `handshakeTimeout`, `idleTimeout` and `happyEyeballsDelay`. Internal: for
+ * `createConnection` and `createReconnectingConnection`.
+ *
+ * @throws {RangeError} naming the first option out of range.
+ */
+export function checkConnectionOptions(
+  options: ConnectionOptions,
+): CheckedConnectionOptions {
+  const handshake = handshakeSeconds(options.handshakeTimeout);
+  checkIdleSeconds(options.idleTimeout);
+  const { port, path } = options;
   if (
-    port === undefined || !Number.isInteger(port) || port < 0 || port > 65535
+    path === undefined &&
+    (port === undefined || !Number.isInteger(port) || port < 0 ||
+      port > 65535)
   ) {
     throw new RangeError(
       `port must be a whole number from 0 to 65535, got ${port}`,
     );
-  }
-  const hostname = unbracket(options.hostname ?? "localhost");
-  let addresses: string[];
-  try {
-    addresses = await resolveHost(hostname);
-  } catch (error) {
-    throw namedConnectError(error, target(options));
   }
   const delay = options.happyEyeballsDelay === undefined
     ? HAPPY_EYEBALLS_DELAY
@@ -154,6 +159,33 @@ async function open(options: ConnectionOptions): Promise<Deno.Conn> {
     throw new RangeError(
       `happyEyeballsDelay must be a number of seconds >= 0 or null, got ${delay}`,
     );
+  }
+  return { handshakeSeconds: handshake, happyEyeballsDelay: delay };
+}
+
+/**
+ * Opens the TCP or Unix connection, trying each address in turn, `delay`
+ * seconds apart (see `happyEyeballsDelay`).
+ */
+async function open(
+  options: ConnectionOptions,
+  delay: number | null,
+): Promise<Deno.Conn> {
+  const { signal } = options;
+  if (options.path !== undefined) {
+    try {
+      return await Deno.connect({ transport: "unix", path: options.path });
+    } catch (error) {
+      throw namedConnectError(error, target(options));
+    }
+  }
+  const port = options.port!;
+  const hostname = unbracket(options.hostname ?? "localhost");
+  let addresses: string[];
+  try {
+    addresses = await resolveHost(hostname);
+  } catch (error) {
+    throw namedConnectError(error, target(options));
   }
   try {
     return await staggeredConnect(
@@ -250,9 +282,9 @@ export async function createConnection<P extends Protocol | BufferedProtocol>(
   options: ConnectionOptions,
 ): Promise<Connection<P>> {
   // Checked before connecting.
-  const seconds = handshakeSeconds(options.handshakeTimeout);
-  checkIdleSeconds(options.idleTimeout);
-  let conn: ByteStream = await open(options);
+  const checked = checkConnectionOptions(options);
+  const seconds = checked.handshakeSeconds;
+  let conn: ByteStream = await open(options, checked.happyEyeballsDelay);
   let extra: Record<string, unknown> = {};
   if (options.tls) {
     try {

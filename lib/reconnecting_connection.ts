@@ -13,7 +13,11 @@ import type {
 } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
 import { type Clock, type ClockTimer, systemClock } from "./clock.ts";
-import { type ConnectionOptions, createConnection } from "./connection.ts";
+import {
+  checkConnectionOptions,
+  type ConnectionOptions,
+  createConnection,
+} from "./connection.ts";
 import {
   RETRY_FACTOR,
   RETRY_INITIAL_DELAY,
@@ -21,8 +25,6 @@ import {
   RETRY_MAX_DELAY,
 } from "./_defaults.ts";
 import { reportError } from "./_report.ts";
-import { handshakeSeconds } from "./_tls_handshake.ts";
-import { checkIdleSeconds } from "./_idle_timeout.ts";
 
 /**
  * How {@linkcode createReconnectingConnection} waits between attempts, in
@@ -140,25 +142,6 @@ function checkRetry(retry: RetryOptions): Required<RetryOptions> {
   return { initialDelay, factor, maxDelay, jitter, maxRetries };
 }
 
-/**
- * Throws what the first attempt would for options no attempt can cure: a
- * bad port, `handshakeTimeout` or `idleTimeout`.
- */
-function checkConnectionOptions(options: ConnectionOptions): void {
-  handshakeSeconds(options.handshakeTimeout);
-  checkIdleSeconds(options.idleTimeout);
-  const { port, path } = options;
-  if (
-    path === undefined &&
-    (port === undefined || !Number.isInteger(port) || port < 0 ||
-      port > 65535)
-  ) {
-    throw new RangeError(
-      `port must be a whole number from 0 to 65535, got ${port}`,
-    );
-  }
-}
-
 function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }
@@ -192,7 +175,7 @@ function asError(value: unknown): Error {
  * @throws {RangeError} at once, naming the option, for a retry option out
  * of range (negative or non-finite seconds, a factor below 1, jitter
  * outside 0 to 1, `maxRetries` below 0) or a bad `port`,
- * `handshakeTimeout` or `idleTimeout`. An attempt that fails with a
+ * `handshakeTimeout`, `idleTimeout` or `happyEyeballsDelay`. An attempt that fails with a
  * `RangeError` (an option only the attempt checks) ends reconnecting with
  * it: no wait cures it.
  */
