@@ -136,6 +136,8 @@ const python = (await works("/usr/bin/python3", ["-c", "import asyncio"]))
 const hasUvloop = await works(python, ["-c", "import uvloop"]);
 
 const deno = Deno.execPath();
+/** The plain (not TLS) ping-pong figures, for the rows that take only some. */
+const PLAIN_PINGPONG = ["1k x10", "16k x10", "1k x100"];
 const SERVERS: ServerSpec[] = [
   {
     name: BASELINE,
@@ -146,7 +148,7 @@ const SERVERS: ServerSpec[] = [
     name: COPYING_BASELINE,
     cmd: [deno, "run", "--allow-net", `${HERE}raw_echo.ts`, "--copy"],
     headline: true,
-    only: ["1k x10", "16k x10", "1k x100", "stream"],
+    only: [...PLAIN_PINGPONG, "stream"],
   },
   {
     name: "EchoServer (lib)",
@@ -157,40 +159,40 @@ const SERVERS: ServerSpec[] = [
     name: "Protocol echo (lib)",
     cmd: [deno, "run", "--allow-net", `${HERE}protocol_echo.ts`],
     headline: true,
-    only: ["1k x10", "16k x10", "1k x100", "stream"],
+    only: [...PLAIN_PINGPONG, "stream"],
   },
   {
     name: "EchoServer, OTEL_DENO=true",
     cmd: [deno, "run", "--allow-net", `${HERE}lib_echo.ts`],
     env: OTEL_ENV,
-    only: ["1k x10", "16k x10", "1k x100", "stream"],
+    only: [...PLAIN_PINGPONG, "stream"],
   },
   {
     name: "stream echo (lib, pipeTo)",
     cmd: [deno, "run", "--allow-net", `${HERE}stream_echo.ts`],
-    only: ["1k x10", "16k x10", "1k x100", "stream"],
+    only: [...PLAIN_PINGPONG, "stream"],
   },
   {
     name: "LineReceiver echo (lib)",
     cmd: [deno, "run", "--allow-net", `${HERE}line_echo.ts`],
-    only: ["1k x10", "16k x10", "1k x100"],
+    only: PLAIN_PINGPONG,
     lines: true,
   },
   {
     name: "streams echo (lib, read/write/drain)",
     cmd: [deno, "run", "--allow-net", `${HERE}streams_echo.ts`],
-    only: ["1k x10", "16k x10", "1k x100"],
+    only: PLAIN_PINGPONG,
   },
   {
     name: "readline echo (lib)",
     cmd: [deno, "run", "--allow-net", `${HERE}readline_echo.ts`],
-    only: ["1k x10", "16k x10", "1k x100"],
+    only: PLAIN_PINGPONG,
     lines: true,
   },
   {
     name: "LengthPrefixedReceiver echo (lib)",
     cmd: [deno, "run", "--allow-net", `${HERE}length_prefixed_echo.ts`],
-    only: ["1k x10", "16k x10", "1k x100"],
+    only: PLAIN_PINGPONG,
     prefixed: true,
   },
   {
@@ -208,7 +210,7 @@ const SERVERS: ServerSpec[] = [
       "--log-level",
       "warning",
     ],
-    only: ["1k x10", "16k x10", "1k x100"],
+    only: PLAIN_PINGPONG,
     portOnStderr: true,
   },
   {
@@ -220,13 +222,13 @@ const SERVERS: ServerSpec[] = [
   {
     name: "Node net, data events",
     cmd: ["node", `${HERE}node_data_echo.mjs`],
-    only: ["1k x10", "16k x10", "1k x100"],
+    only: PLAIN_PINGPONG,
   },
   { name: "asyncio", cmd: [python, `${HERE}asyncio_echo.py`] },
   {
     name: "asyncio streams",
     cmd: [python, `${HERE}asyncio_streams_echo.py`],
-    only: ["1k x10", "16k x10", "1k x100"],
+    only: PLAIN_PINGPONG,
   },
 ];
 // The TLS rows: the library's EchoServer over TLS, and Node's TLS echo as

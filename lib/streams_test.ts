@@ -207,6 +207,38 @@ Deno.test("pipeTo echo: 64 MiB byte-exact", async () => {
   }
 });
 
+/**
+ * Writes `block` to `conn` over and over, up to `limit` bytes, and resolves
+ * once the writes stall (no progress over 100 ms) or all went through, with
+ * how many bytes went through and the writing, which ends once `conn` is
+ * closed.
+ */
+async function writeUntilStalled(
+  conn: Deno.Conn,
+  block: Uint8Array,
+  limit: number,
+): Promise<{ written: number; writing: Promise<void> }> {
+  let written = 0;
+  const writing = (async () => {
+    while (written < limit) {
+      await writeAll(conn, block);
+      written += block.length;
+    }
+  })().catch(() => {});
+  let last = -1;
+  await waitFor(
+    async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const still = written === last;
+      last = written;
+      return still && written > 0;
+    },
+    "the writer stalls",
+    20_000,
+  );
+  return { written, writing };
+}
+
 Deno.test("a reader nobody reads stops the peer by TCP; memory stays bounded", async () => {
   let serverReader: StreamReader | undefined;
   const server = await startServer((reader) => {
@@ -218,25 +250,12 @@ Deno.test("a reader nobody reads stops the peer by TCP; memory stays bounded", a
   });
   try {
     const block = new Uint8Array(1024 * 1024);
-    let written = 0;
-    const writing = (async () => {
-      for (let i = 0; i < 64; i++) {
-        await writeAll(conn, block);
-        written += block.length;
-      }
-    })().catch(() => {});
-    // The writer stalls well short of 64 MiB: the server stopped reading.
-    let last = -1;
-    await waitFor(
-      async () => {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        const still = written === last;
-        last = written;
-        return still && written > 0;
-      },
-      "the writer stalls",
-      20_000,
+    const { written, writing } = await writeUntilStalled(
+      conn,
+      block,
+      64 * 1024 * 1024,
     );
+    // The writer stalls well short of 64 MiB: the server stopped reading.
     assert.ok(written < 64 * 1024 * 1024, `${written} bytes went through`);
     // What waits in the server's reader is bounded by the limit (plus one
     // read), the rest sits in the kernel's buffers.
@@ -284,24 +303,11 @@ Deno.test("a readline echo whose peer sends 100 MB of lines and reads none back 
     const line = new TextEncoder().encode("y".repeat(1023) + "\n");
     const block = new Uint8Array(1024 * 1024);
     for (let at = 0; at < block.length; at += line.length) block.set(line, at);
-    let written = 0;
-    const writing = (async () => {
-      while (written < 100_000_000) {
-        await writeAll(conn, block);
-        written += block.length;
-      }
-    })().catch(() => {});
     await lines.promise;
-    let last = -1;
-    await waitFor(
-      async () => {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        const still = written === last;
-        last = written;
-        return still && written > 0;
-      },
-      "the writer stalls",
-      20_000,
+    const { written, writing } = await writeUntilStalled(
+      conn,
+      block,
+      100_000_000,
     );
     assert.ok(written < 100_000_000, `${written} bytes went through`);
     // The echo waits in the write buffer, at most one line past the
